@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The crmflow Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+
+package v1alpha1
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Parse turns a Duration into a time.Duration; "d" is 24h and "w" is 168h.
+func (d Duration) Parse() (time.Duration, error) {
+	return parseExtendedDuration(string(d))
+}
+
+// Parse turns a SignedDuration into a time.Duration.
+func (d SignedDuration) Parse() (time.Duration, error) {
+	s := string(d)
+	if s == "" {
+		return 0, nil
+	}
+	neg := strings.HasPrefix(s, "-")
+	v, err := parseExtendedDuration(strings.TrimPrefix(s, "-"))
+	if neg {
+		v = -v
+	}
+	return v, err
+}
+
+// parseExtendedDuration expands d and w units to hours and defers to time.ParseDuration.
+func parseExtendedDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	var total time.Duration
+	rest := s
+	for rest != "" {
+		i := 0
+		for i < len(rest) && (rest[i] == '.' || (rest[i] >= '0' && rest[i] <= '9')) {
+			i++
+		}
+		if i == 0 {
+			return 0, fmt.Errorf("invalid duration %q: expected a number", s)
+		}
+		j := i
+		for j < len(rest) && !(rest[j] == '.' || (rest[j] >= '0' && rest[j] <= '9')) {
+			j++
+		}
+		num, unit := rest[:i], rest[i:j]
+		rest = rest[j:]
+		var part time.Duration
+		var err error
+		switch unit {
+		case "d", "w":
+			hours := 24.0
+			if unit == "w" {
+				hours = 168
+			}
+			var f float64
+			if _, err = fmt.Sscanf(num, "%g", &f); err != nil {
+				return 0, fmt.Errorf("invalid duration %q: %w", s, err)
+			}
+			part = time.Duration(f * hours * float64(time.Hour))
+		default:
+			part, err = time.ParseDuration(num + unit)
+			if err != nil {
+				return 0, fmt.Errorf("invalid duration %q: %w", s, err)
+			}
+		}
+		total += part
+	}
+	return total, nil
+}
