@@ -177,11 +177,13 @@ type BusinessHours struct {
 
 	// from is the opening time, "HH:MM" on a 24-hour clock, inclusive.
 	// +required
+	// +kubebuilder:validation:MaxLength=5
 	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
 	From string `json:"from"`
 
 	// to is the closing time, "HH:MM" on a 24-hour clock, exclusive; it must be after from.
 	// +required
+	// +kubebuilder:validation:MaxLength=5
 	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-4]):[0-5][0-9]$`
 	To string `json:"to"`
 }

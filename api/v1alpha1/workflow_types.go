@@ -39,7 +39,7 @@ const (
 // WorkflowSpec is what a workflow listens to, whom it enrols and what it does:
 // TRIGGER -> CONDITIONS -> STEPS.
 // +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || self.steps.exists(t, t.name == s.branch.then))",message="spec.steps[].branch.then must name a step of this workflow"
-// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || !has(s.branch.else) || self.steps.exists(t, t.name == s.branch[?'else'].orValue('')))",message="spec.steps[].branch.else must name a step of this workflow"
+// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || !has(s.branch.__else__) || self.steps.exists(t, t.name == s.branch.__else__))",message="spec.steps[].branch.else must name a step of this workflow"
 type WorkflowSpec struct {
 	// description says, for people, what the workflow is for.
 	// +optional
@@ -241,7 +241,6 @@ const (
 // expression, field (with operator) or businessHours is set.
 // +kubebuilder:validation:XValidation:rule="[has(self.expression), has(self.field), has(self.businessHours)].filter(x, x).size() == 1",message="a condition sets exactly one of expression, field or businessHours"
 // +kubebuilder:validation:XValidation:rule="has(self.field) == has(self.operator)",message="field and operator go together"
-// +kubebuilder:validation:XValidation:rule="!has(self.operator) || self.operator in ['Exists', 'NotExists'] || has(self.value)",message="value is required for this operator"
 type Condition struct {
 	// name labels the condition in the run's status; default its position.
 	// +optional
