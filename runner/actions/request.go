@@ -37,6 +37,22 @@ const (
 	KindTriggerZapier     Kind = "triggerZapier"
 )
 
+// CloudEvents types of the commands crmflow sends to the CRM sink, one per
+// contact or CRM action. docs/commands.md documents each one's data.
+const (
+	CommandContactUpdate        = "io.crmflow.contact.update"
+	CommandContactTagsAdd       = "io.crmflow.contact.tags.add"
+	CommandContactTagsRemove    = "io.crmflow.contact.tags.remove"
+	CommandContactSegmentAdd    = "io.crmflow.contact.segment.add"
+	CommandContactSegmentRemove = "io.crmflow.contact.segment.remove"
+	CommandContactAssign        = "io.crmflow.contact.assign"
+	CommandTaskCreate           = "io.crmflow.task.create"
+	CommandLeadCreate           = "io.crmflow.lead.create"
+	CommandLeadStatusUpdate     = "io.crmflow.lead.status.update"
+	CommandTicketCreate         = "io.crmflow.ticket.create"
+	CommandTicketAssign         = "io.crmflow.ticket.assign"
+)
+
 // Origin identifies the run and step an action belongs to; it becomes the
 // idempotency key and the loop-prevention metadata of outgoing events.
 type Origin struct {
