@@ -37,8 +37,8 @@ const (
 
 // WorkflowSpec is what a workflow listens to, whom it enrols and what it does:
 // TRIGGER -> CONDITIONS -> STEPS.
-// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || self.steps.exists(t, t.name == s.branch.then))",message="spec.steps[].branch.then must name a step of this workflow"
-// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || !has(s.branch.__else__) || self.steps.exists(t, t.name == s.branch.__else__))",message="spec.steps[].branch.else must name a step of this workflow"
+// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || self.steps.exists(t, t.name == s.branch.then))",message="branch.then must name a step of this workflow",fieldPath=".steps"
+// +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || !has(s.branch.__else__) || self.steps.exists(t, t.name == s.branch.__else__))",message="branch.else must name a step of this workflow",fieldPath=".steps"
 type WorkflowSpec struct {
 	// description says, for people, what the workflow is for.
 	// +optional

@@ -1,0 +1,40 @@
+package validation
+
+import (
+	"io"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// kubectl explain reads the CRD's published OpenAPI, so this proves the Go doc
+// comments reach users.
+var _ = Describe("kubectl explain", func() {
+	explain := func(resource string) func() (string, error) {
+		return func() (string, error) {
+			kubectl := env.ControlPlane.KubeCtl()
+			out, _, err := kubectl.Run("explain", resource, "--api-version=crmflow.io/v1alpha1")
+			if err != nil {
+				return "", err
+			}
+			b, err := io.ReadAll(out)
+			return string(b), err
+		}
+	}
+
+	It("prints our field docs for workflow.spec.steps", func() {
+		Eventually(explain("workflows.spec.steps")).WithTimeout(30*time.Second).WithPolling(time.Second).Should(And(
+			ContainSubstring("steps run in order"),
+			ContainSubstring("sendEmail"),
+			ContainSubstring("waitForEvent"),
+		))
+	})
+
+	It("prints our field docs for workflowrun.status.steps", func() {
+		Eventually(explain("workflowruns.status.steps")).WithTimeout(30*time.Second).WithPolling(time.Second).Should(And(
+			ContainSubstring("execution log"),
+			ContainSubstring("idempotencyKey"),
+		))
+	})
+})
