@@ -24,7 +24,7 @@ var _ = Describe("kubectl explain", func() {
 	}
 
 	It("prints our field docs for workflow.spec.steps", func() {
-		Eventually(explain("workflows.spec.steps")).WithTimeout(30*time.Second).WithPolling(time.Second).Should(And(
+		Eventually(explain("workflows.spec.steps")).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(And(
 			ContainSubstring("steps run in order"),
 			ContainSubstring("sendEmail"),
 			ContainSubstring("waitForEvent"),
@@ -32,7 +32,7 @@ var _ = Describe("kubectl explain", func() {
 	})
 
 	It("prints our field docs for workflowrun.status.steps", func() {
-		Eventually(explain("workflowruns.status.steps")).WithTimeout(30*time.Second).WithPolling(time.Second).Should(And(
+		Eventually(explain("workflowruns.status.steps")).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(And(
 			ContainSubstring("execution log"),
 			ContainSubstring("idempotencyKey"),
 		))
