@@ -75,7 +75,7 @@ build: ## Build the manager binary.
 
 .PHONY: dev
 dev: control-plane build ## Start crmflow for real on this machine (local API server, CRDs, manager, samples).
-	hack/dev.sh
+	go run ./hack/dev --root $(CURDIR)
 
 ##@ Tools
 

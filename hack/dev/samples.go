@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// applySamples creates the Secrets the samples reference (pointing at the
+// local CRM) and the sample Workflows, with their SMTP connection aimed at
+// the local mailbox.
+func applySamples(ctx context.Context, cfg *rest.Config, root, namespace string, crm *localCRM) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("client for the local API server: %w", err)
+	}
+	if namespace != "default" {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", namespace, err)
+		}
+	}
+	secrets := []*corev1.Secret{
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "crmflow-notify", Namespace: namespace},
+			StringData: map[string]string{
+				"vip-support-url": crm.NotifyURL("vip-support"),
+				"support-url":     crm.NotifyURL("support"),
+				"sales-url":       crm.NotifyURL("sales"),
+			},
+		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "crmflow-smtp", Namespace: namespace},
+			StringData: map[string]string{"username": "dev", "password": "dev"},
+		},
+	}
+	for _, s := range secrets {
+		if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create secret %s: %w", s.Name, err)
+		}
+	}
+
+	files, err := filepath.Glob(filepath.Join(root, "config", "samples", "crmflow_v1alpha1_*.yaml"))
+	if err != nil {
+		return err
+	}
+	host, port := crm.SMTPHostPort()
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var wf v1alpha1.Workflow
+		if err := yaml.UnmarshalStrict(raw, &wf); err != nil {
+			return fmt.Errorf("read sample %s: %w", f, err)
+		}
+		wf.Namespace = namespace
+		if conn := wf.Spec.Connections; conn != nil && conn.SMTP != nil {
+			conn.SMTP.Host, conn.SMTP.Port, conn.SMTP.TLS = host, int32(port), v1alpha1.SMTPNone
+			conn.SMTP.CredentialsSecretRef = nil
+		}
+		if err := c.Create(ctx, &wf); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("apply sample %s: %w", filepath.Base(f), err)
+		}
+		say("applied workflow %s/%s", namespace, wf.Name)
+	}
+	return nil
+}
