@@ -1,0 +1,257 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/utils/clock"
+)
+
+// maxRetryAfter caps a server's Retry-After so a silly value cannot park a
+// step for years; the engine's retry policy may cap it further.
+const maxRetryAfter = 24 * time.Hour
+
+// maxDrain is how much of an over-long response body is read and discarded
+// so the connection can be reused.
+const maxDrain = 64 << 10
+
+// excerptBytes of an error response body are quoted in the error message.
+const excerptBytes = 200
+
+// transport sends HTTP requests for every HTTP-based executor and classifies
+// their answers into Result outputs and *Error values.
+type transport struct {
+	client   *http.Client
+	maxBytes int
+	clock    clock.PassiveClock
+	agent    string
+}
+
+// target describes one HTTP request for messages and classification.
+type target struct {
+	kind   Kind
+	method string
+	// display is the redacted URL used in messages.
+	display string
+	// success are the accepted statuses; empty means any 2xx.
+	success []int
+}
+
+func (t target) String() string {
+	return fmt.Sprintf("%s %s %s", t.kind, t.method, t.display)
+}
+
+// response is what came back, the body capped at transport.maxBytes.
+type response struct {
+	status    int
+	header    http.Header
+	body      []byte
+	truncated bool
+}
+
+// checkURL accepts absolute http and https URLs. Its errors never quote the
+// URL, which may be a credential.
+func checkURL(field, raw string) error {
+	if raw == "" {
+		return fmt.Errorf("%s is required", field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a valid URL", field)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%s must be an http or https URL, got scheme %q", field, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%s has no host", field)
+	}
+	return nil
+}
+
+// newRequest builds a request carrying the Idempotency-Key and User-Agent headers.
+func (t *transport) newRequest(ctx context.Context, tg target, rawURL, key string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, tg.method, rawURL, r)
+	if err != nil {
+		// The error text of NewRequest quotes the URL: leave it out.
+		return nil, permanent(fmt.Errorf("%s: cannot build request: invalid method or URL", tg))
+	}
+	req.Header.Set("User-Agent", t.agent)
+	req.Header.Set(HeaderIdempotencyKey, key)
+	return req, nil
+}
+
+// roundTrip sends req and classifies the outcome. A status outside tg.success
+// is an *Error: retryable for 408, 429 and 5xx, permanent otherwise, with the
+// server's Retry-After. Network failures and timeouts are retryable.
+func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return response{}, transient(fmt.Errorf("%s: %w", tg, networkError(req.Context(), err)))
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	body, truncated, readErr := readCapped(resp.Body, t.maxBytes)
+	out := response{status: resp.StatusCode, header: resp.Header, body: body, truncated: truncated}
+	if accepted(resp.StatusCode, tg.success) {
+		if readErr != nil {
+			return out, transient(fmt.Errorf("%s: read response: %w", tg, networkError(req.Context(), readErr)))
+		}
+		return out, nil
+	}
+	return out, &Error{
+		Retryable:  retryableStatus(resp.StatusCode),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), t.clock.Now()),
+		StatusCode: resp.StatusCode,
+		Err:        fmt.Errorf("%s: %s%s", tg, statusText(resp.StatusCode), excerpt(body)),
+	}
+}
+
+// networkError strips the URL that *url.Error quotes (it may carry a
+// credential) and names a timeout plainly.
+func networkError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out: %w", context.DeadlineExceeded)
+	}
+	return err
+}
+
+// readCapped reads at most max bytes of r, reports whether there was more,
+// and discards a bounded remainder so the connection can be reused.
+func readCapped(r io.Reader, max int) ([]byte, bool, error) {
+	body, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	truncated := len(body) > max
+	if truncated {
+		body = body[:max]
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, maxDrain))
+	}
+	return body, truncated, err
+}
+
+func accepted(status int, codes []int) bool {
+	if len(codes) == 0 {
+		return status >= 200 && status < 300
+	}
+	return slices.Contains(codes, status)
+}
+
+// retryableStatus: 408 Request Timeout, 429 Too Many Requests and every 5xx
+// may succeed later; any other refusal will not.
+func retryableStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+func statusText(status int) string {
+	if s := http.StatusText(status); s != "" {
+		return s
+	}
+	return "status " + strconv.Itoa(status)
+}
+
+// excerpt quotes the start of an error body, for people reading the step log.
+func excerpt(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if s == "" {
+		return ""
+	}
+	if len(s) > excerptBytes {
+		s = s[:excerptBytes]
+		for !utf8.ValidString(s) && len(s) > 0 {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return ": " + strconv.Quote(s)
+}
+
+// parseRetryAfter reads a Retry-After value: delta-seconds or an HTTP date
+// (relative to now). Anything else, or a time in the past, is zero.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		d := at.Sub(now)
+		if d <= 0 {
+			return 0
+		}
+		return min(d, maxRetryAfter)
+	}
+	return 0
+}
+
+// output turns a response into a step output: {"status", "headers", "body"}
+// with the body parsed as JSON when it is JSON, a string otherwise, and
+// "truncated": true when it was cut at the cap.
+func (r response) output() map[string]any {
+	out := map[string]any{"status": r.status}
+	headers := map[string]any{}
+	for _, h := range []string{"Content-Type", "Location"} {
+		if v := r.header.Get(h); v != "" {
+			headers[strings.ToLower(h)] = v
+		}
+	}
+	if len(headers) > 0 {
+		out["headers"] = headers
+	}
+	out["body"] = decodeBody(r.body, r.header.Get("Content-Type"), r.truncated)
+	if r.truncated {
+		out["truncated"] = true
+	}
+	return out
+}
+
+// decodeBody parses JSON bodies (by media type, or by content when the type
+// is missing); everything else, and a truncated body, is kept as a string.
+func decodeBody(body []byte, contentType string, truncated bool) any {
+	if len(body) == 0 {
+		return ""
+	}
+	if !truncated && isJSON(contentType, body) {
+		var v any
+		if err := json.Unmarshal(body, &v); err == nil {
+			return v
+		}
+	}
+	return strings.ToValidUTF8(string(body), "\uFFFD")
+}
+
+func isJSON(contentType string, body []byte) bool {
+	if contentType == "" {
+		return json.Valid(body)
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
