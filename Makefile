@@ -15,6 +15,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBEBUILDER_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS
+# Tests that drive Helm find it here.
+export HELM_BIN := $(HELM)
 
 GO_TEST_FLAGS ?= -timeout 45m
 
@@ -60,7 +62,7 @@ control-plane: ## Build kube-apiserver, etcd and kubectl for tests into bin/k8s/
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(LOCALBIN)/k8s
 
 .PHONY: test
-test: control-plane verify-generated lint ## Run every test: unit, envtest integration, end to end.
+test: control-plane $(HELM) verify-generated lint ## Run every test: unit, envtest integration, end to end.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit
