@@ -9,10 +9,13 @@ package runner
 
 import (
 	"context"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/runner/expr"
 )
 
 // SecretReader reads Secrets of one namespace for the action executors.
@@ -34,7 +37,37 @@ type Options struct {
 	CostLimit uint64
 	// MaxHops is copied into outgoing events' loop metadata decisions.
 	MaxHops int32
+	// Random returns a number in [0, 1) for retry jitter; nil means math/rand.
+	// Tests inject a fixed source.
+	Random func() float64
+	// MaxOutputBytes caps the JSON of a step's output; 0 means 4096.
+	MaxOutputBytes int
 }
+
+// Engine compiles workflow specs and advances runs. It is safe for
+// concurrent use; compiled programs are cached by spec content.
+type Engine struct {
+	opts   Options
+	env    *expr.Env
+	envErr error
+	mu     sync.Mutex
+	cache  map[[32]byte]*Program
+}
+
+// New returns an Engine.
+func New(opts Options) *Engine {
+	if opts.Random == nil {
+		opts.Random = rand.Float64
+	}
+	if opts.MaxOutputBytes <= 0 {
+		opts.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	env, err := expr.NewEnv(opts.CostLimit)
+	return &Engine{opts: opts, env: env, envErr: err, cache: map[[32]byte]*Program{}}
+}
+
+// DefaultMaxOutputBytes caps a step's output JSON when Options sets no cap.
+const DefaultMaxOutputBytes = 4096
 
 // Input is what Advance needs to move a run forward.
 type Input struct {
@@ -74,6 +107,8 @@ type Outcome struct {
 
 // ActionRecord describes one attempt of one action, for metrics.
 type ActionRecord struct {
+	// Step is the step's name; Kind its action; Duration how long the
+	// attempt took; Err its error, nil on success.
 	Step     string
 	Kind     string
 	Duration time.Duration

@@ -1,0 +1,271 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/expr"
+	"github.com/crmflow/crmflow/runner/template"
+)
+
+// Program is a compiled workflow spec: every expression and template
+// type-checked, durations parsed. It is immutable and safe for concurrent use.
+type Program struct {
+	spec       *v1alpha1.WorkflowSpec
+	conditions []compiledCondition
+	subject    *expr.Program
+	dateField  *expr.Program
+	dateOffset time.Duration
+	dateZone   *time.Location
+	delay      time.Duration
+	exitGoals  []compiledGoal
+	steps      []compiledStep
+	stepIndex  map[string]int
+}
+
+type compiledCondition struct {
+	name string
+	prg  *expr.Program
+}
+
+type compiledGoal struct {
+	name  string
+	types []v1alpha1.EventType
+	prg   *expr.Program // nil: any event of the types
+}
+
+// compiledStep holds what a step needs at run time.
+type compiledStep struct {
+	step      *v1alpha1.Step
+	kind      string
+	guard     *expr.Program
+	templates map[string]*template.Template
+	branch    *expr.Program
+	until     *expr.Program
+	filter    *expr.Program
+	window    *expr.Window
+	duration  time.Duration // wait.duration
+	timeout   time.Duration // waitForEvent.timeout
+	attemptTO time.Duration // step.timeout
+	dueIn     time.Duration // createTask.dueIn
+	retry     retryPolicy
+}
+
+// Spec returns the compiled spec (do not modify it).
+func (p *Program) Spec() *v1alpha1.WorkflowSpec { return p.spec }
+
+// Compile compiles and type-checks every expression and template of spec.
+// Results are cached by the spec's content hash. The error is *CompileError
+// when the spec is invalid.
+func (e *Engine) Compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
+	if e.envErr != nil {
+		return nil, e.envErr
+	}
+	if spec == nil {
+		return nil, &CompileError{Problems: []Problem{{Field: "spec", Message: "is required"}}}
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("hash workflow spec: %w", err)
+	}
+	key := sha256.Sum256(raw)
+	if p, ok := e.cached(key); ok {
+		return p, nil
+	}
+	p, err := e.compile(spec.DeepCopy())
+	if err != nil {
+		return nil, err
+	}
+	e.store(key, p)
+	return p, nil
+}
+
+func (e *Engine) cached(key [32]byte) (*Program, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.cache[key]
+	return p, ok
+}
+
+// store keeps at most maxCachedPrograms; when full it starts over, which is
+// cheap next to a compile and keeps memory bounded.
+func (e *Engine) store(key [32]byte, p *Program) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.cache) >= maxCachedPrograms {
+		e.cache = map[[32]byte]*Program{}
+	}
+	e.cache[key] = p
+}
+
+const maxCachedPrograms = 1024
+
+func (e *Engine) compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
+	var pr problems
+	p := &Program{spec: spec, stepIndex: map[string]int{}}
+	e.compileTrigger(p, &pr)
+	for i := range spec.Conditions {
+		e.compileCondition(p, i, &pr)
+	}
+	if spec.Subject != "" {
+		prg, err := e.env.Compile(string(spec.Subject), expr.AnyOutput)
+		if err != nil {
+			pr.addErr("spec.subject", err)
+		}
+		p.subject = prg
+	}
+	for i, g := range spec.ExitWhen {
+		field := fmt.Sprintf("spec.exitWhen[%d]", i)
+		if len(g.Types) == 0 {
+			pr.add(field+".types", "needs at least one event type")
+		}
+		cg := compiledGoal{name: g.Name, types: g.Types}
+		if cg.name == "" {
+			cg.name = fmt.Sprintf("exitWhen[%d]", i)
+		}
+		if g.If != "" {
+			prg, err := e.env.Compile(string(g.If), expr.BoolOutput)
+			if err != nil {
+				pr.addErr(field+".if", err)
+			}
+			cg.prg = prg
+		}
+		p.exitGoals = append(p.exitGoals, cg)
+	}
+	if len(spec.Steps) == 0 {
+		pr.add("spec.steps", "needs at least one step")
+	}
+	for i := range spec.Steps {
+		name := spec.Steps[i].Name
+		if name == "" {
+			pr.add(fmt.Sprintf("spec.steps[%d].name", i), "is required")
+		} else if _, dup := p.stepIndex[name]; dup {
+			pr.add(fmt.Sprintf("spec.steps[%d].name", i), "duplicate step name %q", name)
+		} else {
+			p.stepIndex[name] = i
+		}
+	}
+	for i := range spec.Steps {
+		p.steps = append(p.steps, e.compileStep(spec, i, p.stepIndex, &pr))
+	}
+	if spec.Retry != nil {
+		if _, err := parseRetry(nil, spec.Retry); err != nil {
+			pr.add("spec.retry", "%v", err)
+		}
+	}
+	if err := pr.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (e *Engine) compileTrigger(p *Program, pr *problems) {
+	t := p.spec.Trigger
+	set := 0
+	if t.Event != nil {
+		set++
+		if len(t.Event.Types) == 0 {
+			pr.add("spec.trigger.event.types", "needs at least one event type")
+		}
+		if t.Event.Delay != nil {
+			d, err := t.Event.Delay.Parse()
+			if err != nil {
+				pr.add("spec.trigger.event.delay", "%v", err)
+			}
+			p.delay = d
+		}
+	}
+	if t.Schedule != nil {
+		set++
+	}
+	if t.DateField != nil {
+		set++
+		df := t.DateField
+		prg, err := e.env.Compile(string(df.Field), expr.AnyOutput)
+		if err != nil {
+			pr.addErr("spec.trigger.dateField.field", err)
+		}
+		p.dateField = prg
+		if p.dateOffset, err = df.Offset.Parse(); err != nil {
+			pr.add("spec.trigger.dateField.offset", "%v", err)
+		}
+		if p.dateZone, err = expr.LoadZone(df.TimeZone); err != nil {
+			pr.add("spec.trigger.dateField.timeZone", "%v", err)
+		}
+	}
+	if set != 1 {
+		pr.add("spec.trigger", "set exactly one of event, schedule or dateField")
+	}
+}
+
+func (e *Engine) compileCondition(p *Program, i int, pr *problems) {
+	c := p.spec.Conditions[i]
+	field := fmt.Sprintf("spec.conditions[%d]", i)
+	name := c.Name
+	if name == "" {
+		name = fmt.Sprintf("conditions[%d]", i)
+	}
+	var src, at string
+	switch {
+	case c.Expression != "" && c.Field == "" && c.BusinessHours == nil:
+		src, at = string(c.Expression), field+".expression"
+	case c.Field != "" && c.Expression == "" && c.BusinessHours == nil:
+		var raw []byte
+		if c.Value != nil {
+			raw = c.Value.Raw
+		}
+		s, err := expr.ConditionCEL(c.Field, string(c.Operator), raw)
+		if fe, ok := err.(*expr.FieldError); ok {
+			pr.add(field+"."+fe.Field, "%s", fe.Message)
+			return
+		}
+		src, at = s, field+".field"
+	case c.BusinessHours != nil && c.Expression == "" && c.Field == "":
+		bh := c.BusinessHours
+		s, err := expr.BusinessHoursCEL(bh.TimeZone, weekdayStrings(bh.Days), bh.From, bh.To)
+		if err != nil {
+			pr.add(field+".businessHours", "%v", err)
+			return
+		}
+		src, at = s, field+".businessHours"
+	default:
+		pr.add(field, "set exactly one of expression, field (with operator) or businessHours")
+		return
+	}
+	prg, err := e.env.Compile(src, expr.BoolOutput)
+	if err != nil {
+		pr.addErr(at, err)
+		return
+	}
+	p.conditions = append(p.conditions, compiledCondition{name: name, prg: prg})
+}
+
+func weekdayStrings(days []v1alpha1.Weekday) []string {
+	out := make([]string, len(days))
+	for i, d := range days {
+		out[i] = string(d)
+	}
+	return out
+}
+
+// stepKind is the JSON name of the one action a step sets, "" when it sets
+// none, "!" when it sets several.
+func stepKind(step *v1alpha1.Step) string {
+	v := reflect.ValueOf(step).Elem()
+	kind := ""
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct &&
+			f.Type.Elem() != reflect.TypeOf(v1alpha1.RetryPolicy{}) && f.Type.Elem() != reflect.TypeOf(v1alpha1.Duration("")) && !v.Field(i).IsNil() {
+			if kind != "" {
+				return "!"
+			}
+			kind = jsonName(f)
+		}
+	}
+	return kind
+}

@@ -1,0 +1,136 @@
+package runner
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) // a Monday
+
+func TestSeedSamplesCompile(t *testing.T) {
+	g := NewWithT(t)
+	e := New(Options{})
+	for _, name := range []string{"vip-routing", "lead-follow-up", "negative-sentiment", "renewal-reminder", "weekly-digest"} {
+		wf := sample(t, name)
+		_, err := e.Compile(&wf.Spec)
+		g.Expect(err).NotTo(HaveOccurred(), name)
+	}
+}
+
+func TestEvaluateSeedConditions(t *testing.T) {
+	e := New(Options{})
+	cases := []struct {
+		sample  string
+		ev      *v1alpha1.CloudEvent
+		enrol   bool
+		message string
+	}{
+		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"VIP", "b"}}}), true, ""},
+		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"b"}}}), false, `condition "contact-is-vip" is false: false`},
+		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{}}), false, `condition "contact-is-vip" is false: missing field, so false: no such key: tags`},
+		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Website"}}), true, ""},
+		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Phone"}}), false, `condition "from-website" is false: false`},
+		{"lead-follow-up", newEvent("lead.created", obj{}), false, `condition "from-website" is false: missing field, so false: no such key: source`},
+		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.1}}}), true, ""},
+		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0}}}), true, ""},
+		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.3}}}), false, `condition "negative" is false: false`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.sample+"/"+tc.message, func(t *testing.T) {
+			g := NewWithT(t)
+			p, err := e.Compile(&sample(t, tc.sample).Spec)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Triggers(tc.ev)).To(BeTrue())
+			en, err := p.Evaluate(tc.ev, t0)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(en.Enrol).To(Equal(tc.enrol))
+			g.Expect(en.Message).To(Equal(tc.message))
+			g.Expect(en.Results).To(HaveLen(1))
+		})
+	}
+}
+
+func TestTriggersAndSubject(t *testing.T) {
+	g := NewWithT(t)
+	e := New(Options{})
+	spec := &v1alpha1.WorkflowSpec{
+		Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"lead.created"}, Source: "crm/a"}},
+		Subject: "lead.contactId",
+		Steps:   []v1alpha1.Step{{Name: "done", End: &v1alpha1.EndAction{}}},
+	}
+	p, err := e.Compile(spec)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(p.Triggers(newEvent("lead.created", obj{}, withSource("crm/a")))).To(BeTrue())
+	g.Expect(p.Triggers(newEvent("lead.created", obj{}, withSource("crm/b")))).To(BeFalse())
+	g.Expect(p.Triggers(newEvent("lead.updated", obj{}, withSource("crm/a")))).To(BeFalse())
+
+	s, err := p.Subject(newEvent("lead.created", obj{"lead": obj{"contactId": "c-7"}}), t0)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s).To(Equal("c-7"))
+	_, err = p.Subject(newEvent("lead.created", obj{"lead": obj{}}), t0)
+	g.Expect(err).To(MatchError(ContainSubstring("no such key: contactId")))
+	_, err = p.Subject(newEvent("lead.created", obj{"lead": obj{"contactId": ""}}), t0)
+	g.Expect(err).To(MatchError(ContainSubstring("is empty")))
+
+	spec.Subject = ""
+	p, err = e.Compile(spec)
+	g.Expect(err).NotTo(HaveOccurred())
+	s, err = p.Subject(newEvent("lead.created", obj{}), t0)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s).To(Equal("c-42"))
+	_, err = p.Subject(newEvent("lead.created", obj{}, withSubject("")), t0)
+	g.Expect(err).To(MatchError(ContainSubstring("no subject")))
+}
+
+func TestStartAt(t *testing.T) {
+	e := New(Options{})
+	delay := v1alpha1.Duration("1h")
+	evTrig := &v1alpha1.WorkflowSpec{
+		Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"lead.created"}, Delay: &delay}},
+		Steps:   []v1alpha1.Step{{Name: "done", End: &v1alpha1.EndAction{}}},
+	}
+	dateTrig := &v1alpha1.WorkflowSpec{
+		Trigger: v1alpha1.Trigger{DateField: &v1alpha1.DateFieldTrigger{
+			Types: []v1alpha1.EventType{"contact.updated"}, Field: "contact.renewalDate", Offset: "-14d", TimeZone: "Europe/Berlin"}},
+		Steps: []v1alpha1.Step{{Name: "done", End: &v1alpha1.EndAction{}}},
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	cases := []struct {
+		name    string
+		spec    *v1alpha1.WorkflowSpec
+		ev      *v1alpha1.CloudEvent
+		at      time.Time
+		cleared bool
+		err     string
+	}{
+		{"event time plus delay", evTrig, newEvent("lead.created", obj{}, withTime(t0.Add(-time.Hour))), t0, false, ""},
+		{"now plus delay without event time", evTrig, newEvent("lead.created", obj{}), t0.Add(time.Hour), false, ""},
+		{"date minus offset", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30"}}),
+			time.Date(2026, 6, 16, 0, 0, 0, 0, berlin), false, ""},
+		{"RFC 3339 date", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30T12:00:00Z"}}),
+			time.Date(2026, 6, 16, 12, 0, 0, 0, time.UTC), false, ""},
+		{"missing date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{}}), time.Time{}, true, ""},
+		{"null date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": nil}}), time.Time{}, true, ""},
+		{"empty date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": ""}}), time.Time{}, true, ""},
+		{"bad date", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "soon"}}), time.Time{}, false, "neither RFC 3339"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			p, err := e.Compile(tc.spec)
+			g.Expect(err).NotTo(HaveOccurred())
+			at, cleared, err := p.StartAt(tc.ev, t0)
+			if tc.err != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tc.err)))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cleared).To(Equal(tc.cleared))
+			g.Expect(at.Equal(tc.at)).To(BeTrue(), "got %s want %s", at, tc.at)
+		})
+	}
+}
