@@ -187,7 +187,8 @@ func (s *emailSender) clientOptions(mode string, port int, timeout time.Duration
 // network failures may, 5xx replies, certificate problems, a server without
 // STARTTLS in StartTLS mode and unusable AUTH will not.
 func classifySMTP(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return transient(fmt.Errorf("timed out: %w", err))
 	}
 	var se *mail.SendError

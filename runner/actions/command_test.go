@@ -1,0 +1,150 @@
+package actions_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	. "github.com/onsi/gomega"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/actions"
+)
+
+// ceSink is a real HTTP server that parses every request with the CloudEvents SDK.
+type ceSink struct {
+	*httpTarget
+	mu     sync.Mutex
+	events []*event.Event
+	errs   []error
+}
+
+func newCESink(t *testing.T, respond responder) *ceSink {
+	s := &ceSink{}
+	s.httpTarget = newHTTPTarget(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		ev, err := cehttp.NewEventFromHTTPRequest(r)
+		s.mu.Lock()
+		s.events = append(s.events, ev)
+		s.errs = append(s.errs, err)
+		s.mu.Unlock()
+		if respond != nil {
+			respond(n, w, r)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	return s
+}
+
+func (s *ceSink) received() ([]*event.Event, []error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*event.Event(nil), s.events...), append([]error(nil), s.errs...)
+}
+
+func TestCommandsAsCloudEvents(t *testing.T) {
+	tests := []struct {
+		kind     actions.Kind
+		wantType string
+		subject  string
+		data     map[string]any
+	}{
+		{actions.KindUpdateContact, "io.crmflow.contact.update", "contact-42", map[string]any{"fields": map[string]any{"last_vip_contact": "2026-03-02T14:30:00Z"}}},
+		{actions.KindAddTags, "io.crmflow.contact.tags.add", "contact-42", map[string]any{"tags": []any{"VIP_Conversation"}}},
+		{actions.KindRemoveTags, "io.crmflow.contact.tags.remove", "contact-42", map[string]any{"tags": []any{"Cold"}}},
+		{actions.KindAddToSegment, "io.crmflow.contact.segment.add", "contact-42", map[string]any{"segment": "newsletter"}},
+		{actions.KindRemoveFromSegment, "io.crmflow.contact.segment.remove", "contact-42", map[string]any{"segment": "newsletter"}},
+		{actions.KindAssignContact, "io.crmflow.contact.assign", "contact-42", map[string]any{"user": "sales-rep-pool"}},
+		{actions.KindCreateTask, "io.crmflow.task.create", "contact-42", map[string]any{"title": "Call Ann"}},
+		{actions.KindCreateLead, "io.crmflow.lead.create", "contact-42", map[string]any{"source": "Website", "status": "New"}},
+		{actions.KindUpdateLeadStatus, "io.crmflow.lead.status.update", "lead-7", map[string]any{"status": "Qualified"}},
+		{actions.KindCreateTicket, "io.crmflow.ticket.create", "contact-42", map[string]any{"title": "Unhappy customer", "priority": "High"}},
+		{actions.KindAssignTicket, "io.crmflow.ticket.assign", "ticket-3", map[string]any{"team": "support"}},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			g := NewWithT(t)
+			sink := newCESink(t, nil)
+			o := origin()
+			o.Hops = 1
+			o.Chain = []string{"sales/intake-router/contact-42"}
+
+			res, err := newExecutor().Execute(context.Background(), actions.Request{
+				Kind: tc.kind, Origin: o,
+				// Type left empty: the executor derives it from the kind.
+				Command: &actions.Command{SinkURL: sink.URL + "/crm", Token: "sink-token", Subject: tc.subject, Data: tc.data},
+			})
+			g.Expect(err).NotTo(HaveOccurred())
+
+			events, errs := sink.received()
+			g.Expect(events).To(HaveLen(1))
+			g.Expect(errs[0]).NotTo(HaveOccurred())
+			ev := events[0]
+			g.Expect(ev.SpecVersion()).To(Equal("1.0"))
+			g.Expect(ev.ID()).To(Equal("0b7e7f1c-uid/welcome"))
+			g.Expect(ev.Source()).To(Equal("crmflow.io/sales/lead-follow-up"))
+			g.Expect(ev.Type()).To(Equal(tc.wantType))
+			g.Expect(ev.Subject()).To(Equal(tc.subject))
+			g.Expect(ev.Time()).To(BeTemporally("==", t0))
+			g.Expect(ev.DataContentType()).To(Equal("application/json"))
+			var data map[string]any
+			g.Expect(json.Unmarshal(ev.Data(), &data)).To(Succeed())
+			g.Expect(data).To(Equal(tc.data))
+			g.Expect(ev.Extensions()).To(Equal(map[string]any{
+				v1alpha1.ExtensionHops:     "2",
+				v1alpha1.ExtensionChain:    "sales/intake-router/contact-42,sales/lead-follow-up/contact-42",
+				v1alpha1.ExtensionRun:      "sales/lead-follow-up-abc",
+				v1alpha1.ExtensionWorkflow: "sales/lead-follow-up",
+			}))
+
+			got := sink.requests()[0]
+			g.Expect(got.Method).To(Equal(http.MethodPost))
+			g.Expect(got.Path).To(Equal("/crm"))
+			// Binary mode: attributes in ce- headers, the data alone in the body.
+			g.Expect(got.Header.Get("Ce-Id")).To(Equal("0b7e7f1c-uid/welcome"))
+			g.Expect(got.Header.Get("Content-Type")).To(Equal("application/json"))
+			g.Expect(got.Header.Get("Authorization")).To(Equal("Bearer sink-token"))
+			g.Expect(got.Header.Get("Idempotency-Key")).To(Equal("0b7e7f1c-uid/welcome"))
+
+			g.Expect(res.Output).To(HaveKeyWithValue("status", http.StatusAccepted))
+			g.Expect(res.Output).To(HaveKeyWithValue("type", tc.wantType))
+			g.Expect(res.Output).To(HaveKeyWithValue("id", "0b7e7f1c-uid/welcome"))
+		})
+	}
+}
+
+func TestCommandFromOutsideStartsTheChain(t *testing.T) {
+	g := NewWithT(t)
+	sink := newCESink(t, answer(http.StatusOK, `{"leadId":"L-77"}`, "Content-Type", "application/json"))
+	res, err := newExecutor().Execute(context.Background(), actions.Request{
+		Kind: actions.KindCreateLead, Origin: origin(),
+		Command: &actions.Command{SinkURL: sink.URL, Type: actions.CommandLeadCreate, Data: map[string]any{"source": "Chat"}},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	events, _ := sink.received()
+	g.Expect(events).To(HaveLen(1))
+	// Subject defaults to the run's subject; a run caused from outside (hops 0)
+	// sends hops 1 and a one-link chain; no Authorization without a token.
+	g.Expect(events[0].Subject()).To(Equal("contact-42"))
+	g.Expect(events[0].Extensions()).To(HaveKeyWithValue(v1alpha1.ExtensionHops, "1"))
+	g.Expect(events[0].Extensions()).To(HaveKeyWithValue(v1alpha1.ExtensionChain, "sales/lead-follow-up/contact-42"))
+	g.Expect(sink.requests()[0].Header.Values("Authorization")).To(BeEmpty())
+	// The sink's answer (e.g. the created lead's id) is the step's output.
+	g.Expect(res.Output).To(HaveKeyWithValue("body", map[string]any{"leadId": "L-77"}))
+}
+
+func TestCommandTypeCatalogue(t *testing.T) {
+	g := NewWithT(t)
+	for _, k := range []actions.Kind{actions.KindSendEmail, actions.KindSendSMS, actions.KindNotify, actions.KindCallWebhook} {
+		_, ok := actions.CommandType(k)
+		g.Expect(ok).To(BeFalse(), "%s is not a command", k)
+		g.Expect(actions.IsCommand(k)).To(BeFalse())
+	}
+	typ, ok := actions.CommandType(actions.KindAssignTicket)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(typ).To(Equal(actions.CommandTicketAssign))
+}
