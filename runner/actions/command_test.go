@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -147,4 +148,55 @@ func TestCommandTypeCatalogue(t *testing.T) {
 	typ, ok := actions.CommandType(actions.KindAssignTicket)
 	g.Expect(ok).To(BeTrue())
 	g.Expect(typ).To(Equal(actions.CommandTicketAssign))
+}
+
+func TestCommandConstructors(t *testing.T) {
+	due := time.Date(2026, 3, 5, 9, 0, 0, 0, time.FixedZone("EST", -5*3600))
+	tests := []struct {
+		name     string
+		cmd      *actions.Command
+		kind     actions.Kind
+		wantType string
+		subject  string
+		data     string
+	}{
+		{"updateContact", actions.UpdateContactCommand("c-1", map[string]any{"last_vip_contact": "2026-03-02T14:30:00Z"}), actions.KindUpdateContact,
+			"io.crmflow.contact.update", "c-1", `{"contactId":"c-1","fields":{"last_vip_contact":"2026-03-02T14:30:00Z"}}`},
+		{"addTags", actions.TagsCommand(true, "c-1", []string{"VIP_Conversation"}), actions.KindAddTags,
+			"io.crmflow.contact.tags.add", "c-1", `{"contactId":"c-1","tags":["VIP_Conversation"]}`},
+		{"removeTags", actions.TagsCommand(false, "c-1", []string{"Cold", "Lost"}), actions.KindRemoveTags,
+			"io.crmflow.contact.tags.remove", "c-1", `{"contactId":"c-1","tags":["Cold","Lost"]}`},
+		{"addToSegment", actions.SegmentCommand(true, "c-1", "newsletter"), actions.KindAddToSegment,
+			"io.crmflow.contact.segment.add", "c-1", `{"contactId":"c-1","segment":"newsletter"}`},
+		{"removeFromSegment", actions.SegmentCommand(false, "c-1", "newsletter"), actions.KindRemoveFromSegment,
+			"io.crmflow.contact.segment.remove", "c-1", `{"contactId":"c-1","segment":"newsletter"}`},
+		{"assignContact", actions.AssignContactCommand("c-1", "sales-rep-pool", ""), actions.KindAssignContact,
+			"io.crmflow.contact.assign", "c-1", `{"contactId":"c-1","user":"sales-rep-pool"}`},
+		{"createTask", actions.CreateTaskCommand("c-1", "Call Ann", "", "u-9", &due), actions.KindCreateTask,
+			"io.crmflow.task.create", "c-1", `{"contactId":"c-1","title":"Call Ann","assignee":"u-9","due":"2026-03-05T14:00:00Z"}`},
+		{"createLead", actions.CreateLeadCommand("c-1", "Website", "New", map[string]any{"campaign": "spring"}), actions.KindCreateLead,
+			"io.crmflow.lead.create", "c-1", `{"contactId":"c-1","source":"Website","status":"New","fields":{"campaign":"spring"}}`},
+		{"updateLeadStatus", actions.UpdateLeadStatusCommand("L-7", "Qualified"), actions.KindUpdateLeadStatus,
+			"io.crmflow.lead.status.update", "L-7", `{"leadId":"L-7","status":"Qualified"}`},
+		{"createTicket", actions.CreateTicketCommand("c-1", "Unhappy customer", "score 0.1", "", "support"), actions.KindCreateTicket,
+			"io.crmflow.ticket.create", "c-1", `{"contactId":"c-1","title":"Unhappy customer","description":"score 0.1","priority":"Normal","team":"support"}`},
+		{"assignTicket", actions.AssignTicketCommand("T-3", "", "tier-2"), actions.KindAssignTicket,
+			"io.crmflow.ticket.assign", "T-3", `{"ticketId":"T-3","team":"tier-2"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			sink := newCESink(t, nil)
+			tc.cmd.SinkURL = sink.URL
+			_, err := newExecutor().Execute(context.Background(), actions.Request{Kind: tc.kind, Origin: origin(), Command: tc.cmd})
+			g.Expect(err).NotTo(HaveOccurred())
+			events, _ := sink.received()
+			g.Expect(events).To(HaveLen(1))
+			g.Expect(events[0].Type()).To(Equal(tc.wantType))
+			g.Expect(events[0].Subject()).To(Equal(tc.subject))
+			g.Expect(string(events[0].Data())).To(MatchJSON(tc.data))
+			wantType, _ := actions.CommandType(tc.kind)
+			g.Expect(tc.cmd.Type).To(Equal(wantType), "constructor and kind agree")
+		})
+	}
 }
