@@ -1,0 +1,250 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/intake/request"
+)
+
+// Trigger label values intake sets.
+const (
+	triggerEvent     = "event"
+	triggerDateField = "dateField"
+)
+
+// verdict is the outcome of one workflow for one event.
+type verdict struct {
+	enrolled    string
+	rescheduled string
+	dropped     string
+	skip        string // a Skip* reason
+	message     string
+}
+
+// handleEvent matches one event against its namespace's workflows and
+// delivers it to waiting runs. Every write it causes is done when it
+// returns without error.
+func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.CloudEvent) (EventResult, []recordedSkip, error) {
+	logger := log.FromContext(ctx).WithValues("eventID", ev.ID, "eventSource", ev.Source, "eventType", ev.Type, "namespace", ns)
+	ctx = log.IntoContext(ctx, logger)
+	res := EventResult{ID: ev.ID, Source: ev.Source}
+	chain, err := request.ParseChain(ev.Extensions, 0)
+	if err != nil {
+		return res, nil, err
+	}
+	var skips []recordedSkip
+	subjects := []string{}
+	if ev.Subject != "" {
+		subjects = append(subjects, ev.Subject)
+	}
+	for _, e := range r.workflows.lookup(ns, ev.Type) {
+		v, subject, err := r.consider(ctx, e, ev, chain)
+		if err != nil {
+			return res, nil, fmt.Errorf("workflow %s: %w", e.wf.Name, err)
+		}
+		if subject != "" && !slices.Contains(subjects, subject) {
+			subjects = append(subjects, subject)
+		}
+		switch {
+		case v.enrolled != "":
+			res.Enrolled = append(res.Enrolled, RunRef{Workflow: e.wf.Name, Run: v.enrolled})
+			r.skips.triggered(e.wf, r.opts.Clock.Now())
+		case v.rescheduled != "":
+			res.Rescheduled = append(res.Rescheduled, RunRef{Workflow: e.wf.Name, Run: v.rescheduled})
+		case v.dropped != "":
+			res.Dropped = append(res.Dropped, RunRef{Workflow: e.wf.Name, Run: v.dropped})
+		case v.skip != "":
+			res.Skipped = append(res.Skipped, Skip{Workflow: e.wf.Name, Reason: v.skip, Message: v.message})
+			skips = append(skips, recordedSkip{workflow: e.wf, reason: v.skip, message: fmt.Sprintf("event %s: %s", ev.ID, v.message)})
+			logger.V(1).Info("skipped", "workflow", e.wf.Name, "reason", v.skip, "message", v.message)
+		}
+	}
+	delivered, err := r.deliver(ctx, ns, ev, subjects)
+	if err != nil {
+		return res, nil, err
+	}
+	res.Delivered = delivered
+	return res, skips, nil
+}
+
+// consider decides whether ev enrols a subject in workflow e and, when it
+// does, persists the run. It returns the subject it computed (for
+// correlation) even when it skips.
+func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain) (verdict, string, error) {
+	wf := e.wf
+	switch wf.Spec.State {
+	case v1alpha1.WorkflowActive:
+	case v1alpha1.WorkflowPaused:
+		return verdict{skip: v1alpha1.SkipPaused, message: "workflow is Paused"}, "", nil
+	default:
+		return verdict{skip: v1alpha1.SkipDraft, message: "workflow is a Draft: set spec.state to Active to enrol"}, "", nil
+	}
+	if e.compileErr != nil {
+		return verdict{skip: v1alpha1.SkipEvaluationError, message: "workflow does not compile: " + e.compileErr.Error()}, "", nil
+	}
+	if !e.prog.Triggers(ev) {
+		return verdict{}, "", nil // e.g. the trigger names another source: not listening
+	}
+	now := r.opts.Clock.Now()
+	evalNow := now
+	if ev.Time != nil {
+		evalNow = ev.Time.Time // the engine evaluates at the event's time too
+	}
+	subject, err := e.prog.Subject(ev, evalNow)
+	if err != nil || subject == "" {
+		return verdict{skip: v1alpha1.SkipSubjectMissing, message: fmt.Sprintf("no subject: %v", err)}, "", nil
+	}
+	if len(subject) > 1024 {
+		return verdict{skip: v1alpha1.SkipSubjectMissing, message: fmt.Sprintf("subject is %d characters; the limit is 1024", len(subject))}, "", nil
+	}
+	if v, loop := r.loopVerdict(wf, subject, chain); loop {
+		return v, subject, nil
+	}
+	at, cleared, err := e.prog.StartAt(ev, now)
+	if err != nil {
+		return verdict{skip: v1alpha1.SkipEvaluationError, message: fmt.Sprintf("start time: %v", err)}, subject, nil
+	}
+	unlock := r.locks.lock(wf.Namespace + "/" + wf.Name + "/" + subject)
+	defer unlock()
+	if e.dateField {
+		v, done, err := r.reconcileDate(ctx, wf, subject, ev, at, cleared, now)
+		if err != nil || done {
+			return v, subject, err
+		}
+	}
+	en, err := e.prog.Evaluate(ev, evalNow)
+	if err != nil {
+		return verdict{skip: v1alpha1.SkipEvaluationError, message: err.Error()}, subject, nil
+	}
+	if !en.Enrol {
+		return verdict{skip: v1alpha1.SkipConditionsFalse, message: en.Message}, subject, nil
+	}
+	run, err := r.newRun(e, subject, ev, chain, at, now)
+	if err != nil {
+		return verdict{}, subject, err
+	}
+	v, err := r.enrol(ctx, wf, run)
+	return v, subject, err
+}
+
+// loopVerdict refuses enrolment past the hop limit, or when this workflow
+// already acted on this subject earlier in the event's causal chain (it
+// would act again, and again).
+func (r *Receiver) loopVerdict(wf *v1alpha1.Workflow, subject string, chain v1alpha1.CausalChain) (verdict, bool) {
+	if chain.Hops >= r.opts.MaxHops {
+		return verdict{skip: v1alpha1.SkipHopLimit, message: fmt.Sprintf(
+			"event is %d hops from outside crmflow; the limit is %d (chain %v)", chain.Hops, r.opts.MaxHops, chain.Links)}, true
+	}
+	self := wf.Namespace + "/" + wf.Name + "/" + subject
+	if slices.Contains(chain.Links, self) {
+		return verdict{skip: v1alpha1.SkipLoopDetected, message: fmt.Sprintf(
+			"workflow %s already acted on subject %q earlier in this event's causal chain %v", wf.Name, subject, chain.Links)}, true
+	}
+	return verdict{}, false
+}
+
+// newRun builds the run an event enrols: a snapshot of the workflow, the
+// event, the subject, the start time and the causal chain.
+func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain, at, now time.Time) (*v1alpha1.WorkflowRun, error) {
+	wf := e.wf
+	trigger := triggerEvent
+	var scheduled *metav1.Time
+	if e.dateField {
+		trigger = triggerDateField
+		t := metav1.NewTime(at)
+		scheduled = &t
+	} else if wf.Spec.Trigger.Event != nil && wf.Spec.Trigger.Event.Delay != nil && at.After(now) {
+		t := metav1.NewTime(at)
+		scheduled = &t
+	}
+	run := &v1alpha1.WorkflowRun{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      RunName(wf.Name, ev.Source, ev.ID),
+			Namespace: wf.Namespace,
+			Labels: map[string]string{
+				v1alpha1.LabelWorkflow:    labelValue(wf.Name),
+				v1alpha1.LabelSubjectHash: SubjectHash(subject),
+				v1alpha1.LabelTrigger:     trigger,
+			},
+		},
+		Spec: v1alpha1.WorkflowRunSpec{
+			WorkflowName:       wf.Name,
+			WorkflowGeneration: wf.Generation,
+			Workflow:           *wf.Spec.DeepCopy(),
+			Subject:            subject,
+			Event:              ev.DeepCopy(),
+			ScheduledTime:      scheduled,
+		},
+	}
+	if chain.Hops > 0 || len(chain.Links) > 0 {
+		run.Spec.Cause = chain.DeepCopy()
+	}
+	if err := controllerutil.SetControllerReference(wf, run, r.client.Scheme()); err != nil {
+		return nil, fmt.Errorf("own run by workflow: %w", err)
+	}
+	return run, nil
+}
+
+// enrol creates run under the workflow's enrolment policy.
+func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
+	// Fast path for duplicate deliveries: the cache already has the run.
+	var existing v1alpha1.WorkflowRun
+	if err := r.client.Get(ctx, client.ObjectKeyFromObject(run), &existing); err == nil {
+		return duplicate(run), nil
+	}
+	p := policyOf(wf)
+	if p.reenroll == v1alpha1.ReenrollAlways && p.concurrency == v1alpha1.ConcurrencyAllow {
+		return r.createRun(ctx, run)
+	}
+	return r.enrolInSlot(ctx, wf, run, p)
+}
+
+// createRun persists run; AlreadyExists means a duplicate delivery.
+func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (verdict, error) {
+	err := r.client.Create(ctx, run.DeepCopy())
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return duplicate(run), nil
+	case err != nil:
+		return verdict{}, fmt.Errorf("create WorkflowRun %s: %w", run.Name, err)
+	}
+	log.FromContext(ctx).V(1).Info("enrolled", "workflow", run.Spec.WorkflowName, "run", run.Name)
+	return verdict{enrolled: run.Name}, nil
+}
+
+func duplicate(run *v1alpha1.WorkflowRun) verdict {
+	return verdict{skip: v1alpha1.SkipDuplicate, message: fmt.Sprintf("run %s already exists for this event's source and id", run.Name)}
+}
+
+// policy is a workflow's enrolment policy with defaults applied.
+type policy struct {
+	reenroll    v1alpha1.ReenrollPolicy
+	concurrency v1alpha1.ConcurrencyPolicy
+}
+
+func policyOf(wf *v1alpha1.Workflow) policy {
+	p := policy{reenroll: wf.Spec.Enrollment.Reenroll, concurrency: wf.Spec.Enrollment.Concurrency}
+	if p.reenroll == "" {
+		p.reenroll = v1alpha1.ReenrollAfterExit
+	}
+	if p.concurrency == "" {
+		p.concurrency = v1alpha1.ConcurrencyForbid
+	}
+	return p
+}
+
+// workflowKey is a workflow's namespaced name.
+func workflowKey(wf *v1alpha1.Workflow) types.NamespacedName {
+	return types.NamespacedName{Namespace: wf.Namespace, Name: wf.Name}
+}

@@ -1,0 +1,190 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/intake/request"
+)
+
+// Receiver is the CloudEvents HTTP endpoint. Build it with New (or Setup,
+// which also adds it to the manager); it is an http.Handler and a manager
+// Runnable that serves on Options.Addr.
+type Receiver struct {
+	opts Options
+
+	// client reads from the manager's cache and writes to the API server.
+	client client.Client
+	// live reads the API server directly, where the cache may lag: slot
+	// holders, and re-reads after a conflict.
+	live client.Reader
+	// tenants reads Namespaces and crmflow-intake Secrets from intake's own
+	// small cache (Secrets filtered by name).
+	tenants client.Reader
+
+	workflows *catalogue
+	skips     *skipRecorder
+	locks     keyLocks
+	ready     atomic.Bool
+	// synced waits for every cache the receiver reads.
+	synced func(ctx context.Context) bool
+}
+
+// ServeHTTP answers POST /v1/namespaces/<namespace>/events.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch req.URL.Path {
+	case "/healthz":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case "/readyz":
+		if !r.ready.Load() {
+			writeUnavailable(w, r.retryAfterSeconds(), "caches are not synced yet")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	ns, ok := namespaceFromPath(req.URL.Path)
+	if !ok {
+		writeProblem(w, http.StatusNotFound,
+			fmt.Sprintf("no such endpoint %q: post events to /v1/namespaces/<namespace>/events", req.URL.Path))
+		return
+	}
+	switch req.Method {
+	case http.MethodPost:
+	case http.MethodOptions:
+		// CloudEvents webhook validation handshake (abuse protection).
+		if origin := req.Header.Get("WebHook-Request-Origin"); origin != "" {
+			w.Header().Set("WebHook-Allowed-Origin", origin)
+		}
+		w.Header().Set("Allow", "POST, OPTIONS")
+		w.WriteHeader(http.StatusOK)
+		return
+	default:
+		w.Header().Set("Allow", "POST, OPTIONS")
+		writeProblem(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: POST events", req.Method))
+		return
+	}
+	if !r.ready.Load() {
+		writeUnavailable(w, r.retryAfterSeconds(), "receiver is starting: caches are not synced yet")
+		return
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
+	defer cancel()
+	answer, err := r.receive(ctx, ns, w, req)
+	if err != nil {
+		r.writeError(ctx, w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, answer)
+}
+
+// receive authenticates, decodes and processes one request.
+func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter, req *http.Request) (*Answer, error) {
+	creds, err := r.credentials(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	// A missing credential is refused before the body is read.
+	if creds.Required() && !request.Presented(req.Header) {
+		return nil, creds.Verify(req.Header, nil)
+	}
+	body, err := request.ReadBody(w, req, r.opts.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := creds.Verify(req.Header, body); err != nil {
+		return nil, err
+	}
+	evs, err := request.Decode(req.Header, body, request.Limits{MaxBatch: r.opts.MaxBatch, MaxDataBytes: int(r.opts.MaxBodyBytes)})
+	if err != nil {
+		return nil, err
+	}
+	answer := &Answer{Events: make([]EventResult, 0, len(evs))}
+	var skips []recordedSkip
+	for i := range evs {
+		res, s, err := r.handleEvent(ctx, ns, &evs[i])
+		if err != nil {
+			return nil, fmt.Errorf("event %q from %q: %w", evs[i].ID, evs[i].Source, err)
+		}
+		answer.Events = append(answer.Events, res)
+		skips = append(skips, s...)
+	}
+	// Counted only once the whole request succeeded, so a retried batch is not counted twice.
+	for _, s := range skips {
+		r.skips.record(s)
+	}
+	return answer, nil
+}
+
+// credentials returns namespace ns's configured credentials, or a 404 when
+// the namespace does not exist.
+func (r *Receiver) credentials(ctx context.Context, ns string) (request.Credentials, error) {
+	var namespace corev1.Namespace
+	if err := r.tenants.Get(ctx, types.NamespacedName{Name: ns}, &namespace); err != nil {
+		if apierrors.IsNotFound(err) {
+			return request.Credentials{}, &request.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("namespace %q not found", ns)}
+		}
+		return request.Credentials{}, fmt.Errorf("read namespace %q: %w", ns, err)
+	}
+	var secret corev1.Secret
+	err := r.tenants.Get(ctx, types.NamespacedName{Namespace: ns, Name: request.SecretName}, &secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return request.Credentials{}, nil
+	case err != nil:
+		return request.Credentials{}, fmt.Errorf("read Secret %s/%s: %w", ns, request.SecretName, err)
+	}
+	return request.Credentials{Token: secret.Data[request.TokenKey], HMACKey: secret.Data[request.HMACKey]}, nil
+}
+
+// writeError answers a refusal with its 4xx, and any failure to persist with
+// 503 and Retry-After so the sender retries: nothing is acknowledged that is
+// not written.
+func (r *Receiver) writeError(ctx context.Context, w http.ResponseWriter, err error) {
+	var reqErr *request.Error
+	if errors.As(err, &reqErr) {
+		log.FromContext(ctx).V(1).Info("refused request", "status", reqErr.Status, "reason", reqErr.Message)
+		writeProblem(w, reqErr.Status, reqErr.Message)
+		return
+	}
+	log.FromContext(ctx).Info("could not persist events; answering 503", "error", err.Error())
+	writeUnavailable(w, r.retryAfterSeconds(), "not persisted, retry later: "+err.Error())
+}
+
+func (r *Receiver) retryAfterSeconds() int {
+	return int(math.Ceil(r.opts.RetryAfter.Seconds()))
+}
+
+// namespaceFromPath parses /v1/namespaces/<ns>/events.
+func namespaceFromPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/namespaces/")
+	if !ok {
+		return "", false
+	}
+	ns, tail, ok := strings.Cut(rest, "/")
+	if !ok || tail != "events" || len(validation.IsDNS1123Label(ns)) > 0 {
+		return "", false
+	}
+	return ns, true
+}
+
+// event copies are kept small: recordedSkip is what a skip needs later.
+type recordedSkip struct {
+	workflow *v1alpha1.Workflow
+	reason   string
+	message  string
+}

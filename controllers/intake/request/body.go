@@ -1,0 +1,27 @@
+package request
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// ReadBody reads the whole body of r, refusing with 413 when it is longer
+// than limit bytes. It never reads more than limit+1 bytes, so a hostile
+// sender cannot make the receiver buffer more than that.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge,
+			"request body is %d bytes; the limit is %d bytes", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errorf(http.StatusRequestEntityTooLarge,
+				"request body is longer than the limit of %d bytes", limit)
+		}
+		return nil, errorf(http.StatusBadRequest, "read request body: %v", err)
+	}
+	return body, nil
+}
