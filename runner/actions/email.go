@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ var defaultSMTPPorts = map[string]int{SMTPStartTLS: 587, SMTPTLS: 465, SMTPNone:
 type emailSender struct {
 	clock clock.PassiveClock
 	tls   *tls.Config
+	agent string
 }
 
 // MessageID is the Message-ID header of a step's email, derived from its
@@ -134,6 +134,7 @@ func (s *emailSender) message(o Origin, m *Email) (*mail.Msg, error) {
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(messageIDValue(o.IdempotencyKey))
 	msg.SetDateWithValue(s.clock.Now())
+	msg.SetUserAgent(s.agent)
 	msg.SetBodyString(mail.TypeTextPlain, m.Body)
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
@@ -207,17 +208,10 @@ func classifySMTP(ctx context.Context, err error) error {
 		}
 		return transient(err)
 	}
-	var (
-		unknownCA  x509.UnknownAuthorityError
-		invalid    x509.CertificateInvalidError
-		hostname   x509.HostnameError
-		verifyErr  *tls.CertificateVerificationError
-		recordErr  tls.RecordHeaderError
-		noStartTLS = strings.Contains(err.Error(), "does not support STARTTLS")
-	)
+	var recordErr tls.RecordHeaderError
 	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &hostname),
-		errors.As(err, &verifyErr), errors.As(err, &recordErr), noStartTLS,
+	case untrustedCertificate(err), errors.As(err, &recordErr),
+		strings.Contains(err.Error(), "does not support STARTTLS"),
 		errors.Is(err, mail.ErrNoSupportedAuthDiscovered),
 		strings.Contains(err.Error(), "does not support SMTP AUTH"):
 		return permanent(err)

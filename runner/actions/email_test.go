@@ -115,6 +115,7 @@ func TestSendEmailModes(t *testing.T) {
 			g.Expect(m.Header.Get("To")).To(Equal("<ann@example.com>"))
 			g.Expect(m.Header.Get("Cc")).To(Equal("<owner@example.com>"))
 			g.Expect(m.Header.Get("Reply-To")).To(Equal("<replies@example.com>"))
+			g.Expect(m.Header.Get("User-Agent")).To(Equal("crmflow-test/1"))
 			g.Expect(decodeHeader(g, m.Header.Get("Subject"))).To(Equal("Welcome, Zoë"))
 			date, err := m.Header.Date()
 			g.Expect(err).NotTo(HaveOccurred())

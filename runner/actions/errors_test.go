@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -268,4 +269,19 @@ func TestBadRequestsArePermanentAndSendNothing(t *testing.T) {
 		})
 	}
 	NewWithT(t).Expect(srv.requests()).To(BeEmpty())
+}
+
+func TestUntrustedHTTPSCertificateIsPermanent(t *testing.T) {
+	g := NewWithT(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(srv.Close)
+	// The default client trusts the system roots only, not httptest's certificate.
+	_, err := newExecutor().Execute(context.Background(), webhookTo(srv.URL))
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(actions.IsRetryable(err)).To(BeFalse(), "error: %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("certificate"))
+
+	// With the server's CA trusted the same request succeeds.
+	_, err = newExecutor(func(c *actions.Config) { c.HTTPClient = srv.Client() }).Execute(context.Background(), webhookTo(srv.URL))
+	g.Expect(err).NotTo(HaveOccurred())
 }

@@ -40,7 +40,8 @@ type Config struct {
 	// TLSConfig is the base TLS configuration of SMTP connections (e.g. extra
 	// root CAs); ServerName is always set to the SMTP host. Nil: system roots.
 	TLSConfig *tls.Config
-	// UserAgent of HTTP requests; empty means DefaultUserAgent.
+	// UserAgent of HTTP requests and the User-Agent/X-Mailer of emails;
+	// empty means DefaultUserAgent.
 	UserAgent string
 }
 
@@ -77,7 +78,7 @@ func NewExecutor(cfg Config) Executor {
 		agent:    cfg.UserAgent,
 	}
 	return &executor{
-		email:   &emailSender{clock: cfg.Clock, tls: cfg.TLSConfig},
+		email:   &emailSender{clock: cfg.Clock, tls: cfg.TLSConfig, agent: cfg.UserAgent},
 		sms:     &smsSender{t: t},
 		notify:  &notifier{t: t},
 		http:    &httpCaller{t: t},

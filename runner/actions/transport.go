@@ -3,6 +3,8 @@ package actions
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,7 +105,11 @@ func (t *transport) newRequest(ctx context.Context, tg target, rawURL, key strin
 func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return response{}, transient(fmt.Errorf("%s: %w", tg, networkError(req.Context(), err)))
+		wrapped := fmt.Errorf("%s: %w", tg, networkError(req.Context(), err))
+		if untrustedCertificate(err) {
+			return response{}, permanent(wrapped)
+		}
+		return response{}, transient(wrapped)
 	}
 	defer func() { _ = resp.Body.Close() }()
 
@@ -259,4 +265,17 @@ func isJSON(contentType string, body []byte) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// untrustedCertificate reports a server certificate that fails verification:
+// configuration, not luck, decides whether the next attempt succeeds.
+func untrustedCertificate(err error) bool {
+	var (
+		verifyErr *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+	)
+	return errors.As(err, &verifyErr) || errors.As(err, &unknownCA) ||
+		errors.As(err, &invalid) || errors.As(err, &hostname)
 }
