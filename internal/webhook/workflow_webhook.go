@@ -1,0 +1,210 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner"
+)
+
+// The markers below make `make manifests` write config/webhook/manifests.yaml;
+// charts/crmflow registers the same paths (test/chart checks it).
+
+// +kubebuilder:webhook:path=/mutate-crmflow-io-v1alpha1-workflow,mutating=true,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflows,verbs=create;update,versions=v1alpha1,name=mworkflow-v1alpha1.crmflow.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-crmflow-io-v1alpha1-workflow,mutating=false,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflows,verbs=create;update,versions=v1alpha1,name=vworkflow-v1alpha1.crmflow.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-crmflow-io-v1alpha1-workflowrun,mutating=false,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflowruns,verbs=create,versions=v1alpha1,name=vworkflowrun-v1alpha1.crmflow.io,admissionReviewVersions=v1
+
+var (
+	workflowGK    = schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: "Workflow"}
+	workflowRunGK = schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: "WorkflowRun"}
+)
+
+// Options configure the webhooks.
+type Options struct {
+	// Compiler compiles specs; normally the manager's *runner.Engine.
+	Compiler Compiler
+	// Secrets, when set, is used to warn about referenced Secrets that do not
+	// exist (yet). Missing Secrets are warnings, not errors: GitOps tools may
+	// apply a Workflow before its Secret.
+	Secrets client.Reader
+	// CRMSinkKnown says whether the manager's --crm-sink-url is set; when
+	// false, a workflow with CRM commands and no connections.crm.sinkURL is
+	// admitted with a warning.
+	CRMSinkKnown bool
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithCRMSinkURL tells the webhooks the manager's --crm-sink-url, so they can
+// warn about workflows whose CRM commands have nowhere to go.
+func WithCRMSinkURL(url string) Option {
+	return func(o *Options) { o.CRMSinkKnown = url != "" }
+}
+
+// SetupWithManager registers the Workflow defaulter and validator and the
+// WorkflowRun validator with mgr's webhook server, compiling with eng.
+func SetupWithManager(mgr ctrl.Manager, eng *runner.Engine, opts ...Option) error {
+	o := Options{Compiler: eng, Secrets: mgr.GetAPIReader(), CRMSinkKnown: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	return Setup(mgr, o)
+}
+
+// Setup registers the webhooks with explicit options.
+func Setup(mgr ctrl.Manager, o Options) error {
+	if o.Compiler == nil {
+		return fmt.Errorf("set up webhooks: a compiler (the engine) is required")
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Workflow{}).
+		WithDefaulter(&WorkflowDefaulter{}).
+		WithValidator(&WorkflowValidator{Options: o}).
+		Complete(); err != nil {
+		return fmt.Errorf("set up Workflow webhooks: %w", err)
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.WorkflowRun{}).
+		WithValidator(&WorkflowRunValidator{Options: o}).
+		Complete(); err != nil {
+		return fmt.Errorf("set up WorkflowRun webhook: %w", err)
+	}
+	return nil
+}
+
+// WorkflowDefaulter writes a Workflow's defaults (see DefaultWorkflowSpec).
+type WorkflowDefaulter struct{}
+
+var _ admission.Defaulter[*v1alpha1.Workflow] = &WorkflowDefaulter{}
+
+// Default fills the unset fields of wf's spec.
+func (d *WorkflowDefaulter) Default(_ context.Context, wf *v1alpha1.Workflow) error {
+	DefaultWorkflowSpec(&wf.Spec)
+	return nil
+}
+
+// WorkflowValidator refuses Workflows that do not compile or reference
+// Secrets, time zones, cron expressions or durations wrongly, and warns about
+// likely loops and unreachable steps.
+type WorkflowValidator struct {
+	Options
+}
+
+var _ admission.Validator[*v1alpha1.Workflow] = &WorkflowValidator{}
+
+// ValidateCreate checks a new Workflow.
+func (v *WorkflowValidator) ValidateCreate(ctx context.Context, wf *v1alpha1.Workflow) (admission.Warnings, error) {
+	return v.validate(ctx, wf, nil)
+}
+
+// ValidateUpdate checks a changed Workflow. An update that leaves the spec
+// as it was (labels, finalizers, deletion) is never refused, so a workflow
+// stored before a stricter release stays editable and deletable.
+func (v *WorkflowValidator) ValidateUpdate(ctx context.Context, oldWf, newWf *v1alpha1.Workflow) (admission.Warnings, error) {
+	return v.validate(ctx, newWf, oldWf)
+}
+
+// ValidateDelete allows every deletion.
+func (v *WorkflowValidator) ValidateDelete(context.Context, *v1alpha1.Workflow) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *WorkflowValidator) validate(ctx context.Context, wf, old *v1alpha1.Workflow) (admission.Warnings, error) {
+	path := field.NewPath("spec")
+	warnings := WorkflowWarnings(&wf.Spec, path, v.CRMSinkKnown)
+	warnings = append(warnings, v.missingSecrets(ctx, wf.Namespace, &wf.Spec, path)...)
+	if old != nil && (wf.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, wf.Spec)) {
+		return warnings, nil
+	}
+	if errs := ValidateWorkflowSpec(&wf.Spec, path, v.Compiler); len(errs) > 0 {
+		return warnings, apierrors.NewInvalid(workflowGK, wf.Name, errs)
+	}
+	return warnings, nil
+}
+
+// missingSecrets warns about referenced Secrets that are not in namespace.
+func (o *Options) missingSecrets(ctx context.Context, namespace string, spec *v1alpha1.WorkflowSpec, path *field.Path) []string {
+	if o.Secrets == nil || namespace == "" {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range secretRefs(spec, path) {
+		if seen[r.name] || len(validation.IsDNS1123Subdomain(r.name)) > 0 {
+			continue
+		}
+		seen[r.name] = true
+		var s corev1.Secret
+		err := o.Secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: r.name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			out = append(out, fmt.Sprintf("%s: Secret %q does not exist in namespace %q (yet); steps that need it fail until it does", r.path.Child("name"), r.name, namespace))
+		case err == nil && r.key != "":
+			if _, ok := s.Data[r.key]; !ok {
+				out = append(out, fmt.Sprintf("%s: Secret %q has no key %q", r.path.Child("key"), r.name, r.key))
+			}
+		}
+	}
+	return out
+}
+
+// WorkflowRunValidator checks a new WorkflowRun: its workflow snapshot must
+// compile, and its event data must be a JSON object, as expressions read
+// its top-level keys. Runs are immutable where it matters (the CRD says so),
+// so updates are not checked.
+type WorkflowRunValidator struct {
+	Options
+}
+
+var _ admission.Validator[*v1alpha1.WorkflowRun] = &WorkflowRunValidator{}
+
+// ValidateCreate checks a new run.
+func (v *WorkflowRunValidator) ValidateCreate(_ context.Context, run *v1alpha1.WorkflowRun) (admission.Warnings, error) {
+	path := field.NewPath("spec", "workflow")
+	errs := ValidateWorkflowSpec(&run.Spec.Workflow, path, v.Compiler)
+	errs = append(errs, validateEventData(run.Spec.Event, field.NewPath("spec", "event"))...)
+	for i := range run.Spec.SimulatedEvents {
+		errs = append(errs, validateEventData(&run.Spec.SimulatedEvents[i], field.NewPath("spec", "simulatedEvents").Index(i))...)
+	}
+	if len(errs) > 0 {
+		return nil, apierrors.NewInvalid(workflowRunGK, run.Name, errs)
+	}
+	var warnings admission.Warnings
+	if len(run.Spec.SimulatedEvents) > 0 && !run.Spec.DryRun {
+		warnings = append(warnings, "spec.simulatedEvents are used only by dry runs; set spec.dryRun: true or drop them")
+	}
+	return warnings, nil
+}
+
+// ValidateUpdate allows every update (the CRD keeps the snapshot immutable).
+func (v *WorkflowRunValidator) ValidateUpdate(context.Context, *v1alpha1.WorkflowRun, *v1alpha1.WorkflowRun) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// ValidateDelete allows every deletion.
+func (v *WorkflowRunValidator) ValidateDelete(context.Context, *v1alpha1.WorkflowRun) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validateEventData requires event data, when present, to be a JSON object.
+func validateEventData(ev *v1alpha1.CloudEvent, path *field.Path) field.ErrorList {
+	if ev == nil || ev.Data == nil || len(ev.Data.Raw) == 0 {
+		return nil
+	}
+	if trimmed := bytes.TrimSpace(ev.Data.Raw); len(trimmed) == 0 || trimmed[0] == '{' {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(path.Child("data"), field.OmitValueType{}, "must be a JSON object: expressions read its top-level keys (contact, lead, ...)")}
+}
