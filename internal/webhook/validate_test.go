@@ -198,7 +198,7 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "a step after a guarded end",
-			wf: workflow(withSteps(v1alpha1.Step{Name: "stop", If: "lead.score < 1", End: &v1alpha1.EndAction{}}, after)),
+			wf:   workflow(withSteps(v1alpha1.Step{Name: "stop", If: "lead.score < 1", End: &v1alpha1.EndAction{}}, after)),
 		},
 		{
 			name: "a Draft",
