@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
+)
+
+// newNamespace creates a namespace for one spec, with the notification
+// Secret the samples reference pointing at the HTTP target.
+func newNamespace() string {
+	GinkgoHelper()
+	ns := "e2e-" + rand.String(6)
+	Expect(k8sClient.Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	Expect(k8sClient.Create(suiteCtx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "crmflow-notify", Namespace: ns},
+		StringData: map[string]string{
+			"vip-support-url": target.URL + "/notify/" + ns + "/vip",
+			"support-url":     target.URL + "/notify/" + ns + "/support",
+			"sales-url":       target.URL + "/notify/" + ns + "/sales",
+		},
+	})).To(Succeed())
+	return ns
+}
+
+// workflowOption changes a fixture Workflow.
+type workflowOption func(*v1alpha1.Workflow)
+
+// sample reads config/samples/crmflow_v1alpha1_<file>.yaml: the seed
+// examples are tested exactly as shipped, apart from the options.
+func sample(file, namespace string, opts ...workflowOption) *v1alpha1.Workflow {
+	GinkgoHelper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "crmflow_v1alpha1_"+file+".yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	wf := &v1alpha1.Workflow{}
+	Expect(yaml.UnmarshalStrict(raw, wf)).To(Succeed())
+	wf.Namespace = namespace
+	for _, o := range opts {
+		o(wf)
+	}
+	return wf
+}
+
+// withLocalSMTP points the workflow's mail at the suite's SMTP server.
+func withLocalSMTP() workflowOption {
+	return func(wf *v1alpha1.Workflow) {
+		wf.Spec.Connections.SMTP = &v1alpha1.SMTPConnection{
+			Host: mailer.host, Port: mailer.port, TLS: v1alpha1.SMTPNone, From: "Sales <sales@example.com>",
+		}
+	}
+}
+
+func withState(s v1alpha1.WorkflowState) workflowOption {
+	return func(wf *v1alpha1.Workflow) { wf.Spec.State = s }
+}
+
+func withName(name string) workflowOption {
+	return func(wf *v1alpha1.Workflow) { wf.Name = name }
+}
+
+func withHistory(limit int32, ttl v1alpha1.Duration) workflowOption {
+	return func(wf *v1alpha1.Workflow) {
+		wf.Spec.History = v1alpha1.HistoryPolicy{Limit: &limit, TTLAfterFinished: &ttl}
+	}
+}
+
+// withRetry sets the default retry policy: attempts with a fixed backoff.
+func withRetry(attempts int32, backoff v1alpha1.Duration) workflowOption {
+	return func(wf *v1alpha1.Workflow) {
+		wf.Spec.Retry = &v1alpha1.RetryPolicy{Attempts: &attempts, InitialBackoff: &backoff, MaxBackoff: &backoff}
+	}
+}
+
+// withSteps replaces the steps.
+func withSteps(steps ...v1alpha1.Step) workflowOption {
+	return func(wf *v1alpha1.Workflow) { wf.Spec.Steps = steps }
+}
+
+// waitStep and notifyStep build the two steps most lifecycle specs need.
+func waitStep(name string, d v1alpha1.Duration) v1alpha1.Step {
+	return v1alpha1.Step{Name: name, Wait: &v1alpha1.WaitAction{Duration: &d}}
+}
+
+func notifyStep(name, message string) v1alpha1.Step {
+	return v1alpha1.Step{Name: name, Notify: &v1alpha1.NotifyAction{Message: v1alpha1.Template(message)}}
+}
+
+// createWorkflow creates wf and returns it as stored (defaults applied).
+func createWorkflow(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
+	GinkgoHelper()
+	Expect(k8sClient.Create(suiteCtx, wf)).To(Succeed())
+	stored := &v1alpha1.Workflow{}
+	Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(wf), stored)).To(Succeed())
+	return stored
+}
+
+// cloudEvent builds a triggering or delivered event with JSON data.
+func cloudEvent(typ, id, subject string, at time.Time, data map[string]any) v1alpha1.CloudEvent {
+	GinkgoHelper()
+	raw, err := json.Marshal(data)
+	Expect(err).NotTo(HaveOccurred())
+	t := metav1.NewTime(at)
+	return v1alpha1.CloudEvent{
+		ID: id, Source: "crm.example.com/test", Type: typ, Subject: subject, Time: &t,
+		DataContentType: "application/json", Data: &runtime.RawExtension{Raw: raw},
+	}
+}
+
+// enrol creates the run of wf for ev the way intake does: a name derived
+// from the workflow and the event, a controller owner reference to the
+// Workflow, the crmflow labels, a snapshot of the stored spec and its
+// generation, the subject and the event.
+func enrol(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
+	GinkgoHelper()
+	run := enrolObject(wf, ev, subject)
+	Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
+	return run
+}
+
+// enrolObject builds, without creating it, the run enrol creates.
+func enrolObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
+	GinkgoHelper()
+	run := &v1alpha1.WorkflowRun{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      strings.ToLower(fmt.Sprintf("%s-%s", wf.Name, ev.ID)),
+			Namespace: wf.Namespace,
+			Labels: map[string]string{
+				v1alpha1.LabelWorkflow:    wf.Name,
+				v1alpha1.LabelSubjectHash: controllers.SubjectHash(subject),
+				v1alpha1.LabelTrigger:     "event",
+			},
+		},
+		Spec: v1alpha1.WorkflowRunSpec{
+			WorkflowName:       wf.Name,
+			WorkflowGeneration: wf.Generation,
+			Workflow:           *wf.Spec.DeepCopy(),
+			Subject:            subject,
+			Event:              &ev,
+		},
+	}
+	Expect(controllerutil.SetControllerReference(wf, run, scheme)).To(Succeed())
+	return run
+}
+
+// getRun reads a run from the API server.
+func getRun(run *v1alpha1.WorkflowRun) func(Gomega) *v1alpha1.WorkflowRun {
+	return func(g Gomega) *v1alpha1.WorkflowRun {
+		got := &v1alpha1.WorkflowRun{}
+		g.Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), got)).To(Succeed())
+		return got
+	}
+}
+
+// phaseOf reads a run's phase.
+func phaseOf(run *v1alpha1.WorkflowRun) func() (v1alpha1.RunPhase, error) {
+	return func() (v1alpha1.RunPhase, error) {
+		got := &v1alpha1.WorkflowRun{}
+		err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), got)
+		return got.Status.Phase, err
+	}
+}
+
+// stepOf returns a step's status from a run's log (zero value when absent).
+func stepOf(run *v1alpha1.WorkflowRun, name string) v1alpha1.StepStatus {
+	for _, s := range run.Status.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return v1alpha1.StepStatus{}
+}
+
+// stepPhases maps each logged step to its phase.
+func stepPhases(run *v1alpha1.WorkflowRun) map[string]v1alpha1.StepPhase {
+	out := map[string]v1alpha1.StepPhase{}
+	for _, s := range run.Status.Steps {
+		out[s.Name] = s.Phase
+	}
+	return out
+}
+
+// deliver appends ev to a run's status.pendingEvents the way intake does:
+// a status update with the resourceVersion read, retried on conflict.
+func deliver(run *v1alpha1.WorkflowRun, ev v1alpha1.CloudEvent) {
+	GinkgoHelper()
+	Eventually(func() error {
+		got := &v1alpha1.WorkflowRun{}
+		if err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), got); err != nil {
+			return err
+		}
+		got.Status.PendingEvents = append(got.Status.PendingEvents, ev)
+		return k8sClient.Status().Update(suiteCtx, got)
+	}).Should(Succeed())
+}
+
+// idempotencyKeys returns the distinct Idempotency-Key headers of hits.
+func idempotencyKeys(hits []hit) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, h := range hits {
+		if !seen[h.IdempotencyKey] {
+			seen[h.IdempotencyKey] = true
+			keys = append(keys, h.IdempotencyKey)
+		}
+	}
+	return keys
+}
+
+// commands returns the CRM commands of one type sent for a subject.
+func commands(typ, subject string) []hit {
+	var out []hit
+	for _, h := range target.on("/crm") {
+		if h.CEType == typ && h.CESubject == subject {
+			out = append(out, h)
+		}
+	}
+	return out
+}

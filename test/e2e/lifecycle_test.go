@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// remindWorkflow is a small event workflow: wait, then notify the sales hook.
+func remindWorkflow(ns, name string, opts ...workflowOption) *v1alpha1.Workflow {
+	opts = append([]workflowOption{
+		withName(name),
+		withSteps(waitStep("pause", "1h"), notifyStep("remind", "remind {{ subject }}")),
+	}, opts...)
+	return sample("vip-routing", ns, append(opts, func(wf *v1alpha1.Workflow) {
+		wf.Spec.Conditions = nil
+		wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "sales-url"
+	})...)
+}
+
+// setState patches a workflow's spec.state.
+func setState(wf *v1alpha1.Workflow, s v1alpha1.WorkflowState) {
+	GinkgoHelper()
+	patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"spec":{"state":%q}}`, s)))
+	Expect(k8sClient.Patch(suiteCtx, wf.DeepCopy(), patch)).To(Succeed())
+}
+
+var _ = Describe("Run lifecycle", func() {
+	var (
+		ns  string
+		clk *clocktesting.FakeClock
+	)
+	BeforeEach(func() {
+		ns = newNamespace()
+		clk = newFakeClock()
+		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
+	})
+	event := func(id, subject string) v1alpha1.CloudEvent {
+		return cloudEvent("conversation.started", id, subject, clk.Now(), map[string]any{"conversation": map[string]any{"contactId": subject}})
+	}
+
+	It("holds runs of a paused workflow at the step boundary and continues on resume", func() {
+		wf := createWorkflow(remindWorkflow(ns, "remind"))
+		run := enrol(wf, event("e1", "c-1"), "c-1")
+		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunWaiting))
+
+		setState(wf, v1alpha1.WorkflowPaused)
+		clk.Step(2 * time.Hour)
+		Eventually(func(g Gomega) {
+			got := getRun(run)(g)
+			g.Expect(got.Status.WaitingFor).NotTo(BeNil())
+			g.Expect(got.Status.WaitingFor.Reason).To(Equal("Paused"))
+			g.Expect(stepOf(got, "pause").Phase).To(Equal(v1alpha1.StepSucceeded))
+		}).Should(Succeed())
+		Consistently(func() []hit { return target.on("/notify/" + ns) }, "1s", "100ms").Should(BeEmpty())
+
+		setState(wf, v1alpha1.WorkflowActive)
+		Eventually(func(g Gomega) {
+			got := getRun(run)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
+			g.Expect(stepOf(got, "remind").Phase).To(Equal(v1alpha1.StepSucceeded))
+		}).Should(Succeed())
+		Expect(target.on("/notify/" + ns + "/sales")).To(HaveLen(1))
+	})
+
+	It("cancels a waiting run through spec.cancel", func() {
+		wf := createWorkflow(remindWorkflow(ns, "remind"))
+		run := enrol(wf, event("e1", "c-1"), "c-1")
+		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunWaiting))
+		Expect(k8sClient.Patch(suiteCtx, run.DeepCopy(), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"cancel":true}}`)))).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getRun(run)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
+			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.RunSucceededCondition)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCancelled))
+		}).Should(Succeed())
+		clk.Step(2 * time.Hour)
+		Consistently(func() []hit { return target.on("/notify/" + ns) }, "1s", "100ms").Should(BeEmpty())
+	})
+
+	It("runs a dry run of a Draft workflow without sending anything", func() {
+		wf := createWorkflow(remindWorkflow(ns, "draft", withState(v1alpha1.WorkflowDraft)))
+		run := enrolObject(wf, event("e-dry", "c-1"), "c-1")
+		run.Spec.DryRun = true
+		Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getRun(run)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
+			g.Expect(stepOf(got, "pause").Message).To(ContainSubstring("would wait"))
+		}).Should(Succeed())
+		Expect(target.on("/notify/" + ns)).To(BeEmpty())
+	})
+
+	It("deletes a finished run after ttlAfterFinished", func() {
+		wf := createWorkflow(remindWorkflow(ns, "ttl", withHistory(10, "2h"), withSteps(notifyStep("remind", "now"))))
+		run := enrol(wf, event("e1", "c-1"), "c-1")
+		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
+		clk.Step(time.Hour)
+		Consistently(phaseOf(run), "1s", "100ms").Should(Equal(v1alpha1.RunSucceeded))
+		clk.Step(time.Hour + time.Second)
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{}))
+		}).Should(BeTrue())
+	})
+
+	It("keeps only the newest history.limit finished runs and counts runs by phase", func() {
+		wf := createWorkflow(remindWorkflow(ns, "hist", withHistory(2, "168h"), withSteps(notifyStep("remind", "now"))))
+		var runs []*v1alpha1.WorkflowRun
+		for i := range 4 {
+			run := enrol(wf, event(fmt.Sprintf("e%d", i), fmt.Sprintf("c-%d", i)), fmt.Sprintf("c-%d", i))
+			Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
+			runs = append(runs, run)
+			clk.Step(time.Minute) // completion times one minute apart
+		}
+		Eventually(func(g Gomega) {
+			list := &v1alpha1.WorkflowRunList{}
+			g.Expect(k8sClient.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
+			var names []string
+			for _, r := range list.Items {
+				if r.DeletionTimestamp.IsZero() {
+					names = append(names, r.Name)
+				}
+			}
+			g.Expect(names).To(ConsistOf(runs[2].Name, runs[3].Name))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.Workflow{}
+			g.Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(wf), got)).To(Succeed())
+			g.Expect(got.Status.Runs).To(Equal(v1alpha1.RunCounts{Succeeded: 2}))
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.WorkflowReady)).To(BeTrue())
+		}).Should(Succeed())
+	})
+
+	It("reports a compile error verbatim in the Ready condition", func() {
+		wf := remindWorkflow(ns, "broken", withSteps(notifyStep("remind", "{{ contact.( }}")))
+		created := createWorkflow(wf)
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.Workflow{}
+			g.Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(created), got)).To(Succeed())
+			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.WorkflowReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCompileFailed))
+			g.Expect(c.Message).To(ContainSubstring("spec.steps[0].notify.message"))
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		}).Should(Succeed())
+	})
+})
