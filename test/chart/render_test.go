@@ -32,10 +32,10 @@ var chartDir = filepath.Join(root, "charts", "crmflow")
 // helmVersion is the Helm the Makefile builds (HELM_VERSION).
 const helmVersion = "v3.22.0"
 
-// helmBinary finds the Helm that `make helm` built, or $HELM.
+// helmBinary finds the Helm that `make helm` built, or $HELM_BIN (the Makefile exports it).
 func helmBinary(t testing.TB) string {
 	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
+	if h := os.Getenv("HELM_BIN"); h != "" {
 		return h
 	}
 	p, err := filepath.Abs(filepath.Join(root, "bin", "helm-"+helmVersion))
@@ -43,7 +43,7 @@ func helmBinary(t testing.TB) string {
 		t.Fatalf("resolve helm path: %v", err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("helm not found at %s: run `make helm` first (or set HELM): %v", p, err)
+		t.Fatalf("helm not found at %s: run `make helm` first (or set HELM_BIN): %v", p, err)
 	}
 	return p
 }
@@ -188,7 +188,7 @@ func TestTemplateDefaults(t *testing.T) {
 		"--metrics-bind-address=:8082",
 		"--receiver-bind-address=:8080",
 		"--webhook-port=9443",
-		"--max-hops=5",
+		"--max-hops=8",
 		"--max-event-bytes=65536",
 	))
 	g.Expect(c.VolumeMounts).To(ContainElement(HaveField("MountPath", "/tmp/k8s-webhook-server/serving-certs")))
