@@ -16,6 +16,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
 	"github.com/crmflow/crmflow/runner/expr"
+	"github.com/crmflow/crmflow/runner/template"
+	"k8s.io/utils/clock"
 )
 
 // SecretReader reads Secrets of one namespace for the action executors.
@@ -40,6 +42,9 @@ type Options struct {
 	// Random returns a number in [0, 1) for retry jitter; nil means math/rand.
 	// Tests inject a fixed source.
 	Random func() float64
+	// Clock measures how long actions take (for ActionRecord.Duration only;
+	// decisions use Input.Now). Nil: the real clock.
+	Clock clock.PassiveClock
 	// MaxOutputBytes caps the JSON of a step's output; 0 means 4096.
 	MaxOutputBytes int
 }
@@ -52,6 +57,12 @@ type Engine struct {
 	envErr error
 	mu     sync.Mutex
 	cache  map[[32]byte]*Program
+	clock  clock.PassiveClock
+
+	// defaultLeadID and defaultTicketID are the compiled defaults of
+	// updateLeadStatus.leadId and assignTicket.ticketId.
+	defaultLeadID   *template.Template
+	defaultTicketID *template.Template
 }
 
 // New returns an Engine.
@@ -62,8 +73,18 @@ func New(opts Options) *Engine {
 	if opts.MaxOutputBytes <= 0 {
 		opts.MaxOutputBytes = DefaultMaxOutputBytes
 	}
-	env, err := expr.NewEnv(opts.CostLimit)
-	return &Engine{opts: opts, env: env, envErr: err, cache: map[[32]byte]*Program{}}
+	e := &Engine{opts: opts, cache: map[[32]byte]*Program{}, clock: opts.Clock}
+	if e.clock == nil {
+		e.clock = clock.RealClock{}
+	}
+	e.env, e.envErr = expr.NewEnv(opts.CostLimit)
+	if e.envErr == nil {
+		e.defaultLeadID, e.envErr = template.Compile(e.env, "{{ lead.id }}")
+	}
+	if e.envErr == nil {
+		e.defaultTicketID, e.envErr = template.Compile(e.env, "{{ ticket.id }}")
+	}
+	return e
 }
 
 // DefaultMaxOutputBytes caps a step's output JSON when Options sets no cap.

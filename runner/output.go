@@ -1,0 +1,75 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crmflow/crmflow/runner/expr"
+)
+
+// marshalJSON writes v without HTML escaping, so "<" stays readable.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// capOutput encodes a step's output within max bytes: long strings are
+// shortened first; if that is not enough the output becomes
+// {"truncated": true, "bytes": n}.
+func capOutput(out map[string]any, max int) *runtime.RawExtension {
+	if len(out) == 0 {
+		return nil
+	}
+	raw, err := marshalJSON(expr.JSONable(out))
+	if err != nil {
+		raw, _ = marshalJSON(map[string]any{"error": fmt.Sprintf("output is not JSON: %v", err)})
+	}
+	for _, limit := range []int{max / 2, max / 8, 64} {
+		if len(raw) <= max {
+			break
+		}
+		raw, _ = marshalJSON(shortenStrings(expr.JSONable(out), limit))
+	}
+	if len(raw) > max {
+		raw, _ = marshalJSON(map[string]any{"truncated": true, "bytes": len(raw)})
+	}
+	return &runtime.RawExtension{Raw: raw}
+}
+
+func shortenStrings(v any, limit int) any {
+	switch x := v.(type) {
+	case string:
+		return truncate(x, limit)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = shortenStrings(e, limit)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = shortenStrings(e, limit)
+		}
+		return out
+	}
+	return v
+}
+
+// decodeOutput reads a step's output back for expressions.
+func decodeOutput(raw *runtime.RawExtension) map[string]any {
+	out := map[string]any{}
+	if raw == nil || len(raw.Raw) == 0 {
+		return out
+	}
+	_ = json.Unmarshal(raw.Raw, &out) // a foreign or broken output reads as empty
+	return out
+}
