@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -75,21 +78,34 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 	return verdict{}, true, fmt.Errorf("scheduled run of subject %q kept changing; gave up after %d attempts", subject, slotAttempts)
 }
 
-// pendingDateRuns lists the subject's date-triggered runs of wf that have
-// not started, from the cache index, each re-read live so that a write can
-// carry a current resourceVersion.
+// pendingDateRuns finds the subject's date-triggered runs of wf that have
+// not started: the slot's holder, read live (the cache may not have a run
+// created a moment ago), and any others the cache index knows. Each is
+// re-read live so that a write carries a current resourceVersion.
 func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, subject string, now time.Time) ([]*v1alpha1.WorkflowRun, error) {
 	var runs v1alpha1.WorkflowRunList
 	if err := r.client.List(ctx, &runs, client.InNamespace(wf.Namespace),
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}); err != nil {
 		return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 	}
-	var out []*v1alpha1.WorkflowRun
+	candidates := map[string]bool{}
+	lease := &coordinationv1.Lease{}
+	err := r.live.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: slotName(wf.Name, subject)}, lease)
+	switch {
+	case err == nil && ptr.Deref(lease.Spec.HolderIdentity, "") != "":
+		candidates[*lease.Spec.HolderIdentity] = true
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("read enrolment slot: %w", err)
+	}
 	for i := range runs.Items {
 		cached := &runs.Items[i]
-		if cached.Labels[v1alpha1.LabelTrigger] != triggerDateField || !isPending(cached, now) {
-			continue
+		if cached.Labels[v1alpha1.LabelTrigger] == triggerDateField && isPending(cached, now) {
+			candidates[cached.Name] = true
 		}
+	}
+	var out []*v1alpha1.WorkflowRun
+	for name := range candidates {
+		cached := &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: name}}
 		live := &v1alpha1.WorkflowRun{}
 		if err := r.live.Get(ctx, client.ObjectKeyFromObject(cached), live); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -97,7 +113,7 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 			}
 			return nil, fmt.Errorf("read run %s: %w", cached.Name, err)
 		}
-		if isPending(live, now) {
+		if live.Labels[v1alpha1.LabelTrigger] == triggerDateField && isPending(live, now) {
 			out = append(out, live)
 		}
 	}

@@ -134,7 +134,7 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err != nil {
 		return verdict{}, subject, err
 	}
-	v, err := r.enrol(ctx, wf, run)
+	v, err := r.enrol(ctx, wf, run, e.dateField)
 	return v, subject, err
 }
 
@@ -197,14 +197,16 @@ func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, cha
 }
 
 // enrol creates run under the workflow's enrolment policy.
-func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
+// Date-triggered workflows always use the slot: its holder is how the
+// pending run is found again when a later event moves or clears the date.
+func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun, dateField bool) (verdict, error) {
 	// Fast path for duplicate deliveries: the cache already has the run.
 	var existing v1alpha1.WorkflowRun
 	if err := r.client.Get(ctx, client.ObjectKeyFromObject(run), &existing); err == nil {
 		return duplicate(run), nil
 	}
 	p := policyOf(wf)
-	if p.reenroll == v1alpha1.ReenrollAlways && p.concurrency == v1alpha1.ConcurrencyAllow {
+	if p.reenroll == v1alpha1.ReenrollAlways && p.concurrency == v1alpha1.ConcurrencyAllow && !dateField {
 		return r.createRun(ctx, run)
 	}
 	return r.enrolInSlot(ctx, wf, run, p)

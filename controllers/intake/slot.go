@@ -80,6 +80,8 @@ func (r *Receiver) enrolInSlot(ctx context.Context, wf *v1alpha1.Workflow, run *
 		case state == holderActive && p.reenroll == v1alpha1.ReenrollAfterExit && p.concurrency == v1alpha1.ConcurrencyAllow:
 			return verdict{skip: v1alpha1.SkipAlreadyEnrolled, message: fmt.Sprintf(
 				"subject %q is enrolled in run %s and reenroll is AfterExit", run.Spec.Subject, holder)}, nil
+		case state == holderActive && p.concurrency == v1alpha1.ConcurrencyAllow:
+			// Always/Allow (date triggers only come here): the new run takes the slot beside the active one.
 		case state == holderActive:
 			return verdict{skip: v1alpha1.SkipActiveRun, message: fmt.Sprintf(
 				"subject %q has active run %s and concurrency is Forbid", run.Spec.Subject, holder)}, nil

@@ -335,7 +335,7 @@ func validationError(err error) error {
 	parts := make([]string, 0, len(names))
 	for _, k := range names {
 		msg := ve[k].Error()
-		if strings.Contains(msg, "REQUIRED but") || strings.Contains(msg, "required") {
+		if msg == "REQUIRED" || msg == "MUST be a non-empty string" {
 			parts = append(parts, fmt.Sprintf("missing required attribute %q", k))
 			continue
 		}

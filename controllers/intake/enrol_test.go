@@ -1,0 +1,130 @@
+package intake_test
+
+import (
+	"fmt"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+var _ = Describe("exactly-once enrolment", func() {
+	It("enrols one run for the same event delivered three times, in turn and at once", func() {
+		ns := createNamespace("dup")
+		wf := installWorkflow(ns, sample("negative-sentiment")) // Always/Allow: only the run name dedupes
+		sad := func(id string) obj {
+			return obj{"message": obj{"id": id, "contactId": "c-1", "sentiment": obj{"score": 0.05}}}
+		}
+		e := event("dup-1", "message.received", "", sad("dup-1"))
+		postUntilMatched(ns, e, wf.Name)
+		for range 2 {
+			r := post(ns, e)
+			Expect(r.Status).To(Equal(202))
+			Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDuplicate)))
+		}
+		Expect(runsOf(ns, wf.Name)).To(HaveLen(1))
+
+		concurrent := event("dup-2", "message.received", "", sad("dup-2"))
+		var wg sync.WaitGroup
+		statuses := make([]int, 3)
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				statuses[i] = post(ns, concurrent).Status
+			}()
+		}
+		wg.Wait()
+		Expect(statuses).To(HaveEach(202))
+		Expect(runsOf(ns, wf.Name)).To(HaveLen(2))
+		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipDuplicate)).Should(HaveField("Count", BeEquivalentTo(4)))
+	})
+
+	It("keeps one active run when 50 events for one subject arrive at once under Forbid", func() {
+		ns := createNamespace("burst")
+		wf := installWorkflow(ns, sample("lead-follow-up")) // AfterExit/Forbid
+		lead := func(i int) obj {
+			return obj{"lead": obj{"id": fmt.Sprint("l-", i), "source": "Website", "contactId": "c-burst"}}
+		}
+		// Wait until the receiver knows the workflow with an event for another subject.
+		postUntilMatched(ns, event("warm-up", "lead.created", "", obj{"lead": obj{"source": "Website", "contactId": "c-other"}}), wf.Name)
+
+		var wg sync.WaitGroup
+		statuses := make([]int, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				statuses[i] = post(ns, event(fmt.Sprint("burst-", i), "lead.created", "", lead(i))).Status
+			}()
+		}
+		wg.Wait()
+		Expect(statuses).To(HaveEach(202))
+		var burst []v1alpha1.WorkflowRun
+		for _, r := range runsOf(ns, wf.Name) {
+			if r.Spec.Subject == "c-burst" {
+				burst = append(burst, r)
+			}
+		}
+		Expect(burst).To(HaveLen(1))
+		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipActiveRun)).Should(HaveField("Count", BeEquivalentTo(49)))
+
+		// Once that run finished, AfterExit lets the subject enrol again.
+		done := burst[0].DeepCopy()
+		done.Status.Phase = v1alpha1.RunSucceeded
+		Expect(k8sClient.Status().Update(ctx, done)).To(Succeed())
+		Eventually(func() int {
+			return len(post(ns, event("after-exit", "lead.created", "", lead(99))).Answer.Events[0].Enrolled)
+		}).Should(Equal(1))
+	})
+
+	It("replaces the active run under concurrency Replace", func() {
+		ns := createNamespace("replace")
+		wf := installWorkflow(ns, sample("lead-follow-up"), func(w *v1alpha1.Workflow) {
+			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyReplace}
+		})
+		lead := obj{"lead": obj{"source": "Website", "contactId": "c-r"}}
+		first := postUntilMatched(ns, event("r-1", "lead.created", "", lead), wf.Name).Answer.Events[0].Enrolled[0].Run
+		second := post(ns, event("r-2", "lead.created", "", lead)).Answer.Events[0].Enrolled
+		Expect(second).To(HaveLen(1))
+		old := &v1alpha1.WorkflowRun{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: first}, old)).To(Succeed())
+		Expect(old.Spec.Cancel).To(BeTrue())
+	})
+
+	It("never enrols a subject twice under reenroll Never", func() {
+		ns := createNamespace("never")
+		wf := installWorkflow(ns, sample("lead-follow-up"), func(w *v1alpha1.Workflow) {
+			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
+		})
+		lead := obj{"lead": obj{"source": "Website", "contactId": "c-n"}}
+		runName := postUntilMatched(ns, event("n-1", "lead.created", "", lead), wf.Name).Answer.Events[0].Enrolled[0].Run
+		run := &v1alpha1.WorkflowRun{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: runName}, run)).To(Succeed())
+		run.Status.Phase = v1alpha1.RunSucceeded
+		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
+		r := post(ns, event("n-2", "lead.created", "", lead))
+		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipAlreadyEnrolled)))
+	})
+
+	It("counts Paused and Draft workflows' events as skipped", func() {
+		ns := createNamespace("states")
+		paused := installWorkflow(ns, sample("vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "paused"; w.Spec.State = v1alpha1.WorkflowPaused })
+		draft := installWorkflow(ns, sample("vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "draft"; w.Spec.State = v1alpha1.WorkflowDraft })
+		e := event("s-1", "conversation.started", "", obj{"conversation": obj{"contactId": "c-1"}, "contact": obj{"tags": []string{"VIP"}}})
+		Eventually(func() []string {
+			var reasons []string
+			for _, s := range post(ns, e).Answer.Events[0].Skipped {
+				reasons = append(reasons, s.Workflow+"="+s.Reason)
+			}
+			return reasons
+		}).Should(ConsistOf(paused.Name+"="+v1alpha1.SkipPaused, draft.Name+"="+v1alpha1.SkipDraft))
+		Expect(allRuns(ns)).To(BeEmpty())
+		Eventually(skipCount(ns, paused.Name, v1alpha1.SkipPaused)).Should(HaveField("Count", BeNumerically(">=", 1)))
+	})
+})
