@@ -19,7 +19,9 @@ func requestEvent() *v1alpha1.CloudEvent {
 }
 
 func TestBuildEveryActionKind(t *testing.T) {
-	sel := func(name, key string) *v1alpha1.SecretKeySelector { return &v1alpha1.SecretKeySelector{Name: name, Key: key} }
+	sel := func(name, key string) *v1alpha1.SecretKeySelector {
+		return &v1alpha1.SecretKeySelector{Name: name, Key: key}
+	}
 	due := v1alpha1.Duration("2d")
 	origin := actions.Origin{Namespace: "sales", Workflow: "wf", Run: "run-1", RunUID: "uid-1", Step: "s", Subject: "c-42",
 		IdempotencyKey: "uid-1/s", Hops: 1, Chain: []string{"sales/other/c-42"}}
