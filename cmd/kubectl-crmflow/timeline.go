@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// timelineOptions say how a run's status is printed.
+type timelineOptions struct {
+	// absolute prints wall-clock times next to the offsets (history); a
+	// simulation's virtual clock is shown as offsets only (test).
+	absolute bool
+	// plan prints a dry run's plan: no times (a dry run does not wait).
+	plan bool
+	// outputs prints each step's output under it.
+	outputs bool
+}
+
+// printConditions prints the enrolment conditions and their results.
+func printConditions(w io.Writer, st *v1alpha1.WorkflowRunStatus) {
+	if len(st.ConditionResults) == 0 {
+		fmt.Fprintln(w, "Conditions: none (every trigger enrols)")
+	} else {
+		fmt.Fprintln(w, "Conditions:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, c := range st.ConditionResults {
+			mark := "PASS"
+			if !c.Result {
+				mark = "FAIL"
+			}
+			line := fmt.Sprintf("  %s\t%s\t%s", mark, c.Name, oneLine(c.Expression, 80))
+			if c.Message != "" {
+				line += "\t(" + oneLine(c.Message, 120) + ")"
+			}
+			fmt.Fprintln(tw, line)
+		}
+		_ = tw.Flush()
+	}
+	enrolled := meta.FindStatusCondition(st.Conditions, v1alpha1.RunEnrolledCondition)
+	switch {
+	case enrolled == nil:
+		fmt.Fprintln(w, "Enrolled:   not decided yet")
+	case enrolled.Status == "True":
+		fmt.Fprintln(w, "Enrolled:   yes")
+	default:
+		fmt.Fprintf(w, "Enrolled:   no (%s)\n", oneLine(enrolled.Message, 160))
+	}
+}
+
+// printSteps prints one line per step reached, with its time relative to
+// the run's start, then its output indented.
+func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) {
+	if len(st.Steps) == 0 {
+		fmt.Fprintln(w, "Steps: none ran")
+		return
+	}
+	if o.plan {
+		fmt.Fprintln(w, "Plan:")
+	} else {
+		fmt.Fprintln(w, "Timeline:")
+	}
+	var start time.Time
+	if st.StartTime != nil {
+		start = st.StartTime.Time
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, s := range st.Steps {
+		at := "-"
+		if s.StartTime != nil {
+			at = offset(start, s.StartTime.Time)
+			if o.absolute {
+				at = s.StartTime.UTC().Format("2006-01-02 15:04:05") + " " + at
+			}
+		}
+		attempts := ""
+		if s.Attempts > 1 {
+			attempts = fmt.Sprintf(" (%d attempts)", s.Attempts)
+		}
+		if o.plan {
+			fmt.Fprintf(tw, "  %d.\t%s\t%s%s\t%s\n", i+1, s.Name, s.Phase, attempts, oneLine(s.Message, 160))
+		} else {
+			fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s%s\t%s\n", i+1, at, s.Name, s.Phase, attempts, oneLine(s.Message, 160))
+		}
+		if out := compactOutput(s, o.plan); out != "" && o.outputs {
+			if o.plan {
+				fmt.Fprintf(tw, "\t\toutput:\t%s\n", out)
+			} else {
+				fmt.Fprintf(tw, "\t\t\toutput:\t%s\n", out)
+			}
+		}
+	}
+	_ = tw.Flush()
+}
+
+// printOutcome prints the run's phase, result and message; a plan has no duration.
+func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
+	line := fmt.Sprintf("Outcome:    %s", st.Phase)
+	if st.Result != "" {
+		line += " (" + st.Result + ")"
+	}
+	if st.Message != "" {
+		line += ": " + oneLine(st.Message, 200)
+	}
+	fmt.Fprintln(w, line)
+	if !plan && st.StartTime != nil && st.CompletionTime != nil {
+		fmt.Fprintf(w, "Duration:   %s\n", humanDuration(st.CompletionTime.Sub(st.StartTime.Time)))
+	}
+	if st.WaitingFor != nil {
+		wait := "Waiting:    " + st.WaitingFor.Reason
+		if len(st.WaitingFor.EventTypes) > 0 {
+			wait += " for " + strings.Join(st.WaitingFor.EventTypes, ", ")
+		}
+		if st.WakeAt != nil {
+			wait += " until " + st.WakeAt.UTC().Format(time.RFC3339)
+		}
+		if st.WaitingFor.Message != "" {
+			wait += ": " + oneLine(st.WaitingFor.Message, 160)
+		}
+		fmt.Fprintln(w, wait)
+	}
+}
+
+// compactOutput renders a step's output as one line of JSON, capped
+// (generously for a plan's details, which are the point of asking).
+func compactOutput(s v1alpha1.StepStatus, plan bool) string {
+	limit := 200
+	if plan {
+		limit = 4000
+	}
+	if s.Output == nil || len(s.Output.Raw) == 0 {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(s.Output.Raw, &v); err != nil {
+		return oneLine(string(s.Output.Raw), limit)
+	}
+	b, err := json.Marshal(v) // sorted keys: stable output
+	if err != nil {
+		return ""
+	}
+	return oneLine(string(b), limit)
+}
+
+// offset prints t relative to start as "+1h30m", "+0s" for the start itself.
+func offset(start, t time.Time) string {
+	if start.IsZero() {
+		return ""
+	}
+	return "+" + humanDuration(t.Sub(start))
+}
+
+// humanDuration prints whole days and drops zero units: 50h -> "2d2h", 90s -> "1m30s".
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + humanDuration(-d)
+	}
+	d = d.Round(time.Second)
+	if d == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+		d -= m * time.Minute
+	}
+	if d > 0 {
+		fmt.Fprintf(&b, "%ds", d/time.Second)
+	}
+	return b.String()
+}
+
+// oneLine flattens s to one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
