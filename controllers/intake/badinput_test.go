@@ -33,7 +33,9 @@ var _ = Describe("bad and hostile requests", Ordered, func() {
 		})).To(Succeed())
 		// Positive controls: the same kind of request is accepted and enrols,
 		// so the refusals below are refusals of the fault, not of everything.
-		Eventually(func() int { return len(postRaw(open, "POST", request.StructuredJSON, validBody("ok-1")).Answer.Events[0].Enrolled) }).Should(Equal(1))
+		Eventually(func() int {
+			return len(postRaw(open, "POST", request.StructuredJSON, validBody("ok-1")).Answer.Events[0].Enrolled)
+		}).Should(Equal(1))
 		Eventually(func() int {
 			return postRaw(secured, "POST", request.StructuredJSON, validBody("ok-2"), "Authorization", "Bearer "+token).Status
 		}).Should(Equal(202))
@@ -61,22 +63,38 @@ var _ = Describe("bad and hostile requests", Ordered, func() {
 	batch101.WriteString("]")
 
 	cases := map[string]func() hostile{
-		"GET":                   func() hostile { return hostile{open, "GET", "", nil, nil, 405, "method GET not allowed"} },
-		"PUT":                   func() hostile { return hostile{open, "PUT", request.StructuredJSON, validBody("p"), nil, 405, "method PUT not allowed"} },
-		"unknown namespace":     func() hostile { return hostile{"no-such-ns", "POST", request.StructuredJSON, validBody("u"), nil, 404, `namespace "no-such-ns" not found`} },
-		"missing credential":    func() hostile { return hostile{secured, "POST", request.StructuredJSON, validBody("m"), nil, 401, "requires a credential"} },
-		"wrong bearer token":    func() hostile { return hostile{secured, "POST", request.StructuredJSON, validBody("w"), []string{"Authorization", "Bearer nope"}, 403, "credential rejected"} },
+		"GET": func() hostile { return hostile{open, "GET", "", nil, nil, 405, "method GET not allowed"} },
+		"PUT": func() hostile {
+			return hostile{open, "PUT", request.StructuredJSON, validBody("p"), nil, 405, "method PUT not allowed"}
+		},
+		"unknown namespace": func() hostile {
+			return hostile{"no-such-ns", "POST", request.StructuredJSON, validBody("u"), nil, 404, `namespace "no-such-ns" not found`}
+		},
+		"missing credential": func() hostile {
+			return hostile{secured, "POST", request.StructuredJSON, validBody("m"), nil, 401, "requires a credential"}
+		},
+		"wrong bearer token": func() hostile {
+			return hostile{secured, "POST", request.StructuredJSON, validBody("w"), []string{"Authorization", "Bearer nope"}, 403, "credential rejected"}
+		},
 		"signature of another body": func() hostile {
 			return hostile{secured, "POST", request.StructuredJSON, validBody("s"), []string{request.SignatureHeader, request.Sign(hmacKey, []byte("other"))}, 403, "does not match the body"}
 		},
 		"malformed signature": func() hostile {
 			return hostile{secured, "POST", request.StructuredJSON, validBody("s2"), []string{request.SignatureHeader, "md5=abc"}, 403, "sha256=<hex>"}
 		},
-		"plain text":        func() hostile { return hostile{open, "POST", "text/plain", []byte("hello"), nil, 415, "not a CloudEvent"} },
-		"no content type":   func() hostile { return hostile{open, "POST", "", []byte("{}"), nil, 415, "not a CloudEvent"} },
-		"avro format":       func() hostile { return hostile{open, "POST", "application/cloudevents+avro", []byte("x"), nil, 415, "unsupported CloudEvents format"} },
-		"truncated JSON":    func() hostile { return hostile{open, "POST", request.StructuredJSON, []byte(`{"specversion":"1.0","id":`), nil, 400, "malformed CloudEvent JSON"} },
-		"JSON array single": func() hostile { return hostile{open, "POST", request.StructuredJSON, []byte(`[1,2]`), nil, 400, "not a JSON object"} },
+		"plain text": func() hostile {
+			return hostile{open, "POST", "text/plain", []byte("hello"), nil, 415, "not a CloudEvent"}
+		},
+		"no content type": func() hostile { return hostile{open, "POST", "", []byte("{}"), nil, 415, "not a CloudEvent"} },
+		"avro format": func() hostile {
+			return hostile{open, "POST", "application/cloudevents+avro", []byte("x"), nil, 415, "unsupported CloudEvents format"}
+		},
+		"truncated JSON": func() hostile {
+			return hostile{open, "POST", request.StructuredJSON, []byte(`{"specversion":"1.0","id":`), nil, 400, "malformed CloudEvent JSON"}
+		},
+		"JSON array single": func() hostile {
+			return hostile{open, "POST", request.StructuredJSON, []byte(`[1,2]`), nil, 400, "not a JSON object"}
+		},
 		"missing id": func() hostile {
 			return hostile{open, "POST", request.StructuredJSON, []byte(`{"specversion":"1.0","source":"crm","type":"conversation.started"}`), nil, 400, `missing required attribute "id"`}
 		},
@@ -107,12 +125,18 @@ var _ = Describe("bad and hostile requests", Ordered, func() {
 		"oversized body": func() hostile {
 			return hostile{open, "POST", "application/json", []byte(`{"pad":"` + strings.Repeat("x", 70<<10) + `"}`), ce(), 413, "the limit is 65536 bytes"}
 		},
-		"batch that is an object": func() hostile { return hostile{open, "POST", request.BatchJSON, []byte(`{"id":"x"}`), nil, 400, "batch: body is not a JSON array"} },
-		"empty batch":             func() hostile { return hostile{open, "POST", request.BatchJSON, []byte(`[]`), nil, 400, "batch: empty"} },
+		"batch that is an object": func() hostile {
+			return hostile{open, "POST", request.BatchJSON, []byte(`{"id":"x"}`), nil, 400, "batch: body is not a JSON array"}
+		},
+		"empty batch": func() hostile {
+			return hostile{open, "POST", request.BatchJSON, []byte(`[]`), nil, 400, "batch: empty"}
+		},
 		"batch with a bad event": func() hostile {
 			return hostile{open, "POST", request.BatchJSON, []byte(`[` + string(validBody("good-in-batch")) + `,{"specversion":"1.0","id":"y","source":"crm"}]`), nil, 400, `batch[1]: invalid CloudEvent: missing required attribute "type"`}
 		},
-		"batch of 101": func() hostile { return hostile{open, "POST", request.BatchJSON, batch101.Bytes(), nil, 413, "101 events; the limit is 100"} },
+		"batch of 101": func() hostile {
+			return hostile{open, "POST", request.BatchJSON, batch101.Bytes(), nil, 413, "101 events; the limit is 100"}
+		},
 		"bad hop counter": func() hostile {
 			return hostile{open, "POST", "application/json", []byte(`{}`), ce("Ce-Crmflowhops", "-1"), 400, "crmflowhops"}
 		},

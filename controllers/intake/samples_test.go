@@ -93,7 +93,9 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(err).NotTo(HaveOccurred())
 		date := time.Now().AddDate(0, 2, 0).In(berlin)
 		day := date.Format("2006-01-02")
-		contact := func(renewal any) obj { return obj{"contact": obj{"id": "c-7", "email": "c7@example.com", "renewalDate": renewal}} }
+		contact := func(renewal any) obj {
+			return obj{"contact": obj{"id": "c-7", "email": "c7@example.com", "renewalDate": renewal}}
+		}
 
 		r := postUntilMatched(ns, event("u-1", "contact.updated", "", contact(day)), wf.Name)
 		Expect(r.Answer.Events[0].Enrolled).To(HaveLen(1), r.Raw)
