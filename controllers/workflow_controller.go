@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -90,7 +91,13 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	wf.Status.ObservedGeneration = wf.Generation
 
-	if err := r.patchStatus(ctx, base, wf); err != nil {
+	if err := r.patchStatus(ctx, base, wf); apierrors.IsConflict(err) {
+		// Intake (or our own previous pass, not yet in the cache) wrote
+		// first; recompute from a fresh read. Runs created above are named
+		// after their tick, so the retry re-creates nothing.
+		ctrl.LoggerFrom(ctx).V(1).Info("workflow changed while reconciling; retrying")
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	return result, nil

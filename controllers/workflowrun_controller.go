@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -52,6 +53,10 @@ type WorkflowRunReconciler struct {
 	// passed their wakeAt. A revisit that changes nothing costs no API
 	// write, so the cap changes only how soon a wake is seen.
 	MaxRequeueAfter time.Duration
+	// MaxConcurrentReconciles is how many runs advance at once (default 1).
+	// Runs are independent, so more workers cut wake lateness when many
+	// waits end together.
+	MaxConcurrentReconciles int
 }
 
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;update;patch;delete
@@ -79,7 +84,11 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	out, err := r.Engine.Advance(ctx, runner.Input{Run: run, WorkflowPaused: paused, Secrets: r.Secrets, Now: now})
+	// The API keeps times to the second. The engine gets "now" at that
+	// precision, so every time it records or derives (start times, wakeAt,
+	// messages naming them) is exactly what a re-read returns; otherwise the
+	// next pass would find a sub-second difference and write it again.
+	out, err := r.Engine.Advance(ctx, runner.Input{Run: run, WorkflowPaused: paused, Secrets: r.Secrets, Now: now.Truncate(time.Second)})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(run), err)
 	}
@@ -107,7 +116,11 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.recordTransitions(written, run.Status.Phase, out)
 
 	if written.Status.Phase.IsFinished() {
-		return r.reconcileFinished(ctx, written, now)
+		// The finished label and the TTL are handled by the pass that this
+		// write's watch event brings. Patching the label here too would
+		// patch twice: that pass may still read the run without the label
+		// from the cache.
+		return ctrl.Result{}, nil
 	}
 	return r.requeue(out.WakeAt, now), nil
 }
@@ -158,6 +171,7 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			handler.EnqueueRequestsFromMapFunc(r.activeRunsOf),
 			builder.WithPredicates(stateChanged())).
 		Named("workflowrun").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 

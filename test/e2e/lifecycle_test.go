@@ -20,11 +20,12 @@ func remindWorkflow(ns, name string, opts ...workflowOption) *v1alpha1.Workflow 
 	opts = append([]workflowOption{
 		withName(name),
 		withSteps(waitStep("pause", "1h"), notifyStep("remind", "remind {{ subject }}")),
+		func(wf *v1alpha1.Workflow) {
+			wf.Spec.Conditions = nil
+			wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "sales-url"
+		},
 	}, opts...)
-	return sample("vip-routing", ns, append(opts, func(wf *v1alpha1.Workflow) {
-		wf.Spec.Conditions = nil
-		wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "sales-url"
-	})...)
+	return sample("vip-routing", ns, opts...)
 }
 
 // setState patches a workflow's spec.state.

@@ -1,0 +1,268 @@
+/*
+Copyright 2026 The crmflow Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command manager runs crmflow: the Workflow and WorkflowRun controllers and
+// the CloudEvents receiver, with leader election, health probes and
+// Prometheus metrics.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/intake"
+	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
+	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/runner/actions"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// config is everything the flags set.
+type config struct {
+	metricsAddr     string
+	secureMetrics   bool
+	probeAddr       string
+	receiverAddr    string
+	webhookPort     int
+	webhookCertDir  string
+	enableHTTP2     bool
+	enableWebhooks  bool
+	leaderElect     bool
+	leaderElectID   string
+	leaderElectNS   string
+	crmSinkURL      string
+	maxHops         int
+	maxEventBytes   int64
+	runWorkers      int
+	zap             zap.Options
+	showHelpAndExit bool
+}
+
+func parseFlags(args []string) (config, error) {
+	c := config{zap: zap.Options{Development: false}}
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `crmflow manager: the Workflow and WorkflowRun controllers and the CloudEvents receiver.
+
+Usage: manager [flags]
+
+Every flag may also be given as an environment variable CRMFLOW_<FLAG>, with
+dashes as underscores (e.g. CRMFLOW_CRM_SINK_URL); a flag on the command line wins.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (controller-runtime's and crmflow_* series); \"0\" disables it.")
+	fs.BoolVar(&c.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview); false serves plain HTTP, as the Helm chart's ServiceMonitor scrapes it.")
+	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&c.receiverAddr, "receiver-bind-address", intake.DefaultAddr, "Address of the CloudEvents receiver (POST /events/<namespace>).")
+	fs.IntVar(&c.webhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
+	fs.StringVar(&c.webhookCertDir, "webhook-cert-dir", "", "Directory holding tls.crt and tls.key of the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
+	fs.BoolVar(&c.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks (defaulting, and validation that compiles every expression); needs a serving certificate in --webhook-cert-dir.")
+	fs.BoolVar(&c.enableHTTP2, "enable-http2", false, "Serve HTTP/2 on the metrics and webhook servers (off by default: CVE-2023-44487, CVE-2023-39325).")
+	fs.BoolVar(&c.leaderElect, "leader-elect", true, "Elect a leader so only one replica reconciles and fires schedules; the receiver runs on every replica.")
+	fs.StringVar(&c.leaderElectID, "leader-election-id", "crmflow-manager.crmflow.io", "Name of the Lease used for leader election.")
+	fs.StringVar(&c.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the namespace the manager runs in).")
+	fs.StringVar(&c.crmSinkURL, "crm-sink-url", "", "Default CloudEvents sink of contact and CRM commands, for workflows without spec.connections.crm.sinkURL.")
+	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrolment from an event that crmflow actions caused this many times in a row (loop prevention).")
+	fs.Int64Var(&c.maxEventBytes, "max-event-bytes", intake.DefaultMaxBodyBytes, "Largest accepted request body and event data, in bytes; larger requests get 413.")
+	fs.IntVar(&c.runWorkers, "run-workers", 4, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
+	c.zap.BindFlags(fs)
+	if err := applyEnv(fs); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.maxHops < 1 {
+		return c, fmt.Errorf("--max-hops must be at least 1, got %d", c.maxHops)
+	}
+	if c.runWorkers < 1 {
+		return c, fmt.Errorf("--run-workers must be at least 1, got %d", c.runWorkers)
+	}
+	if c.maxEventBytes < 1024 {
+		return c, fmt.Errorf("--max-event-bytes must be at least 1024, got %d", c.maxEventBytes)
+	}
+	return c, nil
+}
+
+// applyEnv sets each flag from CRMFLOW_<FLAG> when that variable is set.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "CRMFLOW_" + envName(f.Name)
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("environment %s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	b := []byte(flagName)
+	for i, c := range b {
+		switch {
+		case c == '-':
+			b[i] = '_'
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&c.zap)))
+	if err := run(ctrl.SetupSignalHandler(), c); err != nil {
+		ctrl.Log.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config) error {
+	log := ctrl.Log.WithName("setup")
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register Kubernetes types: %w", err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register crmflow types: %w", err)
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !c.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(t *tls.Config) { t.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: c.metricsAddr, SecureServing: c.secureMetrics, TLSOpts: tlsOpts}
+	if c.secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsOpts,
+		WebhookServer:           webhook.NewServer(webhook.Options{Port: c.webhookPort, CertDir: c.webhookCertDir, TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:  c.probeAddr,
+		LeaderElection:          c.leaderElect,
+		LeaderElectionID:        c.leaderElectID,
+		LeaderElectionNamespace: c.leaderElectNS,
+		// The manager exits right after losing the lease, so a new leader
+		// may start at once instead of waiting for the lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := index.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+
+	realClock := clock.RealClock{}
+	engine := runner.New(runner.Options{
+		Executor:   actions.NewExecutor(actions.Config{Clock: realClock}),
+		CRMSinkURL: c.crmSinkURL,
+		MaxHops:    int32(c.maxHops),
+	})
+	m, err := controllers.NewMetrics(metrics.Registry)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	if err := (&controllers.WorkflowReconciler{
+		Client:   mgr.GetClient(),
+		Clock:    realClock,
+		Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
+		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
+		Metrics:  m,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the Workflow controller: %w", err)
+	}
+	if err := (&controllers.WorkflowRunReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Clock:     realClock,
+		Engine:    engine,
+		Secrets:   controllers.SecretReader{Reader: mgr.GetAPIReader()},
+		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
+		Metrics:   m,
+
+		MaxConcurrentReconciles: c.runWorkers,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
+	}
+	if err := intake.Setup(mgr, intake.Options{
+		Addr:         c.receiverAddr,
+		Engine:       engine,
+		Clock:        realClock,
+		MaxBodyBytes: c.maxEventBytes,
+		MaxHops:      int32(c.maxHops),
+	}); err != nil {
+		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
+	}
+
+	if c.enableWebhooks {
+		if err := crmwebhook.SetupWithManager(mgr, engine, crmwebhook.WithCRMSinkURL(c.crmSinkURL)); err != nil {
+			return fmt.Errorf("set up admission webhooks: %w", err)
+		}
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	// Ready once the informer caches synced: before that, intake could not
+	// match events nor the controllers count runs.
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+
+	log.Info("starting manager", "version", version, "leaderElection", c.leaderElect, "receiver", c.receiverAddr, "crmSinkURL", c.crmSinkURL)
+	return mgr.Start(ctx)
+}
