@@ -33,7 +33,10 @@ var chartDir = filepath.Join(root, "charts", "crmflow")
 const helmVersion = "v3.22.0"
 
 // helmBinary finds the Helm that `make helm` built, or $HELM_BIN (the Makefile exports it).
-func helmBinary(t testing.TB) string {
+func helmBinary(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}) string {
 	t.Helper()
 	if h := os.Getenv("HELM_BIN"); h != "" {
 		return h

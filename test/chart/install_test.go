@@ -1,0 +1,365 @@
+package chart
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/testenv"
+)
+
+// The install suite: helm install into a real API server with RBAC on, the
+// manager binary running as the chart's ServiceAccount (a TokenRequest token
+// in a kubeconfig), and the three seed examples end to end through its
+// receiver, driven by the kubectl crmflow plugin.
+
+const (
+	releaseNS = "crmflow-system"
+	appNS     = "shop"
+	saName    = "crmflow"
+)
+
+func TestInstall(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "chart install suite")
+}
+
+var (
+	ctx         context.Context
+	cancel      context.CancelFunc
+	env         *envtest.Environment
+	admin       client.Client
+	adminConfig string
+	workDir     string
+	plugin      string
+	receiverURL string
+	managerLog  *syncBuffer
+	sink        *recorder
+	hooks       *recorder
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, _ = GinkgoWriter.Write(p)
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// recorder is a real HTTP server on 127.0.0.1 that keeps what it received:
+// the CRM sink (CloudEvents commands) and the notification webhook.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newRecorder() *recorder {
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.seen = append(r.seen, req.Header.Get("ce-type")+" "+req.Header.Get("ce-subject")+" "+string(body))
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	return r
+}
+
+func (r *recorder) received() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
+}
+
+// freeAddr returns a free 127.0.0.1 address.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// run executes a command and returns its combined output.
+func run(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// writeKubeconfig writes a kubeconfig for cfg's server with the given credentials.
+func writeKubeconfig(path string, cfg *rest.Config, token string, certData, keyData []byte) {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{Token: token, ClientCertificateData: certData, ClientKeyData: keyData}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "user", Namespace: appNS}
+	kc.CurrentContext = "envtest"
+	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())
+}
+
+var _ = BeforeSuite(func() {
+	ctx, cancel = context.WithCancel(context.Background())
+	var err error
+	workDir, err = os.MkdirTemp("", "crmflow-chart-install-")
+	Expect(err).NotTo(HaveOccurred())
+	absRoot, err := filepath.Abs(root)
+	Expect(err).NotTo(HaveOccurred())
+
+	By("building the manager and the kubectl plugin")
+	manager := filepath.Join(workDir, "manager")
+	plugin = filepath.Join(workDir, "kubectl-crmflow")
+	for bin, pkg := range map[string]string{manager: ".", plugin: "./cmd/kubectl-crmflow"} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = absRoot
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build %s: %s", pkg, out)
+	}
+
+	By("starting an API server with RBAC authorization")
+	env = testenv.New(root)
+	env.ControlPlane.GetAPIServer().Configure().Set("authorization-mode", "RBAC")
+	cfg, err := env.Start()
+	Expect(err).NotTo(HaveOccurred())
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+	admin, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	user, err := env.AddUser(envtest.User{Name: "platform-admin", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	adminConfig = filepath.Join(workDir, "admin.kubeconfig")
+	ucfg := user.Config()
+	writeKubeconfig(adminConfig, ucfg, "", ucfg.CertData, ucfg.KeyData)
+
+	By("helm install (webhooks off: nothing routes a Service to this process)")
+	out, err := run(helmBinary(GinkgoT()), "install", "crmflow", chartDir, "--kubeconfig", adminConfig,
+		"--namespace", releaseNS, "--create-namespace", "--skip-crds", "--set", "webhook.enabled=false")
+	Expect(err).NotTo(HaveOccurred(), out)
+
+	By("minting a token for the chart's ServiceAccount with the TokenRequest API")
+	cs, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	tr, err := cs.CoreV1().ServiceAccounts(releaseNS).CreateToken(ctx, saName, &authnv1.TokenRequest{
+		Spec: authnv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	saConfig := filepath.Join(workDir, "serviceaccount.kubeconfig")
+	writeKubeconfig(saConfig, cfg, tr.Status.Token, nil, nil)
+
+	By("preparing the application namespace, its notification Secret and the CRM sink")
+	sink, hooks = newRecorder(), newRecorder()
+	Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}})).To(Succeed())
+	Expect(admin.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "crmflow-notify", Namespace: appNS},
+		StringData: map[string]string{"vip-support-url": hooks.URL + "/vip", "support-url": hooks.URL + "/support"},
+	})).To(Succeed())
+
+	By("running the manager as the ServiceAccount, with the chart's arguments")
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec corev1.PodSpec `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	manifest, err := run(helmBinary(GinkgoT()), "get", "manifest", "crmflow", "-n", releaseNS, "--kubeconfig", adminConfig)
+	Expect(err).NotTo(HaveOccurred(), manifest)
+	for _, doc := range strings.Split(manifest, "\n---") {
+		if strings.Contains(doc, "kind: Deployment") {
+			Expect(yaml.Unmarshal([]byte(doc), &dep)).To(Succeed())
+		}
+	}
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	Expect(args).NotTo(BeEmpty())
+	receiverAddr, probeAddr := freeAddr(), freeAddr()
+	var managerArgs []string
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--receiver-bind-address="):
+			a = "--receiver-bind-address=" + receiverAddr
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = "--health-probe-bind-address=" + probeAddr
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = "--metrics-bind-address=" + freeAddr()
+		}
+		managerArgs = append(managerArgs, a)
+	}
+	// Out of a pod the manager cannot read its namespace from the
+	// ServiceAccount mount; name it so leader election uses the chart's Role.
+	managerArgs = append(managerArgs, "--leader-election-namespace="+releaseNS, "--crm-sink-url="+sink.URL)
+	managerLog = &syncBuffer{}
+	cmd := exec.CommandContext(ctx, manager, managerArgs...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+saConfig)
+	cmd.Stdout, cmd.Stderr = managerLog, managerLog
+	Expect(cmd.Start()).To(Succeed())
+	DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	receiverURL = "http://" + receiverAddr
+	Eventually(func() (int, error) {
+		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode, nil
+	}).WithTimeout(60*time.Second).WithPolling(500*time.Millisecond).Should(Equal(http.StatusOK), func() string { return managerLog.String() })
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	if sink != nil {
+		sink.Close()
+		hooks.Close()
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+	if workDir != "" {
+		_ = os.RemoveAll(workDir)
+	}
+})
+
+// kubectlCrmflow runs the plugin with the admin's kubeconfig.
+func kubectlCrmflow(args ...string) string {
+	out, err := run(plugin, append([]string{"--kubeconfig", adminConfig, "-n", appNS}, args...)...)
+	Expect(err).NotTo(HaveOccurred(), out)
+	return out
+}
+
+// applySample creates a sample workflow in the application namespace.
+func applySample(name string) {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "samples", "crmflow_v1alpha1_"+name+".yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	var wf v1alpha1.Workflow
+	Expect(yaml.UnmarshalStrict(raw, &wf)).To(Succeed())
+	wf.Namespace = appNS
+	Expect(admin.Create(ctx, &wf)).To(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(&wf), &wf)).To(Succeed())
+		g.Expect(wf.Status.Conditions).To(ContainElement(And(
+			HaveField("Type", v1alpha1.WorkflowReady), HaveField("Status", metav1.ConditionTrue))))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+}
+
+// runOf waits for the one run of workflow and returns it once it is in phase.
+func runOf(workflow string, phase v1alpha1.RunPhase) v1alpha1.WorkflowRun {
+	var found v1alpha1.WorkflowRun
+	Eventually(func(g Gomega) {
+		var runs v1alpha1.WorkflowRunList
+		g.Expect(admin.List(ctx, &runs, client.InNamespace(appNS), client.MatchingLabels{v1alpha1.LabelWorkflow: workflow})).To(Succeed())
+		g.Expect(runs.Items).To(HaveLen(1))
+		found = runs.Items[0]
+		g.Expect(found.Status.Phase).To(Equal(phase), "run %s: %s", found.Name, found.Status.Message)
+	}).WithTimeout(45*time.Second).WithPolling(250*time.Millisecond).Should(Succeed(), func() string { return managerLog.String() })
+	return found
+}
+
+var _ = Describe("the chart's RBAC, under the manager's real identity", Ordered, func() {
+	It("runs VIP routing end to end", func() {
+		applySample("vip-routing")
+		out := kubectlCrmflow("send", "--url", receiverURL, "--type", "conversation.started", "--source", "crm.example.com",
+			"--subject", "c-42", "--id", "vip-1",
+			"--data", `{"conversation":{"id":"conv-1","contactId":"c-42","channel":"chat"},"contact":{"id":"c-42","firstName":"Ann","lastName":"Lee","tags":["VIP"]}}`)
+		Expect(out).To(ContainSubstring(" -> 2"))
+		r := runOf("vip-routing", v1alpha1.RunSucceeded)
+		Expect(hooks.received()).To(ContainElement(ContainSubstring("VIP Ann Lee started a conversation on chat")))
+		Expect(sink.received()).To(ContainElement(HavePrefix("io.crmflow.contact.tags.add c-42")))
+		Expect(sink.received()).To(ContainElement(HavePrefix("io.crmflow.contact.update c-42")))
+
+		history := kubectlCrmflow("history", r.Name)
+		Expect(history).To(ContainSubstring("Outcome:    Succeeded"))
+		Expect(history).To(MatchRegexp(`notify-vip-team\s+Succeeded`))
+		Expect(kubectlCrmflow("runs", "vip-routing")).To(MatchRegexp(r.Name + `\s+c-42\s+Succeeded`))
+	})
+
+	It("runs negative sentiment end to end", func() {
+		applySample("negative-sentiment")
+		kubectlCrmflow("send", "--url", receiverURL, "--type", "message.received", "--source", "crm.example.com",
+			"--subject", "c-9", "--id", "msg-1",
+			"--data", `{"message":{"id":"m-1","contactId":"c-9","text":"late again","sentiment":{"score":0.1}},"contact":{"id":"c-9","firstName":"Cy","lastName":"Dahl"}}`)
+		runOf("negative-sentiment", v1alpha1.RunSucceeded)
+		Expect(sink.received()).To(ContainElement(HavePrefix("io.crmflow.ticket.create")))
+		Expect(sink.received()).To(ContainElement(And(HavePrefix("io.crmflow.contact.tags.add c-9"), ContainSubstring("Needs_Attention"))))
+		Expect(hooks.received()).To(ContainElement(ContainSubstring("Negative message from Cy")))
+	})
+
+	It("runs lead follow-up until its goal ends it", func() {
+		applySample("lead-follow-up")
+		kubectlCrmflow("send", "--url", receiverURL, "--type", "lead.created", "--source", "crm.example.com",
+			"--subject", "c-7", "--id", "lead-1",
+			"--data", `{"lead":{"id":"l-1","source":"Website","contactId":"c-7","status":"New"},"contact":{"id":"c-7","firstName":"Bo","email":"bo@example.com"}}`)
+		waiting := runOf("lead-follow-up", v1alpha1.RunWaiting)
+		Expect(waiting.Status.CurrentStep).To(Equal("settle"))
+		// The lead is won during the first hour: the exitWhen goal ends the run.
+		kubectlCrmflow("send", "--url", receiverURL, "--type", "lead.status.changed", "--source", "crm.example.com",
+			"--subject", "c-7", "--id", "lead-1-won",
+			"--data", `{"lead":{"id":"l-1","contactId":"c-7","status":"Won"},"contact":{"id":"c-7"}}`)
+		done := runOf("lead-follow-up", v1alpha1.RunSucceeded)
+		Expect(done.Status.Result).To(Equal(v1alpha1.ReasonGoalReached))
+	})
+
+	It("needed no permission the chart does not grant", func() {
+		Expect(strings.ToLower(managerLog.String())).NotTo(ContainSubstring("forbidden"))
+	})
+
+	It("grants nothing beyond the README's list", func() {
+		sa := "system:serviceaccount:" + releaseNS + ":" + saName
+		cs, err := kubernetes.NewForConfig(env.Config)
+		Expect(err).NotTo(HaveOccurred())
+		for _, attr := range []authzv1.ResourceAttributes{
+			{Namespace: appNS, Verb: "list", Resource: "pods"},
+			{Namespace: appNS, Verb: "create", Resource: "secrets"},
+			{Namespace: appNS, Verb: "update", Group: "crmflow.io", Resource: "workflows"},
+			{Namespace: appNS, Verb: "get", Resource: "configmaps"},
+			{Verb: "update", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+			{Verb: "create", Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"},
+		} {
+			review, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
+				Spec: authzv1.SubjectAccessReviewSpec{User: sa, Groups: []string{"system:serviceaccounts"}, ResourceAttributes: &attr},
+			}, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(review.Status.Allowed).To(BeFalse(), fmt.Sprintf("%s %s/%s must not be allowed", attr.Verb, attr.Group, attr.Resource))
+		}
+	})
+})
