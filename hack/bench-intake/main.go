@@ -149,20 +149,34 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 				return st == http.StatusAccepted
 			})
 		})
-		r3, l3 := load(d, conc, func() (bool, time.Duration) {
-			return timed(func() bool {
-				st, body := send(httpc, receiverURL, "bench.enrol", fmt.Sprint("e-", seq.Add(1)), data)
-				return st == http.StatusAccepted && strings.Contains(body, `"enrolled"`)
+		enrolLoad := func() (float64, []time.Duration) {
+			return load(d, conc, func() (bool, time.Duration) {
+				return timed(func() bool {
+					st, body := send(httpc, receiverURL, "bench.enrol", fmt.Sprint("e-", seq.Add(1)), data)
+					return st == http.StatusAccepted && strings.Contains(body, `"enrolled"`)
+				})
 			})
-		})
-		r4, _ := load(d, conc, func() (bool, time.Duration) {
-			return timed(func() bool {
-				obj := template.DeepCopy()
-				obj.SetName(fmt.Sprint("direct-", seq.Add(1)))
-				_, err := dyn.Resource(v1alpha1.GroupVersion.WithResource("workflowruns")).Namespace(ns).Create(context.Background(), obj, metav1.CreateOptions{})
-				return err == nil
+		}
+		directLoad := func() (float64, []time.Duration) {
+			return load(d, conc, func() (bool, time.Duration) {
+				return timed(func() bool {
+					obj := template.DeepCopy()
+					obj.SetName(fmt.Sprint("direct-", seq.Add(1)))
+					_, err := dyn.Resource(v1alpha1.GroupVersion.WithResource("workflowruns")).Namespace(ns).Create(context.Background(), obj, metav1.CreateOptions{})
+					return err == nil
+				})
 			})
-		})
+		}
+		// The API server slows as runs accumulate: alternate which load goes first.
+		var r3, r4 float64
+		var l3 []time.Duration
+		if round%2 == 0 {
+			r3, l3 = enrolLoad()
+			r4, _ = directLoad()
+		} else {
+			r4, _ = directLoad()
+			r3, l3 = enrolLoad()
+		}
 		noMatch, bareRate, enrol, direct = append(noMatch, r1), append(bareRate, r2), append(enrol, r3), append(direct, r4)
 		ratio1, ratio2 = append(ratio1, r1/r2), append(ratio2, r3/r4)
 		noMatchLat, enrolLat = append(noMatchLat, l1...), append(enrolLat, l3...)
