@@ -152,3 +152,10 @@ func (h *harness) phases() map[string]v1alpha1.StepPhase {
 	}
 	return out
 }
+
+// bigOutput answers every request with a large body in its output.
+type bigOutput struct{ body string }
+
+func (b *bigOutput) Execute(context.Context, actions.Request) (actions.Result, error) {
+	return actions.Result{Message: "ok", Output: map[string]any{"status": 200, "body": b.body}}, nil
+}

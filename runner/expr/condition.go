@@ -42,6 +42,9 @@ func fieldPath(field string) ([]string, error) {
 		return nil, fmt.Errorf("%q is not a dotted path like lead.source", field)
 	}
 	parts := strings.Split(field, ".")
+	if (parts[0] == VarNow || parts[0] == VarSubject) && len(parts) > 1 {
+		return nil, fmt.Errorf("%q: %s has no fields", field, parts[0])
+	}
 	if !knownRoots[parts[0]] {
 		parts = append([]string{VarData}, parts...)
 	}

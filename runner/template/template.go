@@ -66,7 +66,9 @@ func compile(env *expr.Env, src string, jsonMode bool) (*Template, error) {
 	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
-			t.parts = append(t.parts, part{lit: rest})
+			if rest != "" {
+				t.parts = append(t.parts, part{lit: rest})
+			}
 			break
 		}
 		if i > 0 {
@@ -181,8 +183,24 @@ func shift(src string, start int, code string, err error) Errors {
 	return out
 }
 
-// checkJSON renders the template with placeholders and checks the result parses.
+// checkJSON renders the template with placeholders and checks the result
+// parses, and that every expression outside a JSON string stands alone as a
+// value (so `1{{ x }}` is refused even though "10" would parse).
 func (t *Template) checkJSON() error {
+	for i, p := range t.parts {
+		if p.prg == nil || p.inString {
+			continue
+		}
+		if i > 0 && t.parts[i-1].prg != nil || i+1 < len(t.parts) && t.parts[i+1].prg != nil {
+			return fmt.Errorf("{{%s}} must be a JSON value of its own, not next to another {{ }}", p.prg.Source)
+		}
+		if i > 0 && !strings.ContainsRune("[:,", lastNonSpace(t.parts[i-1].lit)) {
+			return fmt.Errorf("{{%s}} must be a JSON value of its own: put it after ':', ',' or '[', or inside quotes", p.prg.Source)
+		}
+		if i+1 < len(t.parts) && !strings.ContainsRune("]},", firstNonSpace(t.parts[i+1].lit)) {
+			return fmt.Errorf("{{%s}} must be a JSON value of its own: follow it with ',', ']' or '}', or put it inside quotes", p.prg.Source)
+		}
+	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		switch {
@@ -202,6 +220,22 @@ func (t *Template) checkJSON() error {
 		return fmt.Errorf("not a valid JSON document: %v", err)
 	}
 	return nil
+}
+
+func lastNonSpace(s string) rune {
+	s = strings.TrimRight(s, " \t\r\n")
+	if s == "" {
+		return 0
+	}
+	return rune(s[len(s)-1])
+}
+
+func firstNonSpace(s string) rune {
+	s = strings.TrimLeft(s, " \t\r\n")
+	if s == "" {
+		return 0
+	}
+	return rune(s[0])
 }
 
 // Source is the template text.
@@ -249,6 +283,9 @@ func (t *Template) Render(vars map[string]any) (string, error) {
 			return "", fmt.Errorf("write %q as JSON: %w", p.prg.Source, err)
 		}
 		b.Write(enc)
+	}
+	if t.json && !json.Valid([]byte(b.String())) {
+		return "", fmt.Errorf("rendered JSON document is not valid JSON")
 	}
 	return b.String(), nil
 }
