@@ -101,7 +101,7 @@ Flags:
 	fs.StringVar(&c.crmSinkURL, "crm-sink-url", "", "Default CloudEvents sink of contact and CRM commands, for workflows without spec.connections.crm.sinkURL.")
 	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrolment from an event that crmflow actions caused this many times in a row (loop prevention).")
 	fs.Int64Var(&c.maxEventBytes, "max-event-bytes", intake.DefaultMaxBodyBytes, "Largest accepted request body and event data, in bytes; larger requests get 413.")
-	fs.IntVar(&c.runWorkers, "run-workers", 4, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
+	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err

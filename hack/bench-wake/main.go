@@ -6,7 +6,7 @@
 // baseline measured in the same process, the lateness of plain Go timers set
 // for the same wake times.
 //
-//	go run ./hack/bench-wake -runs 1000 -wait 20s -workers 4
+//	go run ./hack/bench-wake -runs 1000 -wait 20s -workers 16
 //
 // It prints figures; it asserts nothing.
 package main
@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +47,7 @@ import (
 func main() {
 	runs := flag.Int("runs", 1000, "waiting runs to create")
 	wait := flag.Duration("wait", 20*time.Second, "each run's wait step")
-	workers := flag.Int("workers", 4, "WorkflowRunReconciler workers (--run-workers)")
+	workers := flag.Int("workers", 16, "WorkflowRunReconciler workers (--run-workers)")
 	creators := flag.Int("creators", 8, "goroutines creating runs")
 	root := flag.String("root", ".", "repository root (for CRDs and bin/k8s)")
 	flag.Parse()
@@ -57,6 +58,7 @@ func main() {
 }
 
 func bench(root string, n int, wait time.Duration, workers, creators int) error {
+	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env := testenv.New(root)
