@@ -324,7 +324,7 @@ func (a *advance) commandData(r *renderer, cs *compiledStep) (string, map[string
 		put(d, "description", r.str("createTask.description"))
 		put(d, "assignee", r.str("createTask.assignee"))
 		if cs.dueIn > 0 {
-			d["dueTime"] = expr.FormatTime(a.now.Add(cs.dueIn))
+			d["due"] = expr.FormatTime(a.now.Add(cs.dueIn))
 		}
 		return id, d
 	case "createLead":

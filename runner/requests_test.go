@@ -60,7 +60,7 @@ func TestBuildEveryActionKind(t *testing.T) {
 			actions.Request{Command: cmd(actions.CommandContactAssign, "c-42", map[string]any{"contactId": "c-42", "user": "sales-rep-pool"})}},
 		{"createTask", v1alpha1.Step{CreateTask: &v1alpha1.CreateTaskAction{Title: "Call {{ contact.firstName }}", Assignee: "am-1", DueIn: &due}},
 			actions.Request{Command: cmd(actions.CommandTaskCreate, "c-42", map[string]any{"contactId": "c-42", "title": "Call Ann",
-				"assignee": "am-1", "dueTime": "2026-03-04T10:00:00Z"})}},
+				"assignee": "am-1", "due": "2026-03-04T10:00:00Z"})}},
 		{"createLead", v1alpha1.Step{CreateLead: &v1alpha1.CreateLeadAction{Source: "Chat", Status: "New", Fields: map[string]v1alpha1.Template{"budget": "1000"}}},
 			actions.Request{Command: cmd(actions.CommandLeadCreate, "c-42", map[string]any{"contactId": "c-42", "source": "Chat", "status": "New",
 				"fields": map[string]any{"budget": "1000"}})}},

@@ -25,10 +25,11 @@ func (a *advance) eventVars(ev *v1alpha1.CloudEvent) (map[string]any, error) {
 	return expr.With(base, a.run.Spec.Subject, a.now, a.runVars()), nil
 }
 
-// runVars are steps, run and workflow.
+// runVars are steps, run and workflow. steps is bound lazily: CEL builds
+// it only for expressions that read it.
 func (a *advance) runVars() map[string]any {
 	return map[string]any{
-		expr.VarSteps: a.stepsVar(),
+		expr.VarSteps: func() any { return a.stepsVar() },
 		expr.VarRun: map[string]any{
 			"name": a.run.Name, "namespace": a.run.Namespace, "uid": string(a.run.UID), "dryRun": a.run.Spec.DryRun,
 		},

@@ -110,11 +110,11 @@ func TestValueKeepsTypes(t *testing.T) {
 	g := NewWithT(t)
 	env := testEnv(t)
 	for src, want := range map[string]any{
-		"{{ contact.score }}":        7.0,
-		"{{ contact.tags }}":         []any{"a", "b"},
-		"{{ now }}":                  "2026-03-02T10:00:00Z",
-		"n={{ contact.score }}":      "n=7",
-		"{{ contact.score > 5.0 }}":  true,
+		"{{ contact.score }}":       7.0,
+		"{{ contact.tags }}":        []any{"a", "b"},
+		"{{ now }}":                 "2026-03-02T10:00:00Z",
+		"n={{ contact.score }}":     "n=7",
+		"{{ contact.score > 5.0 }}": true,
 		" {{ contact.firstName }} ": " Ann ",
 	} {
 		tmpl, err := Compile(env, src)
