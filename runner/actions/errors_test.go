@@ -241,6 +241,8 @@ func TestBadRequestsArePermanentAndSendNothing(t *testing.T) {
 	}{
 		{name: "no idempotency key", req: actions.Request{Kind: actions.KindCallWebhook, Origin: noKey, HTTP: &actions.HTTPCall{URL: srv.URL}}, errHas: "idempotencyKey"},
 		{name: "unknown kind", req: actions.Request{Kind: "wait", Origin: origin()}, errHas: `unknown action kind "wait"`},
+		{name: "no kind, no payload", req: actions.Request{Origin: origin()}, errHas: `unknown action kind ""`},
+		{name: "no kind, command of unknown type", req: actions.Request{Origin: origin(), Command: &actions.Command{SinkURL: srv.URL, Type: "io.example.x"}}, errHas: `unknown action kind ""`},
 		{name: "payload missing", req: actions.Request{Kind: actions.KindSendSMS, Origin: origin(), HTTP: &actions.HTTPCall{URL: srv.URL}}, errHas: "sendSMS request has no SMS payload"},
 		{name: "ftp URL", req: actions.Request{Kind: actions.KindCallWebhook, Origin: origin(), HTTP: &actions.HTTPCall{URL: "ftp://127.0.0.1/x"}}, errHas: `callWebhook url must be an http or https URL, got scheme "ftp"`},
 		{name: "URL without host", req: actions.Request{Kind: actions.KindTriggerZapier, Origin: origin(), HTTP: &actions.HTTPCall{URL: "http:///SECRET"}}, errHas: "triggerZapier url has no host"},

@@ -103,7 +103,9 @@ func defaultHTTPClient() *http.Client {
 	}}
 }
 
-// Execute performs one attempt of req within req.Timeout (default 30s).
+// Execute performs one attempt of req within req.Timeout (default 30s). The
+// executor is chosen by req.Kind; a request without a Kind is dispatched by
+// its payload (a Command by its Type).
 func (e *executor) Execute(ctx context.Context, req Request) (Result, error) {
 	if err := validateOrigin(req.Origin); err != nil {
 		return Result{}, permanent(err)
@@ -115,6 +117,9 @@ func (e *executor) Execute(ctx context.Context, req Request) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if req.Kind == "" {
+		req.Kind = inferKind(req)
+	}
 	switch {
 	case req.Kind == KindSendEmail:
 		if req.Email == nil {
@@ -144,6 +149,27 @@ func (e *executor) Execute(ctx context.Context, req Request) (Result, error) {
 	default:
 		return Result{}, permanent(fmt.Errorf("unknown action kind %q", req.Kind))
 	}
+}
+
+// inferKind names the kind of a request that sets none by its payload.
+func inferKind(req Request) Kind {
+	switch {
+	case req.Email != nil:
+		return KindSendEmail
+	case req.SMS != nil:
+		return KindSendSMS
+	case req.Notify != nil:
+		return KindNotify
+	case req.HTTP != nil:
+		return KindCallWebhook
+	case req.Command != nil:
+		for k, t := range commandTypes {
+			if t == req.Command.Type {
+				return k
+			}
+		}
+	}
+	return ""
 }
 
 // validateOrigin checks what every executor relies on: the idempotency key.

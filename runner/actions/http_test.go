@@ -243,3 +243,18 @@ func TestNotify(t *testing.T) {
 	g.Expect(res.Message).To(ContainSubstring("vip-support"))
 	g.Expect(res.Message).NotTo(ContainSubstring("SECRET"))
 }
+
+func TestKindInferredFromPayload(t *testing.T) {
+	g := NewWithT(t)
+	srv := newHTTPTarget(t, nil)
+	sink := newCESink(t, nil)
+	exec := newExecutor()
+	_, err := exec.Execute(context.Background(), actions.Request{Origin: origin(), HTTP: &actions.HTTPCall{URL: srv.URL}})
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = exec.Execute(context.Background(), actions.Request{Origin: origin(), Command: &actions.Command{SinkURL: sink.URL, Type: actions.CommandTicketAssign, Subject: "T-1"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	events, _ := sink.received()
+	g.Expect(events).To(HaveLen(1))
+	g.Expect(events[0].Type()).To(Equal(actions.CommandTicketAssign))
+	g.Expect(srv.requests()).To(HaveLen(1))
+}
