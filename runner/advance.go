@@ -276,9 +276,18 @@ func (a *advance) hold(at time.Time, w *v1alpha1.WaitingFor) {
 	a.st.WaitingFor = w
 	a.st.WakeAt = nil
 	if !at.IsZero() {
-		t := metav1.NewTime(at)
+		t := metav1.NewTime(ceilSecond(at))
 		a.st.WakeAt = &t
 	}
+}
+
+// ceilSecond rounds t up to a whole second: status times are stored with
+// second precision, and rounding up keeps a stored wake from firing early.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 func (a *advance) metaNow() *metav1.Time {

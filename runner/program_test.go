@@ -134,3 +134,25 @@ func TestStartAt(t *testing.T) {
 		})
 	}
 }
+
+func TestEvaluateReportsErrorsOtherThanMissingFields(t *testing.T) {
+	g := NewWithT(t)
+	e := New(Options{CostLimit: 100})
+	spec := eventSpec(v1alpha1.Step{Name: "done", End: &v1alpha1.EndAction{}})
+	spec.Conditions = []v1alpha1.Condition{
+		{Name: "costly", Expression: `[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, a + b > 0))`},
+		{Name: "type", Expression: `lead.source < 3`},
+		{Name: "ok", Expression: `true`},
+	}
+	p, err := e.Compile(spec)
+	g.Expect(err).NotTo(HaveOccurred())
+	en, err := p.Evaluate(newEvent("lead.created", obj{"lead": obj{"source": "Website"}}), t0)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring(`condition "costly": evaluate "[1,2,3`))
+	g.Expect(err.Error()).To(ContainSubstring("cost limit exceeded"))
+	g.Expect(err.Error()).To(ContainSubstring(`condition "type": evaluate "lead.source < 3": no such overload`))
+	g.Expect(en.Enrol).To(BeFalse())
+	g.Expect(en.Results).To(HaveLen(3))
+	g.Expect(en.Results[2].Result).To(BeTrue())
+	g.Expect(en.Message).To(HavePrefix(`condition "costly" is false: evaluation failed, so false:`))
+}

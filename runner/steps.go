@@ -128,7 +128,7 @@ func (a *advance) attempt(idx int, cs *compiledStep, ss *v1alpha1.StepStatus) st
 // attemptFailed schedules the next attempt, or fails the step.
 func (a *advance) attemptFailed(idx int, cs *compiledStep, ss *v1alpha1.StepStatus, err error) stepResult {
 	if actions.IsRetryable(err) && ss.Attempts < cs.retry.attempts {
-		at := a.now.Add(cs.retry.retryDelay(ss.Attempts, actions.RetryAfter(err), a.e.opts.Random))
+		at := ceilSecond(a.now.Add(cs.retry.retryDelay(ss.Attempts, actions.RetryAfter(err), a.e.opts.Random)))
 		t := metav1.NewTime(at)
 		ss.Phase = v1alpha1.StepRunning
 		ss.NextAttemptTime = &t
