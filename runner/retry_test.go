@@ -134,3 +134,30 @@ func TestRetriesRunOut(t *testing.T) {
 	g.Expect(out.Status.Message).To(Equal(`step "x" failed: failed after 2 attempt(s): down`))
 	g.Expect(h.rec.steps()).To(HaveLen(2))
 }
+
+func TestTransitionsForKubernetesEvents(t *testing.T) {
+	g := NewWithT(t)
+	h := newHarness(t, newRun(eventSpec(tagStep("x", func(s *v1alpha1.Step) { s.ContinueOnError = true }), tagStep("y"))))
+	h.rec.fail = func(r actions.Request, n int) error {
+		if r.Origin.Step == "x" && n == 1 {
+			return errors.New("timeout")
+		}
+		if r.Origin.Step == "x" {
+			return &actions.Error{StatusCode: 422, Err: errors.New("invalid")}
+		}
+		return nil
+	}
+	out := h.advance()
+	g.Expect(out.Transitions).To(Equal([]Transition{
+		{Reason: v1alpha1.ReasonConditionsMet, Message: "0 condition(s) held; enrolled c-42"},
+		{Warning: true, Reason: v1alpha1.ReasonRetrying, Message: "attempt 1 of 5 failed: timeout; next attempt at 2026-03-02T10:00:01Z"},
+	}))
+	h.clk.Step(time.Second)
+	out = h.advance()
+	g.Expect(out.Transitions).To(Equal([]Transition{
+		{Warning: true, Reason: v1alpha1.ReasonStepFailed, Message: `step "x" failed: failed, not retryable: status 422: invalid (continueOnError: going on)`},
+		{Reason: v1alpha1.ReasonCompleted, Message: "all steps done"},
+	}))
+	g.Expect(h.step("x").Phase).To(Equal(v1alpha1.StepFailed))
+	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
+}

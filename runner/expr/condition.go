@@ -16,6 +16,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error writes "field: message".
 func (f *FieldError) Error() string { return f.Field + ": " + f.Message }
 
 // knownRoots are variables a structured field may start with; any other

@@ -106,6 +106,7 @@ type SyntaxError struct {
 // CompileErrors lists the problems of one expression.
 type CompileErrors []SyntaxError
 
+// Error joins the problems as "line:col: message".
 func (c CompileErrors) Error() string {
 	parts := make([]string, 0, len(c))
 	for _, e := range c {
@@ -169,10 +170,12 @@ type EvalError struct {
 	Err    error
 }
 
+// Error names the expression and the failure.
 func (e *EvalError) Error() string {
 	return fmt.Sprintf("evaluate %q: %v", e.Source, e.Err)
 }
 
+// Unwrap returns the CEL failure.
 func (e *EvalError) Unwrap() error { return e.Err }
 
 // Eval evaluates the program against vars (see Vars) and returns the CEL value.
@@ -203,9 +206,11 @@ func (p *Program) EvalBool(vars map[string]any) (bool, error) {
 // missingError wraps a CEL error that reports a missing key or attribute.
 type missingError struct{ err error }
 
-func (m *missingError) Error() string        { return m.err.Error() }
-func (m *missingError) Unwrap() []error      { return []error{m.err, ErrMissing} }
-func (m *missingError) Is(target error) bool { return target == ErrMissing }
+// Error is the CEL message, e.g. "no such key: source".
+func (m *missingError) Error() string { return m.err.Error() }
+
+// Unwrap exposes the CEL error and ErrMissing.
+func (m *missingError) Unwrap() []error { return []error{m.err, ErrMissing} }
 
 func classify(err error) error {
 	msg := err.Error()

@@ -20,11 +20,13 @@ type Error struct {
 	Message      string
 }
 
+// Error writes "line:col: message".
 func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message) }
 
 // Errors lists a template's problems.
 type Errors []*Error
 
+// Error joins the problems with "; ".
 func (e Errors) Error() string {
 	s := make([]string, len(e))
 	for i, x := range e {
