@@ -79,6 +79,8 @@ build: ## Build the manager binary.
 dev: control-plane build ## Start crmflow for real on this machine (local API server, CRDs, manager, samples).
 	go run ./hack/dev --root $(CURDIR)
 
+include hack/ship.mk
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

@@ -90,7 +90,7 @@ Flags:
 	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (controller-runtime's and crmflow_* series); \"0\" disables it.")
 	fs.BoolVar(&c.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview); false serves plain HTTP, as the Helm chart's ServiceMonitor scrapes it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
-	fs.StringVar(&c.receiverAddr, "receiver-bind-address", intake.DefaultAddr, "Address of the CloudEvents receiver (POST /events/<namespace>).")
+	fs.StringVar(&c.receiverAddr, "receiver-bind-address", intake.DefaultAddr, "Address of the CloudEvents receiver (POST /v1/namespaces/<namespace>/events).")
 	fs.IntVar(&c.webhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
 	fs.StringVar(&c.webhookCertDir, "webhook-cert-dir", "", "Directory holding tls.crt and tls.key of the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
 	fs.BoolVar(&c.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks (defaulting, and validation that compiles every expression); needs a serving certificate in --webhook-cert-dir.")

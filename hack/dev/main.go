@@ -128,7 +128,6 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM) (*ma
 		bin = filepath.Join(root, bin)
 	}
 	args := []string{
-		"--kubeconfig=" + kubeconfig,
 		"--leader-elect=false",
 		"--receiver-bind-address=" + o.receiverAddr,
 		"--metrics-bind-address=" + o.metricsAddr,
@@ -137,6 +136,7 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM) (*ma
 		"--enable-webhooks=false",
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout = prefixWriter("[manager] ", os.Stdout)
 	cmd.Stderr = prefixWriter("[manager] ", os.Stderr)
 	// Its own process group: Ctrl-C reaches us, and we stop it in order.
