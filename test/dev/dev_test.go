@@ -138,7 +138,7 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 		}
 	}()
 
-	g.Eventually(out.String).WithTimeout(2*time.Minute).WithPolling(200*time.Millisecond).
+	g.Eventually(out.String).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).
 		Should(ContainSubstring("crmflow is running."))
 	g.Expect(out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
 
@@ -188,4 +188,3 @@ func cmdline(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.ReplaceAll(string(b), "\x00", " ")
 }
-
