@@ -267,6 +267,14 @@ func kubectlCrmflow(args ...string) string {
 	return out
 }
 
+// kubectl runs the control plane's kubectl as the cluster admin in the application namespace.
+func kubectl(args ...string) string {
+	bin := filepath.Join(testenv.AssetsDir(root), "kubectl")
+	out, err := run(bin, append([]string{"--kubeconfig", adminConfig, "-n", appNS}, args...)...)
+	Expect(err).NotTo(HaveOccurred(), out)
+	return out
+}
+
 // applySample creates a sample workflow in the application namespace.
 func applySample(name string) {
 	raw, err := os.ReadFile(filepath.Join(root, "config", "samples", "crmflow_v1alpha1_"+name+".yaml"))
@@ -311,6 +319,20 @@ var _ = Describe("the chart's RBAC, under the manager's real identity", Ordered,
 		Expect(history).To(ContainSubstring("Outcome:    Succeeded"))
 		Expect(history).To(MatchRegexp(`notify-vip-team\s+Succeeded`))
 		Expect(kubectlCrmflow("runs", "vip-routing")).To(MatchRegexp(r.Name + `\s+c-42\s+Succeeded`))
+
+		By("kubectl get, wait and describe read the run at a glance and as an execution log")
+		get := kubectl("get", "workflowruns")
+		Expect(get).To(MatchRegexp(`NAME\s+WORKFLOW\s+SUBJECT\s+PHASE\s+STEP\s+AGE`))
+		Expect(get).To(MatchRegexp(r.Name + `\s+vip-routing\s+c-42\s+Succeeded`))
+		Expect(kubectl("get", "crmwf", "vip-routing")).To(MatchRegexp(`vip-routing\s+Active\s+True`))
+		Expect(kubectl("wait", "--for=condition=Succeeded", "workflowrun/"+r.Name, "--timeout=30s")).
+			To(ContainSubstring("condition met"))
+		describe := kubectl("describe", "workflowrun", r.Name)
+		for _, line := range []string{"Condition Results:", "contact-is-vip", "Reason:                Completed",
+			"Idempotency Key:  " + string(r.UID) + "/notify-vip-team", "Attempts:", "Finish Time:",
+			"sent io.crmflow.contact.tags.add for c-42", "ConditionsMet"} {
+			Expect(describe).To(ContainSubstring(line))
+		}
 	})
 
 	It("runs negative sentiment end to end", func() {
