@@ -152,7 +152,7 @@ func ScheduledRun(wf *v1alpha1.Workflow, tick time.Time) *v1alpha1.WorkflowRun {
 		subject = wf.Name
 	}
 	labels := map[string]string{
-		v1alpha1.LabelSubjectHash: SubjectHash(subject),
+		v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
 		v1alpha1.LabelTrigger:     TriggerSchedule,
 	}
 	if len(validation.IsValidLabelValue(wf.Name)) == 0 {
@@ -194,14 +194,4 @@ func ScheduledRunName(workflow string, tick time.Time) string {
 		workflow = workflow[:max-len(h)-1] + "-" + h
 	}
 	return workflow + suffix
-}
-
-// SubjectHash is the crmflow.io/subject-hash label value of a subject
-// (subjects are not always valid label values): the first 20 hex digits of
-// the SHA-256 of the subject and a NUL byte. It must equal intake.SubjectHash,
-// so a subject's scheduled and event-enrolled runs select alike; the e2e
-// suite checks that.
-func SubjectHash(subject string) string {
-	sum := sha256.Sum256(append([]byte(subject), 0))
-	return hex.EncodeToString(sum[:])[:20]
 }

@@ -16,6 +16,11 @@ limitations under the License.
 
 package v1alpha1
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Labels and annotations crmflow sets on WorkflowRuns.
 const (
 	// LabelWorkflow carries the name of the run's Workflow.
@@ -28,3 +33,12 @@ const (
 	// LabelFinished is "true" once the run finished, so active runs are cheap to select.
 	LabelFinished = "crmflow.io/finished"
 )
+
+// SubjectHash is the LabelSubjectHash value of a subject (subjects are not
+// always valid label values): the first 20 hex digits of the SHA-256 of the
+// subject followed by a NUL byte. Every writer of runs uses it, so a subject's
+// scheduled and event-enrolled runs select alike.
+func SubjectHash(subject string) string {
+	sum := sha256.Sum256(append([]byte(subject), 0))
+	return hex.EncodeToString(sum[:])[:20]
+}

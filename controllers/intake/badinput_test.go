@@ -34,7 +34,7 @@ var _ = Describe("bad and hostile requests", Ordered, func() {
 		// Positive controls: the same kind of request is accepted and enrols,
 		// so the refusals below are refusals of the fault, not of everything.
 		Eventually(func() int {
-			return len(postRaw(open, "POST", request.StructuredJSON, validBody("ok-1")).Answer.Events[0].Enrolled)
+			return len(postRaw(open, "POST", request.StructuredJSON, validBody("ok-1")).First().Enrolled)
 		}).Should(Equal(1))
 		Eventually(func() int {
 			return postRaw(secured, "POST", request.StructuredJSON, validBody("ok-2"), "Authorization", "Bearer "+token).Status

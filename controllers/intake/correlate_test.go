@@ -14,7 +14,7 @@ var _ = Describe("correlation to waiting runs", func() {
 		ns := createNamespace("reply")
 		wf := installWorkflow(ns, sample("lead-follow-up"))
 		lead := obj{"lead": obj{"id": "l-1", "source": "Website", "contactId": "c-42"}}
-		name := postUntilMatched(ns, event("lead-42", "lead.created", "", lead), wf.Name).Answer.Events[0].Enrolled[0].Run
+		name := postUntilMatched(ns, event("lead-42", "lead.created", "", lead), wf.Name).First().Enrolled[0].Run
 
 		// Put the run where the run controller would: waiting at await-reply.
 		run := &v1alpha1.WorkflowRun{}
@@ -31,7 +31,7 @@ var _ = Describe("correlation to waiting runs", func() {
 		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 
 		reply := event("msg-1", "message.received", "c-42", obj{"message": obj{"id": "msg-1", "contactId": "c-42", "text": "yes please"}})
-		Eventually(func() []string { return post(ns, reply).Answer.Events[0].Delivered }).Should(ConsistOf(name))
+		Eventually(func() []string { return post(ns, reply).First().Delivered }).Should(ConsistOf(name))
 		// A duplicate delivery of the reply is not appended twice.
 		Expect(post(ns, reply).Status).To(Equal(202))
 		Expect(k8sClient.Get(ctx, key, run)).To(Succeed())
@@ -39,12 +39,12 @@ var _ = Describe("correlation to waiting runs", func() {
 		Expect(run.Status.Steps).To(HaveLen(3), "delivery must not erase the run controller's status")
 
 		// A reply for another contact, and an event type nobody waits for, go nowhere.
-		Expect(post(ns, event("msg-2", "message.received", "c-43", obj{"message": obj{"contactId": "c-43"}})).Answer.Events[0].Delivered).To(BeEmpty())
-		Expect(post(ns, event("t-1", "ticket.created", "c-42", obj{})).Answer.Events[0].Delivered).To(BeEmpty())
+		Expect(post(ns, event("msg-2", "message.received", "c-43", obj{"message": obj{"contactId": "c-43"}})).First().Delivered).To(BeEmpty())
+		Expect(post(ns, event("t-1", "ticket.created", "c-42", obj{})).First().Delivered).To(BeEmpty())
 
 		// The exit goal's type reaches the run whatever step it is at.
 		won := event("won-1", "lead.status.changed", "c-42", obj{"lead": obj{"id": "l-1", "status": "Won", "contactId": "c-42"}})
-		Expect(post(ns, won).Answer.Events[0].Delivered).To(ConsistOf(name))
+		Expect(post(ns, won).First().Delivered).To(ConsistOf(name))
 		Expect(k8sClient.Get(ctx, key, run)).To(Succeed())
 		Expect(run.Status.PendingEvents).To(HaveExactElements(HaveField("ID", "msg-1"), HaveField("ID", "won-1")))
 
@@ -53,7 +53,7 @@ var _ = Describe("correlation to waiting runs", func() {
 		run.Status.PendingEvents = nil
 		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 		Eventually(func() []string {
-			return post(ns, event("won-2", "lead.status.changed", "c-42", obj{"lead": obj{"status": "Won"}})).Answer.Events[0].Delivered
+			return post(ns, event("won-2", "lead.status.changed", "c-42", obj{"lead": obj{"status": "Won"}})).First().Delivered
 		}).Should(BeEmpty())
 	})
 })

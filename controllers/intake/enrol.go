@@ -174,7 +174,7 @@ func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, cha
 			Namespace: wf.Namespace,
 			Labels: map[string]string{
 				v1alpha1.LabelWorkflow:    labelValue(wf.Name),
-				v1alpha1.LabelSubjectHash: SubjectHash(subject),
+				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
 				v1alpha1.LabelTrigger:     trigger,
 			},
 		},

@@ -23,7 +23,7 @@ var _ = Describe("exactly-once enrolment", func() {
 		for range 2 {
 			r := post(ns, e)
 			Expect(r.Status).To(Equal(202))
-			Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDuplicate)))
+			Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDuplicate)))
 		}
 		Expect(runsOf(ns, wf.Name)).To(HaveLen(1))
 
@@ -79,7 +79,7 @@ var _ = Describe("exactly-once enrolment", func() {
 		done.Status.Phase = v1alpha1.RunSucceeded
 		Expect(k8sClient.Status().Update(ctx, done)).To(Succeed())
 		Eventually(func() int {
-			return len(post(ns, event("after-exit", "lead.created", "", lead(99))).Answer.Events[0].Enrolled)
+			return len(post(ns, event("after-exit", "lead.created", "", lead(99))).First().Enrolled)
 		}).Should(Equal(1))
 	})
 
@@ -89,8 +89,8 @@ var _ = Describe("exactly-once enrolment", func() {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyReplace}
 		})
 		lead := obj{"lead": obj{"source": "Website", "contactId": "c-r"}}
-		first := postUntilMatched(ns, event("r-1", "lead.created", "", lead), wf.Name).Answer.Events[0].Enrolled[0].Run
-		second := post(ns, event("r-2", "lead.created", "", lead)).Answer.Events[0].Enrolled
+		first := postUntilMatched(ns, event("r-1", "lead.created", "", lead), wf.Name).First().Enrolled[0].Run
+		second := post(ns, event("r-2", "lead.created", "", lead)).First().Enrolled
 		Expect(second).To(HaveLen(1))
 		old := &v1alpha1.WorkflowRun{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: first}, old)).To(Succeed())
@@ -103,13 +103,13 @@ var _ = Describe("exactly-once enrolment", func() {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
 		})
 		lead := obj{"lead": obj{"source": "Website", "contactId": "c-n"}}
-		runName := postUntilMatched(ns, event("n-1", "lead.created", "", lead), wf.Name).Answer.Events[0].Enrolled[0].Run
+		runName := postUntilMatched(ns, event("n-1", "lead.created", "", lead), wf.Name).First().Enrolled[0].Run
 		run := &v1alpha1.WorkflowRun{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: runName}, run)).To(Succeed())
 		run.Status.Phase = v1alpha1.RunSucceeded
 		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 		r := post(ns, event("n-2", "lead.created", "", lead))
-		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipAlreadyEnrolled)))
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipAlreadyEnrolled)))
 	})
 
 	It("counts Paused and Draft workflows' events as skipped", func() {
@@ -119,7 +119,7 @@ var _ = Describe("exactly-once enrolment", func() {
 		e := event("s-1", "conversation.started", "", obj{"conversation": obj{"contactId": "c-1"}, "contact": obj{"tags": []string{"VIP"}}})
 		Eventually(func() []string {
 			var reasons []string
-			for _, s := range post(ns, e).Answer.Events[0].Skipped {
+			for _, s := range post(ns, e).First().Skipped {
 				reasons = append(reasons, s.Workflow+"="+s.Reason)
 			}
 			return reasons

@@ -26,25 +26,25 @@ var _ = Describe("loop prevention", func() {
 		ns := createNamespace("loop")
 		wf := installWorkflow(ns, tagger())
 		first := postUntilMatched(ns, event("tag-1", "contact.tag.added", "c-1", obj{"tag": "VIP"}), wf.Name)
-		Expect(first.Answer.Events[0].Enrolled).To(HaveLen(1))
+		Expect(first.First().Enrolled).To(HaveLen(1))
 
 		// The CRM's echo of the run's addTags command: one hop, this workflow and subject in the chain.
 		echo := event("tag-2", "contact.tag.added", "c-1", obj{"tag": "Seen"})
 		echo.SetExtension(v1alpha1.ExtensionHops, "1")
 		echo.SetExtension(v1alpha1.ExtensionChain, ns+"/tagger/c-1")
 		r := post(ns, echo)
-		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipLoopDetected)), r.Raw)
-		Expect(r.Answer.Events[0].Skipped[0].Message).To(ContainSubstring("earlier in this event's causal chain"))
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipLoopDetected)), r.Raw)
+		Expect(r.First().Skipped[0].Message).To(ContainSubstring("earlier in this event's causal chain"))
 
 		// Another workflow's chain may enrol this one, and the run records its cause...
 		relayed := event("tag-3", "contact.tag.added", "c-2", obj{"tag": "x"})
 		relayed.SetExtension(v1alpha1.ExtensionHops, "3")
 		relayed.SetExtension(v1alpha1.ExtensionChain, ns+"/a/c-2,"+ns+"/b/c-2")
 		r = post(ns, relayed)
-		Expect(r.Answer.Events[0].Enrolled).To(HaveLen(1), r.Raw)
+		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		var caused *v1alpha1.WorkflowRun
 		for _, run := range runsOf(ns, wf.Name) {
-			if run.Name == r.Answer.Events[0].Enrolled[0].Run {
+			if run.Name == r.First().Enrolled[0].Run {
 				caused = &run
 			}
 		}
@@ -55,7 +55,7 @@ var _ = Describe("loop prevention", func() {
 		far := event("tag-4", "contact.tag.added", "c-3", obj{"tag": "x"})
 		far.SetExtension(v1alpha1.ExtensionHops, "8")
 		r = post(ns, far)
-		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipHopLimit)), r.Raw)
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipHopLimit)), r.Raw)
 
 		Expect(runsOf(ns, wf.Name)).To(HaveLen(2))
 		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipLoopDetected)).Should(And(

@@ -15,10 +15,6 @@ func RunName(workflow, source, id string) string {
 	return shortName(workflow, hashOf(workflow, source, id))
 }
 
-// SubjectHash is the crmflow.io/subject-hash label value of a subject:
-// subjects are not always valid label values.
-func SubjectHash(subject string) string { return hashOf(subject)[:20] }
-
 // slotName is the name of the Lease that holds the enrolment slot of one
 // subject in one workflow.
 func slotName(workflow, subject string) string {

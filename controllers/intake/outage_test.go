@@ -34,7 +34,7 @@ var _ = Describe("an unreachable API server", func() {
 			e := event(fmt.Sprint("during-", i), "message.received", "", sad(i))
 			Eventually(func() int { return post(ns, e).Status }).WithTimeout(60 * time.Second).Should(Equal(http.StatusAccepted))
 			// A second re-send is a duplicate.
-			Expect(post(ns, e).Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDuplicate)))
+			Expect(post(ns, e).First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDuplicate)))
 		}
 		runs := runsOf(ns, wf.Name)
 		Expect(runs).To(HaveLen(4))

@@ -20,8 +20,8 @@ var _ = Describe("the seed samples' triggers", func() {
 		wf := installWorkflow(ns, sample("lead-follow-up"))
 		lead := obj{"lead": obj{"id": "l-1", "source": "Website", "contactId": "c-1"}, "contact": obj{"email": "ann@example.com", "firstName": "Ann"}}
 		r := postUntilMatched(ns, event("lead-1", "lead.created", "", lead), wf.Name)
-		Expect(r.Answer.Events[0].Enrolled).To(HaveLen(1), r.Raw)
-		name := r.Answer.Events[0].Enrolled[0].Run
+		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
+		name := r.First().Enrolled[0].Run
 		Expect(name).To(Equal(intake.RunName(wf.Name, "crm.example.com", "lead-1")))
 
 		run := &v1alpha1.WorkflowRun{}
@@ -35,7 +35,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(run.Spec.ScheduledTime).To(BeNil())
 		Expect(run.Spec.Cause).To(BeNil())
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelWorkflow, wf.Name))
-		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelSubjectHash, intake.SubjectHash("c-1")))
+		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelSubjectHash, v1alpha1.SubjectHash("c-1")))
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelTrigger, "event"))
 		owner := metav1.GetControllerOf(run)
 		Expect(owner).NotTo(BeNil())
@@ -44,9 +44,9 @@ var _ = Describe("the seed samples' triggers", func() {
 
 		other := obj{"lead": obj{"id": "l-2", "source": "Ad", "contactId": "c-2"}}
 		r = post(ns, event("lead-2", "lead.created", "", other))
-		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(intake.Skip{Workflow: wf.Name, Reason: v1alpha1.SkipConditionsFalse,
-			Message: r.Answer.Events[0].Skipped[0].Message}))
-		Expect(r.Answer.Events[0].Skipped[0].Message).To(ContainSubject("from-website"))
+		Expect(r.First().Skipped).To(ConsistOf(intake.Skip{Workflow: wf.Name, Reason: v1alpha1.SkipConditionsFalse,
+			Message: r.First().Skipped[0].Message}))
+		Expect(r.First().Skipped[0].Message).To(ContainSubject("from-website"))
 		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipConditionsFalse)).Should(And(
 			HaveField("Count", BeEquivalentTo(1)), HaveField("LastMessage", ContainSubstring("lead-2"))))
 		Eventually(func() *metav1.Time {
@@ -65,11 +65,11 @@ var _ = Describe("the seed samples' triggers", func() {
 		Eventually(func() []intake.RunRef {
 			r := postStructured(ns, e)
 			Expect(r.Status).To(Equal(202), r.Raw)
-			return r.Answer.Events[0].Enrolled
+			return r.First().Enrolled
 		}).Should(HaveLen(1))
 		Expect(runsOf(ns, wf.Name)).To(ConsistOf(HaveField("Spec.Subject", "c-9")))
 		r := postStructured(ns, event("conv-2", "conversation.started", "", obj{"conversation": obj{"contactId": "c-10"}, "contact": obj{"tags": []string{"Gold"}}}))
-		Expect(r.Answer.Events[0].Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsFalse)))
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsFalse)))
 	})
 
 	It("enrols a negative message in negative-sentiment (contact/conversation trigger), batched mode", func() {
@@ -81,7 +81,7 @@ var _ = Describe("the seed samples' triggers", func() {
 			r := postBatch(ns, sad, happy)
 			Expect(r.Status).To(Equal(202), r.Raw)
 			Expect(r.Answer.Events).To(HaveLen(2))
-			return len(r.Answer.Events[0].Enrolled) + len(r.Answer.Events[0].Skipped)
+			return len(r.First().Enrolled) + len(r.First().Skipped)
 		}).Should(Equal(1))
 		Eventually(func() []v1alpha1.WorkflowRun { return runsOf(ns, wf.Name) }).Should(ConsistOf(HaveField("Spec.Event.ID", "m-1")))
 	})
@@ -98,8 +98,8 @@ var _ = Describe("the seed samples' triggers", func() {
 		}
 
 		r := postUntilMatched(ns, event("u-1", "contact.updated", "", contact(day)), wf.Name)
-		Expect(r.Answer.Events[0].Enrolled).To(HaveLen(1), r.Raw)
-		name := r.Answer.Events[0].Enrolled[0].Run
+		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
+		name := r.First().Enrolled[0].Run
 		midnight, _ := time.ParseInLocation("2006-01-02", day, berlin)
 		run := &v1alpha1.WorkflowRun{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
@@ -108,7 +108,7 @@ var _ = Describe("the seed samples' triggers", func() {
 
 		moved := date.AddDate(0, 0, 10).Format("2006-01-02")
 		r = post(ns, event("u-2", "contact.updated", "", contact(moved)))
-		Expect(r.Answer.Events[0].Rescheduled).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
+		Expect(r.First().Rescheduled).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
 		movedMidnight, _ := time.ParseInLocation("2006-01-02", moved, berlin)
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", movedMidnight.Add(-14*24*time.Hour)))
@@ -116,15 +116,15 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(runsOf(ns, wf.Name)).To(HaveLen(1))
 
 		r = post(ns, event("u-3", "contact.updated", "", contact(nil)))
-		Expect(r.Answer.Events[0].Dropped).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
+		Expect(r.First().Dropped).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
 		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
 
 		// After a drop the next date enrols at once (the slot was released).
 		r = post(ns, event("u-4", "contact.updated", "", contact(day)))
-		Expect(r.Answer.Events[0].Enrolled).To(HaveLen(1), r.Raw)
+		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		// A date already passed schedules nothing and drops the pending run.
 		r = post(ns, event("u-5", "contact.updated", "", contact(time.Now().AddDate(0, 0, 3).Format("2006-01-02"))))
-		Expect(r.Answer.Events[0].Dropped).To(HaveLen(1), r.Raw)
+		Expect(r.First().Dropped).To(HaveLen(1), r.Raw)
 		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
 	})
 })

@@ -44,6 +44,10 @@ var (
 
 func TestIntake(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Caches and controllers lag on a loaded 2-core CI machine; Eventually
+	// waits for them, so give it room (a passing check returns at once).
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Intake suite")
 }
 

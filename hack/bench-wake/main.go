@@ -230,7 +230,7 @@ func runOf(wf *v1alpha1.Workflow, scheme *runtime.Scheme, i int) *v1alpha1.Workf
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("sleepy-%05d", i), Namespace: wf.Namespace,
-			Labels: map[string]string{v1alpha1.LabelWorkflow: wf.Name, v1alpha1.LabelSubjectHash: controllers.SubjectHash(subject), v1alpha1.LabelTrigger: "event"},
+			Labels: map[string]string{v1alpha1.LabelWorkflow: wf.Name, v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject), v1alpha1.LabelTrigger: "event"},
 		},
 		Spec: v1alpha1.WorkflowRunSpec{
 			WorkflowName: wf.Name, WorkflowGeneration: wf.Generation, Workflow: *wf.Spec.DeepCopy(), Subject: subject,

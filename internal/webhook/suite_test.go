@@ -46,6 +46,10 @@ var (
 
 func TestWebhooks(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Caches and controllers lag on a loaded 2-core CI machine; Eventually
+	// waits for them, so give it room (a passing check returns at once).
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "admission webhook suite")
 }
 

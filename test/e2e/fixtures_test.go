@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers"
 )
 
 // newNamespace creates a namespace for one spec, with the notification
@@ -142,7 +141,7 @@ func enrolObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) 
 			Namespace: wf.Namespace,
 			Labels: map[string]string{
 				v1alpha1.LabelWorkflow:    wf.Name,
-				v1alpha1.LabelSubjectHash: controllers.SubjectHash(subject),
+				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
 				v1alpha1.LabelTrigger:     "event",
 			},
 		},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -31,6 +32,10 @@ var (
 
 func TestValidation(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Caches and controllers lag on a loaded 2-core CI machine; Eventually
+	// waits for them, so give it room (a passing check returns at once).
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "CRD validation suite")
 }
 
