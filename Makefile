@@ -19,6 +19,8 @@ export KUBEBUILDER_ASSETS
 export HELM_BIN := $(HELM)
 
 GO_TEST_FLAGS ?= -timeout 45m
+# Each fuzz target runs this long in `make test` (beyond its seed corpus, which every go test runs).
+FUZZ_TIME ?= 15s
 
 .PHONY: all
 all: build
@@ -62,8 +64,15 @@ control-plane: ## Build kube-apiserver, etcd and kubectl for tests into bin/k8s/
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(LOCALBIN)/k8s
 
 .PHONY: test
-test: control-plane $(HELM) verify-generated lint ## Run every test: unit, envtest integration, end to end.
+test: control-plane $(HELM) verify-generated lint ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
 	go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) fuzz
+
+.PHONY: fuzz
+fuzz: ## Fuzz template rendering, condition compilation and event parsing for FUZZ_TIME each.
+	go test -run '^$$' -fuzz '^FuzzRenderTemplate$$' -fuzztime $(FUZZ_TIME) ./runner/template/
+	go test -run '^$$' -fuzz '^FuzzCompileCondition$$' -fuzztime $(FUZZ_TIME) ./runner/expr/
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_TIME) ./controllers/intake/request/
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no API server.

@@ -89,6 +89,10 @@ func ConditionCEL(field, operator string, value []byte) (string, error) {
 	if !hasValue {
 		return "", need("a value")
 	}
+	if len(parts) == 1 && isEntityName(parts[0]) {
+		return "", &FieldError{Field: "field", Message: fmt.Sprintf(
+			"%s is a whole object, not a value; compare one of its fields, e.g. %s.id", parts[0], parts[0])}
+	}
 	switch operator {
 	case "Equals", "NotEquals":
 		lit, ok := scalarLiteral(v)
@@ -217,4 +221,15 @@ func BusinessHoursCEL(zone string, days []string, from, to string) (string, erro
 		q[i] = strconv.Quote(d)
 	}
 	return fmt.Sprintf("inBusinessHours(now, %s, [%s], %s, %s)", strconv.Quote(zone), strings.Join(q, ", "), strconv.Quote(from), strconv.Quote(to)), nil
+}
+
+// isEntityName reports whether name is one of the entity variables (contact,
+// lead, …), which hold objects that no structured operator but Exists compares.
+func isEntityName(name string) bool {
+	for _, n := range EntityNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
