@@ -20,6 +20,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/crmflow/crmflow/test/testenv"
 )
 
 // output collects a process's output for Eventually.
@@ -142,6 +144,14 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 		Should(ContainSubstring("crmflow is running."))
 	g.Expect(out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
 
+	// The banner's kubeconfig works, and kubectl explain shows our field docs.
+	explain := exec.Command(filepath.Join(testenv.AssetsDir(root), "kubectl"), "explain", "workflows.spec.steps",
+		"--api-version=crmflow.io/v1alpha1")
+	explain.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(root, "bin", "dev", "kubeconfig"))
+	g.Eventually(func() string { b, _ := explain.CombinedOutput(); explain = copyCmd(explain); return string(b) }).
+		WithTimeout(30 * time.Second).WithPolling(time.Second).
+		Should(And(ContainSubstring("steps run in order"), ContainSubstring("waitForEvent")))
+
 	// The banner's curl, as a Go request: a VIP starts a conversation.
 	send := func() (int, string) {
 		body := `{"conversation":{"id":"conv-1","contactId":"c-42","channel":"chat"},` +
@@ -182,6 +192,13 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 		g.Expect(alive(pid)).To(BeFalse(), "process %d outlived Ctrl-C: %s", pid, cmdline(pid))
 	}
 	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
+}
+
+// copyCmd returns a fresh, unstarted copy of cmd (an exec.Cmd runs once).
+func copyCmd(cmd *exec.Cmd) *exec.Cmd {
+	c := exec.Command(cmd.Path, cmd.Args[1:]...)
+	c.Env = cmd.Env
+	return c
 }
 
 func cmdline(pid int) string {
