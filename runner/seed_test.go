@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/servers"
 )
 
 // seedRun runs a sample workflow through the engine alone, with the real
@@ -35,9 +35,9 @@ func newSeedRun(t *testing.T, name string, ev *v1alpha1.CloudEvent) *seedRun {
 	clk := clocktesting.NewFakeClock(t0)
 	wf := sample(t, name)
 	if c := wf.Spec.Connections; c != nil && c.SMTP != nil {
-		c.SMTP.Host, c.SMTP.Port = w.smtpHost, int32(w.smtpPort)
+		c.SMTP.Host, c.SMTP.Port = w.smtp.Host, int32(w.smtp.Port)
 	}
-	exec := actions.NewExecutor(actions.Config{Clock: clk, TLSConfig: &tls.Config{RootCAs: w.roots, MinVersion: tls.VersionTLS12}})
+	exec := actions.NewExecutor(actions.Config{Clock: clk, TLSConfig: w.smtp.ClientTLS()})
 	e := New(Options{Executor: exec, CRMSinkURL: w.http.URL + "/sink", Clock: clk, Random: func() float64 { return 0.5 }})
 	p, err := e.Compile(&wf.Spec)
 	if err != nil {
@@ -208,14 +208,8 @@ func TestSeedLeadFollowUpNoReply(t *testing.T) {
 func TestRealTargetFailsTwice(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t)
-	w.respond = func(n int, rw http.ResponseWriter) {
-		if n < 2 {
-			rw.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		rw.WriteHeader(http.StatusOK)
-		_, _ = rw.Write([]byte(`{"ok":true}`))
-	}
+	w.http.FailNext("", 2, http.StatusServiceUnavailable, "")
+	w.http.Respond(servers.Answer(http.StatusOK, `{"ok":true}`))
 	clk := clocktesting.NewFakeClock(t0)
 	e := New(Options{Executor: actions.NewExecutor(actions.Config{Clock: clk}), Clock: clk, Random: func() float64 { return 0.5 }})
 	spec := eventSpec(v1alpha1.Step{Name: "hook", CallWebhook: &v1alpha1.WebhookAction{URL: v1alpha1.Template(w.http.URL + "/hook"), Body: `{"lead": "{{ lead.id }}"}`}})

@@ -4,47 +4,37 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/servers"
 )
 
-// ceSink is a real HTTP server that parses every request with the CloudEvents SDK.
-type ceSink struct {
-	*httpTarget
-	mu     sync.Mutex
-	events []*event.Event
-	errs   []error
+// ceSink is a real HTTP server whose requests are read with the CloudEvents SDK.
+type ceSink struct{ *servers.HTTP }
+
+// newCESink starts a sink that answers with respond (nil: 202 Accepted).
+func newCESink(t *testing.T, respond servers.Responder) ceSink {
+	if respond == nil {
+		respond = servers.Answer(http.StatusAccepted, "")
+	}
+	return ceSink{newHTTPTarget(t, respond)}
 }
 
-func newCESink(t *testing.T, respond responder) *ceSink {
-	s := &ceSink{}
-	s.httpTarget = newHTTPTarget(t, func(n int, w http.ResponseWriter, r *http.Request) {
-		ev, err := cehttp.NewEventFromHTTPRequest(r)
-		s.mu.Lock()
-		s.events = append(s.events, ev)
-		s.errs = append(s.errs, err)
-		s.mu.Unlock()
-		if respond != nil {
-			respond(n, w, r)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	})
-	return s
-}
-
-func (s *ceSink) received() ([]*event.Event, []error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*event.Event(nil), s.events...), append([]error(nil), s.errs...)
+// received parses every request received so far as a CloudEvent.
+func (s ceSink) received() ([]*event.Event, []error) {
+	var events []*event.Event
+	var errs []error
+	for _, r := range s.Requests() {
+		ev, err := r.CloudEvent()
+		events, errs = append(events, ev), append(errs, err)
+	}
+	return events, errs
 }
 
 func TestCommandsAsCloudEvents(t *testing.T) {
@@ -102,7 +92,7 @@ func TestCommandsAsCloudEvents(t *testing.T) {
 				v1alpha1.ExtensionWorkflow: "sales/lead-follow-up",
 			}))
 
-			got := sink.requests()[0]
+			got := sink.Requests()[0]
 			g.Expect(got.Method).To(Equal(http.MethodPost))
 			g.Expect(got.Path).To(Equal("/crm"))
 			// Binary mode: attributes in ce- headers, the data alone in the body.
@@ -120,7 +110,7 @@ func TestCommandsAsCloudEvents(t *testing.T) {
 
 func TestCommandFromOutsideStartsTheChain(t *testing.T) {
 	g := NewWithT(t)
-	sink := newCESink(t, answer(http.StatusOK, `{"leadId":"L-77"}`, "Content-Type", "application/json"))
+	sink := newCESink(t, servers.Answer(http.StatusOK, `{"leadId":"L-77"}`, "Content-Type", "application/json"))
 	res, err := newExecutor().Execute(context.Background(), actions.Request{
 		Kind: actions.KindCreateLead, Origin: origin(),
 		Command: &actions.Command{SinkURL: sink.URL, Type: actions.CommandLeadCreate, Data: map[string]any{"source": "Chat"}},
@@ -133,7 +123,7 @@ func TestCommandFromOutsideStartsTheChain(t *testing.T) {
 	g.Expect(events[0].Subject()).To(Equal("contact-42"))
 	g.Expect(events[0].Extensions()).To(HaveKeyWithValue(v1alpha1.ExtensionHops, "1"))
 	g.Expect(events[0].Extensions()).To(HaveKeyWithValue(v1alpha1.ExtensionChain, "sales/lead-follow-up/contact-42"))
-	g.Expect(sink.requests()[0].Header.Values("Authorization")).To(BeEmpty())
+	g.Expect(sink.Requests()[0].Header.Values("Authorization")).To(BeEmpty())
 	// The sink's answer (e.g. the created lead's id) is the step's output.
 	g.Expect(res.Output).To(HaveKeyWithValue("body", map[string]any{"leadId": "L-77"}))
 }

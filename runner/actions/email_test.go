@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/servers"
 )
 
 // parsedMail is what a recipient's mail client would show.
@@ -64,9 +65,9 @@ func decodeHeader(g Gomega, v string) string {
 	return s
 }
 
-func welcomeEmail(s *smtpServer, mode string) *actions.Email {
+func welcomeEmail(s *servers.SMTP, mode string) *actions.Email {
 	return &actions.Email{
-		Host: s.host, Port: s.port, TLS: mode,
+		Host: s.Host, Port: s.Port, TLS: mode,
 		From:    "Sales <sales@example.com>",
 		To:      "ann@example.com",
 		Cc:      []string{"owner@example.com", ""},
@@ -80,13 +81,13 @@ func TestSendEmailModes(t *testing.T) {
 	tests := []struct {
 		name     string
 		mode     string
-		server   smtpOptions
+		server   servers.SMTPOptions
 		username string
 		wantTLS  bool
 	}{
-		{name: "StartTLS with AUTH PLAIN", mode: "StartTLS", server: smtpOptions{startTLS: true, users: map[string]string{"mailer": "s3cret"}}, username: "mailer", wantTLS: true},
-		{name: "implicit TLS with AUTH PLAIN", mode: "TLS", server: smtpOptions{implicitTLS: true, users: map[string]string{"mailer": "s3cret"}}, username: "mailer", wantTLS: true},
-		{name: "None without AUTH", mode: "None", server: smtpOptions{}, wantTLS: false},
+		{name: "StartTLS with AUTH PLAIN", mode: "StartTLS", server: servers.SMTPOptions{StartTLS: true, Users: map[string]string{"mailer": "s3cret"}}, username: "mailer", wantTLS: true},
+		{name: "implicit TLS with AUTH PLAIN", mode: "TLS", server: servers.SMTPOptions{ImplicitTLS: true, Users: map[string]string{"mailer": "s3cret"}}, username: "mailer", wantTLS: true},
+		{name: "None without AUTH", mode: "None", server: servers.SMTPOptions{}, wantTLS: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,12 +95,12 @@ func TestSendEmailModes(t *testing.T) {
 			srv := newSMTPServer(t, tc.server)
 			email := welcomeEmail(srv, tc.mode)
 			email.Username, email.Password = tc.username, "s3cret"
-			exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.clientTLS() })
+			exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.ClientTLS() })
 
 			res, err := exec.Execute(context.Background(), actions.Request{Kind: actions.KindSendEmail, Origin: origin(), Email: email})
 			g.Expect(err).NotTo(HaveOccurred())
 
-			msgs := srv.messages()
+			msgs := srv.Messages()
 			g.Expect(msgs).To(HaveLen(1))
 			got := msgs[0]
 			g.Expect(got.TLS).To(Equal(tc.wantTLS))
@@ -131,14 +132,14 @@ func TestSendEmailModes(t *testing.T) {
 
 func TestSendEmailHTMLAlternative(t *testing.T) {
 	g := NewWithT(t)
-	srv := newSMTPServer(t, smtpOptions{startTLS: true})
+	srv := newSMTPServer(t, servers.SMTPOptions{StartTLS: true})
 	email := welcomeEmail(srv, "StartTLS")
 	email.HTML = "<p>Hi <b>Zoë</b></p>"
-	exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.clientTLS() })
+	exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.ClientTLS() })
 
 	_, err := exec.Execute(context.Background(), actions.Request{Kind: actions.KindSendEmail, Origin: origin(), Email: email})
 	g.Expect(err).NotTo(HaveOccurred())
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	g.Expect(msgs).To(HaveLen(1))
 	m := parseMail(g, msgs[0].Data)
 	g.Expect(m.Header.Get("Content-Type")).To(HavePrefix("multipart/alternative"))
@@ -151,7 +152,7 @@ func TestSendEmailHTMLAlternative(t *testing.T) {
 func TestSendEmailFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		server    smtpOptions
+		server    servers.SMTPOptions
 		mode      string
 		trust     bool
 		edit      func(*actions.Email)
@@ -159,34 +160,34 @@ func TestSendEmailFailures(t *testing.T) {
 		errHas    []string
 		delivered bool
 	}{{
-		name: "bad To address names the address", server: smtpOptions{startTLS: true}, mode: "StartTLS", trust: true,
+		name: "bad To address names the address", server: servers.SMTPOptions{StartTLS: true}, mode: "StartTLS", trust: true,
 		edit:   func(e *actions.Email) { e.To = "ann(at)example" },
 		errHas: []string{"sendEmail to", `"ann(at)example"`},
 	}, {
-		name: "bad Cc address names the address", server: smtpOptions{startTLS: true}, mode: "StartTLS", trust: true,
+		name: "bad Cc address names the address", server: servers.SMTPOptions{StartTLS: true}, mode: "StartTLS", trust: true,
 		edit:   func(e *actions.Email) { e.Cc = []string{"ok@example.com", "nope"} },
 		errHas: []string{"sendEmail cc", `"nope"`},
 	}, {
 		name: "5xx on RCPT is permanent", mode: "StartTLS", trust: true,
-		server: smtpOptions{startTLS: true, rcpt: func(string) error {
+		server: servers.SMTPOptions{StartTLS: true, Rcpt: func(string) error {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 		}},
 		errHas: []string{"550", "no such user", "ann@example.com"},
 	}, {
 		name: "4xx on RCPT is transient", mode: "StartTLS", trust: true, retryable: true,
-		server: smtpOptions{startTLS: true, rcpt: func(string) error {
+		server: servers.SMTPOptions{StartTLS: true, Rcpt: func(string) error {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 		}},
 		errHas: []string{"451", "try again later"},
 	}, {
-		name: "StartTLS mode refuses a server without STARTTLS", server: smtpOptions{}, mode: "StartTLS", trust: true,
+		name: "StartTLS mode refuses a server without STARTTLS", server: servers.SMTPOptions{}, mode: "StartTLS", trust: true,
 		errHas: []string{"STARTTLS"},
 	}, {
-		name: "untrusted certificate is permanent", server: smtpOptions{startTLS: true}, mode: "StartTLS", trust: false,
+		name: "untrusted certificate is permanent", server: servers.SMTPOptions{StartTLS: true}, mode: "StartTLS", trust: false,
 		errHas: []string{"certificate"},
 	}, {
 		name: "wrong password is permanent and not echoed", mode: "StartTLS", trust: true,
-		server: smtpOptions{startTLS: true, users: map[string]string{"mailer": "right"}},
+		server: servers.SMTPOptions{StartTLS: true, Users: map[string]string{"mailer": "right"}},
 		edit:   func(e *actions.Email) { e.Username, e.Password = "mailer", "wrong-pw" },
 		errHas: []string{"535"},
 	}}
@@ -200,7 +201,7 @@ func TestSendEmailFailures(t *testing.T) {
 			}
 			exec := newExecutor(func(c *actions.Config) {
 				if tc.trust {
-					c.TLSConfig = srv.clientTLS()
+					c.TLSConfig = srv.ClientTLS()
 				}
 			})
 			_, err := exec.Execute(context.Background(), actions.Request{Kind: actions.KindSendEmail, Origin: origin(), Email: email})
@@ -210,7 +211,7 @@ func TestSendEmailFailures(t *testing.T) {
 				g.Expect(err.Error()).To(ContainSubstring(s))
 			}
 			g.Expect(err.Error()).NotTo(ContainSubstring("wrong-pw"))
-			g.Expect(srv.messages()).To(BeEmpty())
+			g.Expect(srv.Messages()).To(BeEmpty())
 		})
 	}
 }
@@ -218,14 +219,14 @@ func TestSendEmailFailures(t *testing.T) {
 func TestSendEmailSameMessageIDOnEveryAttempt(t *testing.T) {
 	g := NewWithT(t)
 	attempts := 0
-	srv := newSMTPServer(t, smtpOptions{startTLS: true, rcpt: func(string) error {
+	srv := newSMTPServer(t, servers.SMTPOptions{StartTLS: true, Rcpt: func(string) error {
 		attempts++
 		if attempts == 1 {
 			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "busy"}
 		}
 		return nil
 	}})
-	exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.clientTLS() })
+	exec := newExecutor(func(c *actions.Config) { c.TLSConfig = srv.ClientTLS() })
 	req := actions.Request{Kind: actions.KindSendEmail, Origin: origin(), Email: welcomeEmail(srv, "StartTLS")}
 
 	_, err := exec.Execute(context.Background(), req)
@@ -235,7 +236,7 @@ func TestSendEmailSameMessageIDOnEveryAttempt(t *testing.T) {
 	_, err = exec.Execute(context.Background(), req) // a repeat after success, e.g. a lost status write
 	g.Expect(err).NotTo(HaveOccurred())
 
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	g.Expect(msgs).To(HaveLen(2))
 	ids := []string{parseMail(g, msgs[0].Data).Header.Get("Message-Id"), parseMail(g, msgs[1].Data).Header.Get("Message-Id")}
 	g.Expect(ids).To(HaveEach(actions.MessageID("0b7e7f1c-uid/welcome")))
@@ -249,7 +250,7 @@ func TestSendEmailTimeout(t *testing.T) {
 	g := NewWithT(t)
 	// Plain SMTP to an implicit-TLS port: the server waits for a TLS
 	// ClientHello, the client for a greeting, until the attempt times out.
-	srv := newSMTPServer(t, smtpOptions{implicitTLS: true})
+	srv := newSMTPServer(t, servers.SMTPOptions{ImplicitTLS: true})
 	exec := newExecutor()
 	_, err := exec.Execute(context.Background(), actions.Request{
 		Kind: actions.KindSendEmail, Origin: origin(), Timeout: 200 * time.Millisecond,

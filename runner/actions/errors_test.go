@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/servers"
 )
 
 func webhookTo(u string) actions.Request {
@@ -53,7 +54,7 @@ func TestHTTPErrorClassification(t *testing.T) {
 			if tc.retryAfter != "" {
 				headers = []string{"Retry-After", tc.retryAfter}
 			}
-			srv := newHTTPTarget(t, answer(tc.status, tc.body, headers...))
+			srv := newHTTPTarget(t, servers.Answer(tc.status, tc.body, headers...))
 			_, err := newExecutor().Execute(context.Background(), webhookTo(srv.URL+"/x"))
 			var ae *actions.Error
 			g.Expect(errors.As(err, &ae)).To(BeTrue(), "want *actions.Error, got %v", err)
@@ -106,7 +107,7 @@ func TestNetworkFailuresAreRetryable(t *testing.T) {
 		_, err := newExecutor().Execute(ctx, webhookTo(srv.URL))
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(errors.Is(err, context.Canceled)).To(BeTrue())
-		g.Expect(srv.requests()).To(BeEmpty())
+		g.Expect(srv.Requests()).To(BeEmpty())
 	})
 }
 
@@ -147,7 +148,7 @@ func TestSameIdempotencyKeyOnEveryAttempt(t *testing.T) {
 			g.Expect(actions.IsRetryable(errs[0])).To(BeTrue())
 			g.Expect(actions.IsRetryable(errs[1])).To(BeTrue())
 			g.Expect(errs[2]).NotTo(HaveOccurred())
-			reqs := srv.requests()
+			reqs := srv.Requests()
 			g.Expect(reqs).To(HaveLen(3))
 			for _, r := range reqs {
 				g.Expect(r.Header.Get(tc.header)).To(Equal("0b7e7f1c-uid/welcome"))
@@ -162,16 +163,16 @@ func TestResponseBody(t *testing.T) {
 	tests := []struct {
 		name      string
 		max       int
-		respond   responder
+		respond   servers.Responder
 		wantBody  any
 		truncated bool
 	}{
-		{name: "capped at MaxResponseBytes", max: 100, respond: answer(http.StatusOK, big, "Content-Type", "text/plain"), wantBody: big[:100], truncated: true},
-		{name: "default cap is 4096", respond: answer(http.StatusOK, big, "Content-Type", "text/plain"), wantBody: big[:4096], truncated: true},
-		{name: "truncated JSON stays a string", max: 10, respond: answer(http.StatusOK, `{"id":"abcdefghijkl"}`, "Content-Type", "application/json"), wantBody: `{"id":"abc`, truncated: true},
-		{name: "JSON by media type", respond: answer(http.StatusOK, `[1,"two"]`, "Content-Type", "application/problem+json"), wantBody: []any{float64(1), "two"}},
-		{name: "text stays text", respond: answer(http.StatusOK, `{"looks":"like json"}`, "Content-Type", "text/plain"), wantBody: `{"looks":"like json"}`},
-		{name: "empty body", respond: answer(http.StatusNoContent, ""), wantBody: ""},
+		{name: "capped at MaxResponseBytes", max: 100, respond: servers.Answer(http.StatusOK, big, "Content-Type", "text/plain"), wantBody: big[:100], truncated: true},
+		{name: "default cap is 4096", respond: servers.Answer(http.StatusOK, big, "Content-Type", "text/plain"), wantBody: big[:4096], truncated: true},
+		{name: "truncated JSON stays a string", max: 10, respond: servers.Answer(http.StatusOK, `{"id":"abcdefghijkl"}`, "Content-Type", "application/json"), wantBody: `{"id":"abc`, truncated: true},
+		{name: "JSON by media type", respond: servers.Answer(http.StatusOK, `[1,"two"]`, "Content-Type", "application/problem+json"), wantBody: []any{float64(1), "two"}},
+		{name: "text stays text", respond: servers.Answer(http.StatusOK, `{"looks":"like json"}`, "Content-Type", "text/plain"), wantBody: `{"looks":"like json"}`},
+		{name: "empty body", respond: servers.Answer(http.StatusNoContent, ""), wantBody: ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,13 +216,13 @@ func TestSecretsStayOutOfMessages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			ok := newHTTPTarget(t, answer(http.StatusOK, "fine"))
+			ok := newHTTPTarget(t, servers.Answer(http.StatusOK, "fine"))
 			res, err := newExecutor().Execute(context.Background(), tc.req(ok.URL))
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(res.Message).NotTo(ContainSubstring("SECRET"))
 			g.Expect(res.Message).To(ContainSubstring("127.0.0.1"))
 
-			failing := newHTTPTarget(t, answer(http.StatusBadGateway, "upstream down"))
+			failing := newHTTPTarget(t, servers.Answer(http.StatusBadGateway, "upstream down"))
 			_, err = newExecutor().Execute(context.Background(), tc.req(failing.URL))
 			g.Expect(err).To(HaveOccurred())
 			g.Expect(err.Error()).NotTo(ContainSubstring("SECRET"))
@@ -270,7 +271,7 @@ func TestBadRequestsArePermanentAndSendNothing(t *testing.T) {
 			g.Expect(err.Error()).NotTo(ContainSubstring("SECRET"))
 		})
 	}
-	NewWithT(t).Expect(srv.requests()).To(BeEmpty())
+	NewWithT(t).Expect(srv.Requests()).To(BeEmpty())
 }
 
 func TestUntrustedHTTPSCertificateIsPermanent(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/servers"
 )
 
 var t0 = time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
@@ -102,14 +103,14 @@ func TestHTTPCallKinds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			srv := newHTTPTarget(t, answer(http.StatusCreated, `{"id":"rec-9","ok":true}`, "Content-Type", "application/json", "Location", "/rec-9"))
+			srv := newHTTPTarget(t, servers.Answer(http.StatusCreated, `{"id":"rec-9","ok":true}`, "Content-Type", "application/json", "Location", "/rec-9"))
 
 			res, err := newExecutor().Execute(context.Background(), actions.Request{
 				Kind: tc.kind, Origin: origin(), HTTP: tc.call(srv.URL),
 			})
 			g.Expect(err).NotTo(HaveOccurred())
 
-			reqs := srv.requests()
+			reqs := srv.Requests()
 			g.Expect(reqs).To(HaveLen(1))
 			got := reqs[0]
 			g.Expect(got.Method).To(Equal(tc.want.method))
@@ -147,7 +148,7 @@ func TestHTTPCallSuccessCodes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			srv := newHTTPTarget(t, answer(tc.status, ""))
+			srv := newHTTPTarget(t, servers.Answer(tc.status, ""))
 			res, err := newExecutor().Execute(context.Background(), actions.Request{
 				Kind: actions.KindCallWebhook, Origin: origin(),
 				HTTP: &actions.HTTPCall{Method: http.MethodGet, URL: srv.URL, SuccessCodes: tc.codes},
@@ -168,7 +169,7 @@ func TestHTTPCallSuccessCodes(t *testing.T) {
 func TestSendSMS(t *testing.T) {
 	t.Run("JSON format: bearer token and {from,to,body}", func(t *testing.T) {
 		g := NewWithT(t)
-		srv := newHTTPTarget(t, answer(http.StatusOK, `{"messageId":"m-1"}`, "Content-Type", "application/json"))
+		srv := newHTTPTarget(t, servers.Answer(http.StatusOK, `{"messageId":"m-1"}`, "Content-Type", "application/json"))
 		res, err := newExecutor().Execute(context.Background(), actions.Request{
 			Kind: actions.KindSendSMS, Origin: origin(),
 			SMS: &actions.SMS{
@@ -177,7 +178,7 @@ func TestSendSMS(t *testing.T) {
 			},
 		})
 		g.Expect(err).NotTo(HaveOccurred())
-		reqs := srv.requests()
+		reqs := srv.Requests()
 		g.Expect(reqs).To(HaveLen(1))
 		got := reqs[0]
 		g.Expect(got.Method).To(Equal(http.MethodPost))
@@ -194,7 +195,7 @@ func TestSendSMS(t *testing.T) {
 
 	t.Run("Twilio format: basic auth and form-encoded From, To, Body", func(t *testing.T) {
 		g := NewWithT(t)
-		srv := newHTTPTarget(t, answer(http.StatusCreated, `{"sid":"SM123","status":"queued"}`, "Content-Type", "application/json"))
+		srv := newHTTPTarget(t, servers.Answer(http.StatusCreated, `{"sid":"SM123","status":"queued"}`, "Content-Type", "application/json"))
 		_, err := newExecutor().Execute(context.Background(), actions.Request{
 			Kind: actions.KindSendSMS, Origin: origin(),
 			SMS: &actions.SMS{
@@ -204,7 +205,7 @@ func TestSendSMS(t *testing.T) {
 			},
 		})
 		g.Expect(err).NotTo(HaveOccurred())
-		reqs := srv.requests()
+		reqs := srv.Requests()
 		g.Expect(reqs).To(HaveLen(1))
 		got := reqs[0]
 		g.Expect(got.Path).To(Equal("/2010-04-01/Accounts/AC123/Messages.json"))
@@ -221,7 +222,7 @@ func TestSendSMS(t *testing.T) {
 
 func TestNotify(t *testing.T) {
 	g := NewWithT(t)
-	srv := newHTTPTarget(t, answer(http.StatusOK, "ok", "Content-Type", "text/plain"))
+	srv := newHTTPTarget(t, servers.Answer(http.StatusOK, "ok", "Content-Type", "text/plain"))
 	res, err := newExecutor().Execute(context.Background(), actions.Request{
 		Kind: actions.KindNotify, Origin: origin(),
 		Notify: &actions.Notification{
@@ -231,7 +232,7 @@ func TestNotify(t *testing.T) {
 		},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	g.Expect(reqs).To(HaveLen(1))
 	got := reqs[0]
 	g.Expect(got.Method).To(Equal(http.MethodPost))
@@ -256,5 +257,5 @@ func TestKindInferredFromPayload(t *testing.T) {
 	events, _ := sink.received()
 	g.Expect(events).To(HaveLen(1))
 	g.Expect(events[0].Type()).To(Equal(actions.CommandTicketAssign))
-	g.Expect(srv.requests()).To(HaveLen(1))
+	g.Expect(srv.Requests()).To(HaveLen(1))
 }

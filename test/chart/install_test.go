@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +32,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/servers"
 	"github.com/crmflow/crmflow/test/testenv"
 )
 
@@ -92,28 +91,19 @@ func (b *syncBuffer) String() string {
 
 // recorder is a real HTTP server on 127.0.0.1 that keeps what it received:
 // the CRM sink (CloudEvents commands) and the notification webhook.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
+type recorder struct{ *servers.HTTP }
 
 func newRecorder() *recorder {
-	r := &recorder{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.seen = append(r.seen, req.Header.Get("ce-type")+" "+req.Header.Get("ce-subject")+" "+string(body))
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	return r
+	return &recorder{servers.NewHTTP(servers.Answer(http.StatusAccepted, ""))}
 }
 
+// received lists the requests as "<ce-type> <ce-subject> <body>".
 func (r *recorder) received() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.seen...)
+	var out []string
+	for _, req := range r.Requests() {
+		out = append(out, req.Header.Get("ce-type")+" "+req.Header.Get("ce-subject")+" "+string(req.Body))
+	}
+	return out
 }
 
 // freeAddr returns a free 127.0.0.1 address.
