@@ -3,7 +3,10 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/expr"
@@ -12,12 +15,27 @@ import (
 // consumeEvents handles status.pendingEvents, each exactly once: an event
 // that meets an exit goal ends the run (GoalReached); one that matches the
 // current waitForEvent ends that wait; any other is dropped (the run
-// stopped listening to it). The list is empty afterwards.
+// stopped listening to it). An event this run already consumed (the same
+// CloudEvents source and id as its triggering event or as an event that
+// ended one of its waits) is a repeated delivery: it is dropped without
+// effect and reported as a DuplicateEvent transition. The list is empty
+// afterwards.
 func (a *advance) consumeEvents() {
 	events := a.st.PendingEvents
 	a.st.PendingEvents = nil
+	if len(events) == 0 {
+		return
+	}
+	seen := a.consumedEvents()
+	var dups []string
 	for i := range events {
 		ev := &events[i]
+		key := eventKey{source: ev.Source, id: ev.ID}
+		if seen[key] {
+			dups = append(dups, eventID(ev))
+			continue
+		}
+		seen[key] = true
 		if goal, ok := a.matchGoal(ev); ok {
 			if ss := a.current(); ss != nil && !stepFinished(ss.Phase) {
 				a.skip(ss, fmt.Sprintf("run ended: goal %q reached", goal))
@@ -28,6 +46,39 @@ func (a *advance) consumeEvents() {
 		}
 		a.matchWait(ev)
 	}
+	if len(dups) > 0 {
+		a.transition(false, ReasonDuplicateEvent,
+			fmt.Sprintf("dropped %d repeated delivery(ies) of event(s) this run already consumed: %s", len(dups), strings.Join(dups, ", ")))
+	}
+}
+
+// ReasonDuplicateEvent is the reason of the transition that reports a
+// repeated delivery of an event the run already consumed.
+const ReasonDuplicateEvent = "DuplicateEvent"
+
+// eventKey identifies a CloudEvent: its id is unique per source.
+type eventKey struct{ source, id string }
+
+// consumedEvents are the events this run has already consumed: its
+// triggering event and every event recorded as having ended one of its
+// waits (steps[].output.event).
+func (a *advance) consumedEvents() map[eventKey]bool {
+	seen := map[eventKey]bool{}
+	if ev := a.run.Spec.Event; ev != nil {
+		seen[eventKey{source: ev.Source, id: ev.ID}] = true
+	}
+	for i := range a.st.Steps {
+		ev, ok := decodeOutput(a.st.Steps[i].Output)["event"].(map[string]any)
+		if !ok {
+			continue
+		}
+		id, _ := ev["id"].(string)
+		source, _ := ev["source"].(string)
+		if id != "" && source != "" {
+			seen[eventKey{source: source, id: id}] = true
+		}
+	}
+	return seen
 }
 
 // matchGoal reports the first exit goal ev meets.
@@ -88,12 +139,27 @@ func (a *advance) eventMatches(cs *compiledStep, ev *v1alpha1.CloudEvent) bool {
 
 // received records the event that ended a wait: steps["x"].received is
 // true and steps["x"].event is the event (attributes and data).
+//
+// The event's source and id must survive the output cap: they are how a
+// repeated delivery of the same event is recognised later. When the capped
+// output would lose them, the event is recorded without its data.
 func (a *advance) received(ss *v1alpha1.StepStatus, ev *v1alpha1.CloudEvent, msg string, simulated int) {
-	out := map[string]any{"received": true, "timedOut": false, "event": eventView(ev)}
+	view := eventView(ev)
+	out := map[string]any{"received": true, "timedOut": false, "event": view}
 	if simulated >= 0 {
 		out["simulatedEvent"] = simulated
 	}
+	if !keepsEventKey(capOutput(out, a.e.opts.MaxOutputBytes), ev) {
+		delete(view, "data")
+		view["dataOmitted"] = true
+	}
 	a.succeed(ss, msg, out)
+}
+
+// keepsEventKey reports whether a capped output still names ev by source and id.
+func keepsEventKey(raw *runtime.RawExtension, ev *v1alpha1.CloudEvent) bool {
+	got, ok := decodeOutput(raw)["event"].(map[string]any)
+	return ok && got["id"] == ev.ID && got["source"] == ev.Source
 }
 
 // eventView is an event as later steps read it.
