@@ -57,6 +57,9 @@ type WorkflowRunReconciler struct {
 	// Runs are independent, so more workers cut wake lateness when many
 	// waits end together.
 	MaxConcurrentReconciles int
+
+	// known guards against advancing a run from a cache older than our own writes.
+	known knownVersions
 }
 
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;update;patch;delete
@@ -68,8 +71,8 @@ type WorkflowRunReconciler struct {
 // Reconcile advances one run: finished runs only wait for their TTL; others
 // are handed to the engine and the outcome is written once.
 func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	run := &v1alpha1.WorkflowRun{}
-	if err := r.Get(ctx, req.NamespacedName, run); err != nil {
+	run, err := r.readRun(ctx, req.NamespacedName)
+	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !run.DeletionTimestamp.IsZero() {
@@ -103,11 +106,12 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	written, err := r.writeStatus(ctx, run, out.Status)
 	if apierrors.IsConflict(err) {
-		// Someone else changed the run in a way we cannot merge; re-read and
-		// advance again from what is recorded. Steps this pass performed are
-		// not recorded, so at worst an attempt repeats with the same
-		// idempotency key; nothing recorded is ever performed twice.
-		ctrl.LoggerFrom(ctx).V(1).Info("run changed while advancing; retrying from the stored status")
+		// Another writer changed the run's status in a way we cannot merge
+		// (intake only appends events, which writeStatus merges; this takes
+		// a foreign status writer). The next pass reads the run live and
+		// advances from what is recorded; steps this pass performed are not
+		// recorded, so an attempt may repeat, with the same idempotency key.
+		ctrl.LoggerFrom(ctx).Info("run status changed by another writer while advancing; retrying from the stored status")
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	if err != nil {

@@ -17,33 +17,43 @@ import (
 )
 
 // maxRebases bounds how often one pass re-applies its outcome onto a run
-// that intake changed meanwhile.
-const maxRebases = 3
+// that changed meanwhile. Intake can append at most 32 events (the schema's
+// limit on status.pendingEvents) before the run consumes them, and metadata
+// writes are rare, so a pass that keeps merging always ends well before it.
+const maxRebases = 40
 
 // writeStatus writes status with the resourceVersion of run, the version the
-// engine read. On a conflict it re-reads the run; when the only difference is
-// events intake appended to status.pendingEvents meanwhile (intake's one way
-// of writing a run's status), it keeps them and writes again, so delivering
-// an event never costs a repeated side effect. Any other difference is
-// returned as the conflict.
+// engine read. On a conflict it re-reads the run live; when its status
+// differs only by events intake appended to status.pendingEvents meanwhile
+// (intake's one way of writing a run's status), it keeps them and writes
+// again. Changes to metadata or spec (a label, spec.cancel) do not stop the
+// write: the status records what this pass already performed, and the next
+// pass acts on the new spec. So a conflict never costs a repeated side
+// effect. Any other status difference is returned as the conflict.
+//
+// The version written, or on a conflict the version read live, is
+// remembered so that the next pass does not advance from an older cache.
 func (r *WorkflowRunReconciler) writeStatus(ctx context.Context, run *v1alpha1.WorkflowRun, status v1alpha1.WorkflowRunStatus) (*v1alpha1.WorkflowRun, error) {
+	key := client.ObjectKeyFromObject(run)
 	read := run
 	for attempt := 0; ; attempt++ {
 		updated := read.DeepCopy()
 		updated.Status = status
 		err := r.Status().Update(ctx, updated)
 		if err == nil {
+			r.known.set(key, updated.ResourceVersion)
 			return updated, nil
 		}
 		if !apierrors.IsConflict(err) || attempt == maxRebases {
 			return nil, fmt.Errorf("write status of run %s: %w", klog.KObj(run), err)
 		}
 		fresh := &v1alpha1.WorkflowRun{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(run), fresh); err != nil {
+		if err := r.APIReader.Get(ctx, key, fresh); err != nil {
 			return nil, fmt.Errorf("re-read run %s after a conflict: %w", klog.KObj(run), err)
 		}
+		r.known.set(key, fresh.ResourceVersion)
 		appended, ok := appendedEvents(run.Status, fresh.Status)
-		if !ok || fresh.Spec.Cancel != run.Spec.Cancel {
+		if !ok {
 			return nil, err
 		}
 		status = *status.DeepCopy()
@@ -122,6 +132,7 @@ func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1al
 		if err := r.Patch(ctx, run, client.MergeFrom(base)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("label finished run %s: %w", klog.KObj(run), err)
 		}
+		r.known.set(client.ObjectKeyFromObject(run), run.ResourceVersion)
 	}
 	due, err := ttlDue(run)
 	if err != nil {
@@ -133,6 +144,7 @@ func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1al
 		return r.capped(due.Sub(now)), nil
 	}
 	uid := run.UID
+	r.known.forget(client.ObjectKeyFromObject(run))
 	err = r.Delete(ctx, run, client.Preconditions{UID: &uid}, client.PropagationPolicy("Background"))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("delete run %s after its TTL: %w", klog.KObj(run), err)
