@@ -47,14 +47,10 @@ func (a *advance) consumeEvents() {
 		a.matchWait(ev)
 	}
 	if len(dups) > 0 {
-		a.transition(false, ReasonDuplicateEvent,
+		a.transition(false, v1alpha1.ReasonDuplicateEvent,
 			fmt.Sprintf("dropped %d repeated delivery(ies) of event(s) this run already consumed: %s", len(dups), strings.Join(dups, ", ")))
 	}
 }
-
-// ReasonDuplicateEvent is the reason of the transition that reports a
-// repeated delivery of an event the run already consumed.
-const ReasonDuplicateEvent = "DuplicateEvent"
 
 // eventKey identifies a CloudEvent: its id is unique per source.
 type eventKey struct{ source, id string }

@@ -166,6 +166,9 @@ const (
 	ReasonDryRun           = "DryRun"
 	ReasonCompileSucceeded = "Compiled"
 	ReasonCompileFailed    = "CompileFailed"
+	// ReasonDuplicateEvent reports a repeated delivery of an event the run had
+	// already consumed (same source and id); it is dropped without effect.
+	ReasonDuplicateEvent = "DuplicateEvent"
 )
 
 // ConditionResult is how one enrolment condition evaluated.
