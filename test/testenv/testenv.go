@@ -7,8 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // K8sVersion is the control-plane version the Makefile builds; it matches the
@@ -36,4 +42,24 @@ func AssetsDir(root string) string {
 		panic(fmt.Sprintf("resolve control-plane directory: %v", err))
 	}
 	return dir
+}
+
+// Scheme returns a scheme with the built-in Kubernetes types and crmflow's.
+func Scheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("register Kubernetes types: %w", err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("register crmflow types: %w", err)
+	}
+	return scheme, nil
+}
+
+// SetEventuallyDefaults gives gomega's Eventually room for caches and
+// controllers that lag on a loaded 2-core CI machine; a check that passes
+// returns at once, so this costs nothing when things are fast.
+func SetEventuallyDefaults() {
+	gomega.SetDefaultEventuallyTimeout(20 * time.Second)
+	gomega.SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 }

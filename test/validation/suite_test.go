@@ -7,18 +7,14 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/test/testenv"
 )
 
@@ -32,18 +28,14 @@ var (
 
 func TestValidation(t *testing.T) {
 	RegisterFailHandler(Fail)
-	// Caches and controllers lag on a loaded 2-core CI machine; Eventually
-	// waits for them, so give it room (a passing check returns at once).
-	SetDefaultEventuallyTimeout(20 * time.Second)
-	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	testenv.SetEventuallyDefaults()
 	RunSpecs(t, "CRD validation suite")
 }
 
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
-	scheme := runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+	scheme, err := testenv.Scheme()
+	Expect(err).NotTo(HaveOccurred())
 
 	env = testenv.New(filepath.Join("..", ".."))
 	cfg, err := env.Start()
