@@ -24,6 +24,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
@@ -73,8 +74,15 @@ type config struct {
 }
 
 func parseFlags(args []string) (config, error) {
+	return parseFlagsTo(args, os.Stderr)
+}
+
+// parseFlagsTo parses args and CRMFLOW_* variables, writing usage and parse
+// errors to out.
+func parseFlagsTo(args []string, out io.Writer) (config, error) {
 	c := config{zap: zap.Options{Development: false}}
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `crmflow manager: the Workflow and WorkflowRun controllers and the CloudEvents receiver.
 

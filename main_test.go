@@ -1,0 +1,60 @@
+package main
+
+import (
+	"io"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// parseFlags is the manager's only input before it connects anywhere: bad
+// values must be refused with the flag (or environment variable) named.
+func TestParseFlags(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(g Gomega, c config)
+	}{
+		{name: "defaults", check: func(g Gomega, c config) {
+			g.Expect(c.receiverAddr).To(Equal(":8090"))
+			g.Expect(c.maxHops).To(Equal(8))
+			g.Expect(c.leaderElect).To(BeTrue())
+		}},
+		{name: "flags", args: []string{"--max-hops=3", "--crm-sink-url=http://crm.local/in", "--leader-elect=false"},
+			check: func(g Gomega, c config) {
+				g.Expect(c.maxHops).To(Equal(3))
+				g.Expect(c.crmSinkURL).To(Equal("http://crm.local/in"))
+				g.Expect(c.leaderElect).To(BeFalse())
+			}},
+		{name: "environment", env: map[string]string{"CRMFLOW_CRM_SINK_URL": "http://env/in", "CRMFLOW_RUN_WORKERS": "4"},
+			check: func(g Gomega, c config) {
+				g.Expect(c.crmSinkURL).To(Equal("http://env/in"))
+				g.Expect(c.runWorkers).To(Equal(4))
+			}},
+		{name: "a flag wins over the environment", args: []string{"--run-workers=2"}, env: map[string]string{"CRMFLOW_RUN_WORKERS": "4"},
+			check: func(g Gomega, c config) { g.Expect(c.runWorkers).To(Equal(2)) }},
+		{name: "zero hops", args: []string{"--max-hops=0"}, wantErr: "--max-hops must be at least 1, got 0"},
+		{name: "zero workers", args: []string{"--run-workers=0"}, wantErr: "--run-workers must be at least 1"},
+		{name: "tiny event limit", args: []string{"--max-event-bytes=10"}, wantErr: "--max-event-bytes must be at least 1024"},
+		{name: "not a number", args: []string{"--max-hops=many"}, wantErr: "max-hops"},
+		{name: "bad environment value", env: map[string]string{"CRMFLOW_MAX_HOPS": "many"}, wantErr: `CRMFLOW_MAX_HOPS="many"`},
+		{name: "unknown flag", args: []string{"--max-hopz=3"}, wantErr: "max-hopz"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := parseFlagsTo(tc.args, io.Discard)
+			if tc.wantErr != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tc.wantErr)))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			tc.check(g, c)
+		})
+	}
+}
