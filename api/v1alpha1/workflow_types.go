@@ -485,7 +485,7 @@ type RunCounts struct {
 type SkipCount struct {
 	// reason is why the trigger was skipped, one of the Skip* reasons:
 	// ConditionsFalse, Paused, Draft, Duplicate, AlreadyEnrolled, ActiveRun,
-	// LoopDetected, HopLimit, SubjectMissing, EvaluationError, MissedSchedule.
+	// LoopDetected, HopLimit, SubjectMissing, EvaluationError, MissedSchedule, DatePassed.
 	// +required
 	// +kubebuilder:validation:MaxLength=64
 	Reason string `json:"reason"`
@@ -517,6 +517,9 @@ const (
 	SkipSubjectMissing  = "SubjectMissing"
 	SkipEvaluationError = "EvaluationError"
 	SkipMissedSchedule  = "MissedSchedule"
+	// SkipDatePassed counts dateField events whose date plus offset is already
+	// past, so nothing was scheduled.
+	SkipDatePassed = "DatePassed"
 )
 
 // WorkflowStatus is what the controller observed of a workflow.

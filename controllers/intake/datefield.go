@@ -36,8 +36,12 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 			return verdict{}, true, err
 		}
 		if len(pending) == 0 {
-			if cleared || passed {
-				return verdict{skip: "", message: ""}, true, nil // nothing scheduled, nothing to schedule
+			if passed {
+				return verdict{skip: v1alpha1.SkipDatePassed, message: fmt.Sprintf(
+					"event %s: date plus offset %s is already past; nothing scheduled", ev.ID, at.UTC().Format(time.RFC3339))}, true, nil
+			}
+			if cleared {
+				return verdict{}, true, nil // no date and nothing scheduled: nothing to do
 			}
 			return verdict{}, false, nil
 		}

@@ -126,6 +126,12 @@ var _ = Describe("the seed samples' triggers", func() {
 		r = post(ns, event("u-5", "contact.updated", "", contact(time.Now().AddDate(0, 0, 3).Format("2006-01-02"))))
 		Expect(r.First().Dropped).To(HaveLen(1), r.Raw)
 		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		// With nothing pending, a passed date is a skip the Workflow's status explains.
+		r = post(ns, event("u-6", "contact.updated", "", contact(time.Now().AddDate(0, 0, 2).Format("2006-01-02"))))
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDatePassed)), r.Raw)
+		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipDatePassed)).Should(And(
+			HaveField("Count", BeNumerically("==", 1)), HaveField("LastMessage", ContainSubstring("already past"))))
 	})
 })
 
