@@ -1,25 +1,14 @@
 package runner
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crmflow/crmflow/runner/expr"
+	"github.com/crmflow/crmflow/runner/template"
 )
-
-// marshalJSON writes v without HTML escaping, so "<" stays readable.
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
-}
 
 // capOutput encodes a step's output within max bytes: long strings are
 // shortened first; if that is not enough the output becomes
@@ -28,18 +17,18 @@ func capOutput(out map[string]any, max int) *runtime.RawExtension {
 	if len(out) == 0 {
 		return nil
 	}
-	raw, err := marshalJSON(expr.JSONable(out))
+	raw, err := template.MarshalJSON(expr.JSONable(out))
 	if err != nil {
-		raw, _ = marshalJSON(map[string]any{"error": fmt.Sprintf("output is not JSON: %v", err)})
+		raw, _ = template.MarshalJSON(map[string]any{"error": fmt.Sprintf("output is not JSON: %v", err)})
 	}
 	for _, limit := range []int{max / 2, max / 8, 64} {
 		if len(raw) <= max {
 			break
 		}
-		raw, _ = marshalJSON(shortenStrings(expr.JSONable(out), limit))
+		raw, _ = template.MarshalJSON(shortenStrings(expr.JSONable(out), limit))
 	}
 	if len(raw) > max {
-		raw, _ = marshalJSON(map[string]any{"truncated": true, "bytes": len(raw)})
+		raw, _ = template.MarshalJSON(map[string]any{"truncated": true, "bytes": len(raw)})
 	}
 	return &runtime.RawExtension{Raw: raw}
 }

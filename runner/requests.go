@@ -251,7 +251,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 }
 
 func jsonBody(v any) ([]byte, error) {
-	b, err := marshalJSON(expr.JSONable(v))
+	b, err := template.MarshalJSON(expr.JSONable(v))
 	if err != nil {
 		return nil, fmt.Errorf("encode body as JSON: %w", err)
 	}

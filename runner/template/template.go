@@ -273,14 +273,14 @@ func (t *Template) Render(vars map[string]any) (string, error) {
 			continue
 		}
 		if p.inString {
-			enc, err := marshal(expr.Stringify(v))
+			enc, err := MarshalJSON(expr.Stringify(v))
 			if err != nil {
 				return "", err
 			}
 			b.Write(enc[1 : len(enc)-1])
 			continue
 		}
-		enc, err := marshal(expr.JSONable(expr.Native(v)))
+		enc, err := MarshalJSON(expr.JSONable(expr.Native(v)))
 		if err != nil {
 			return "", fmt.Errorf("write %q as JSON: %w", p.prg.Source, err)
 		}
@@ -306,7 +306,9 @@ func (t *Template) Value(vars map[string]any) (any, error) {
 	return t.Render(vars)
 }
 
-func marshal(v any) ([]byte, error) {
+// MarshalJSON encodes v as compact JSON without HTML escaping (so "<" stays
+// readable) and without a trailing newline.
+func MarshalJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
