@@ -201,6 +201,7 @@ func run(ctx context.Context, c config) error {
 		// The manager exits right after losing the lease, so a new leader
 		// may start at once instead of waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controllers.CacheOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -219,12 +220,15 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
+	shared := controllers.NewShared(mgr)
 	if err := (&controllers.WorkflowReconciler{
-		Client:   mgr.GetClient(),
-		Clock:    realClock,
-		Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
-		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
-		Metrics:  m,
+		Client:    mgr.GetClient(),
+		Clock:     realClock,
+		Compile:   func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
+		Revisions: shared.Revisions,
+		Counters:  shared.Counters,
+		Recorder:  mgr.GetEventRecorder("crmflow-workflow"),
+		Metrics:   m,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Workflow controller: %w", err)
 	}
@@ -233,6 +237,8 @@ func run(ctx context.Context, c config) error {
 		APIReader: mgr.GetAPIReader(),
 		Clock:     realClock,
 		Engine:    engine,
+		Revisions: shared.Revisions,
+		Counters:  shared.Counters,
 		Secrets:   controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
 		Metrics:   m,
@@ -244,6 +250,7 @@ func run(ctx context.Context, c config) error {
 	if err := intake.Setup(mgr, intake.Options{
 		Addr:         c.receiverAddr,
 		Engine:       engine,
+		Revisions:    shared.Revisions,
 		Clock:        realClock,
 		MaxBodyBytes: c.maxEventBytes,
 		MaxHops:      int32(c.maxHops),

@@ -46,23 +46,6 @@ func beingDeleted() runOpt {
 	return func(r *v1alpha1.WorkflowRun) { t := metav1.NewTime(t0); r.DeletionTimestamp = &t }
 }
 
-func withTTL(d v1alpha1.Duration) runOpt {
-	return func(r *v1alpha1.WorkflowRun) { r.Spec.Workflow.History.TTLAfterFinished = &d }
-}
-
-func withPending(ids ...string) runOpt {
-	return func(r *v1alpha1.WorkflowRun) {
-		for _, id := range ids {
-			r.Status.PendingEvents = append(r.Status.PendingEvents, delivered(id))
-		}
-	}
-}
-
-// delivered is a delivered message.received event.
-func delivered(id string) v1alpha1.CloudEvent {
-	return v1alpha1.CloudEvent{ID: id, Source: "crm/test", Type: "message.received", Subject: "c-42"}
-}
-
 func names(runs []*v1alpha1.WorkflowRun) []string {
 	out := []string{}
 	for _, r := range runs {

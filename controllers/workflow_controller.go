@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,15 +12,11 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/revision"
 )
 
 // CompileFunc checks a workflow spec; its error (a *runner.CompileError for
@@ -27,8 +24,11 @@ import (
 type CompileFunc func(spec *v1alpha1.WorkflowSpec) error
 
 // WorkflowReconciler keeps a Workflow's status: Ready (the spec compiled),
-// run counts from the cache, the schedule's ticks; it creates the runs of a
-// schedule trigger and deletes finished runs beyond the history limit.
+// the current revision of its spec, run counts (kept incrementally by
+// RunCounters, written at most once per flush interval), the schedule's
+// ticks; it creates the runs of a schedule trigger, keeps the revisions runs
+// still need, and deletes finished runs beyond the history limit when no
+// archiver removes them.
 //
 // It shares the status with intake, which owns skippedEvents (except the
 // schedule's reasons) and lastTriggeredTime, so it writes with a merge patch
@@ -39,10 +39,17 @@ type WorkflowReconciler struct {
 	Clock clock.PassiveClock
 	// Compile checks a spec; main wraps runner.Engine.Compile.
 	Compile CompileFunc
+	// Revisions creates the revision of the current spec.
+	Revisions *revision.Store
+	// Counters keeps run counts per workflow.
+	Counters *RunCounters
 	// Recorder emits Kubernetes Events for compile failures and schedule ticks.
 	Recorder events.EventRecorder
 	// Metrics counts scheduled runs; nil records nothing.
 	Metrics *Metrics
+	// FinishedRunsArchived: an archiver removes finished runs from etcd, so
+	// the history limit is not applied here.
+	FinishedRunsArchived bool
 	// MaxRequeueAfter caps the wait for the next cron tick; 0 means no cap
 	// (see WorkflowRunReconciler.MaxRequeueAfter for why suites set it).
 	MaxRequeueAfter time.Duration
@@ -51,12 +58,17 @@ type WorkflowReconciler struct {
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows,verbs=get;list;watch
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;delete
 
-// Reconcile compiles the workflow, counts its runs, prunes its history, acts
-// on due cron ticks, and writes what changed in one status patch.
+// Reconcile compiles the workflow, keeps its revisions, counts its runs,
+// prunes its history, acts on due cron ticks, and writes what changed in
+// one status patch. Its work does not grow with the number of runs stored.
 func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	wf := &v1alpha1.Workflow{}
 	if err := r.Get(ctx, req.NamespacedName, wf); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Counters.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wf.DeletionTimestamp.IsZero() {
@@ -70,20 +82,26 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if compileErr != nil && (isReady(base) || readyMessage(base) != compileErr.Error()) {
 		r.event(wf, true, v1alpha1.ReasonCompileFailed, compileErr.Error())
 	}
-
-	runs := &v1alpha1.WorkflowRunList{}
-	if err := r.List(ctx, runs, client.InNamespace(wf.Namespace), client.MatchingFields{index.RunByWorkflow: wf.Name}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list runs of workflow %s: %w", klog.KObj(wf), err)
+	if compileErr == nil {
+		name, err := r.Revisions.Ensure(ctx, wf)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		wf.Status.CurrentRevision = name
 	}
-	pruned, err := r.pruneHistory(ctx, wf, runs.Items)
-	if err != nil {
+	if err := r.pruneRevisions(ctx, wf); err != nil {
 		return ctrl.Result{}, err
 	}
-	wf.Status.Runs = countRuns(runs.Items, pruned)
+	if err := r.pruneHistory(ctx, wf); err != nil {
+		return ctrl.Result{}, err
+	}
+	delta := r.Counters.Pending(req.NamespacedName)
+	applyDelta(wf, delta)
 
 	var result ctrl.Result
+	var err error
 	if wf.Spec.Trigger.Schedule != nil && compileErr == nil {
-		if result, err = r.reconcileSchedule(ctx, wf, runs.Items, now); err != nil {
+		if result, err = r.reconcileSchedule(ctx, wf, now); err != nil {
 			return ctrl.Result{}, err
 		}
 	} else {
@@ -91,16 +109,30 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	wf.Status.ObservedGeneration = wf.Generation
 
-	if err := r.patchStatus(ctx, base, wf); apierrors.IsConflict(err) {
-		// Intake (or our own previous pass, not yet in the cache) wrote
-		// first; recompute from a fresh read. Runs created above are named
-		// after their tick, so the retry re-creates nothing.
-		ctrl.LoggerFrom(ctx).V(1).Info("workflow changed while reconciling; retrying")
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	} else if err != nil {
+	if err := r.patchStatus(ctx, base, wf); err != nil {
+		// A conflict: intake (or our previous pass, not yet in the cache)
+		// wrote first. The workqueue retries from a fresh read; runs created
+		// above are named after their tick, so the retry re-creates nothing,
+		// and the counts not written stay pending.
 		return ctrl.Result{}, err
 	}
+	r.Counters.Commit(req.NamespacedName, delta)
 	return result, nil
+}
+
+// applyDelta adds the counts not yet written to the status's totals.
+func applyDelta(wf *v1alpha1.Workflow, d RunDelta) {
+	wf.Status.Runs.Active = d.Active
+	wf.Status.Runs.Succeeded += d.Succeeded
+	wf.Status.Runs.Failed += d.Failed
+	wf.Status.Runs.Cancelled += d.Cancelled
+	for _, s := range d.Skips {
+		at := time.Time{}
+		if s.LastTime != nil {
+			at = s.LastTime.Time
+		}
+		addSkip(wf, s.Reason, int(s.Count), at, s.LastMessage)
+	}
 }
 
 // compile checks the spec with the engine and, for a schedule trigger, the
@@ -144,36 +176,16 @@ func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason, 
 	r.Recorder.Eventf(wf, nil, kind, reason, "Reconcile", "%s", message)
 }
 
-// SetupWithManager watches Workflows and their runs: a run created, deleted
-// or changing phase re-counts its workflow.
+// SetupWithManager watches Workflows and their runs: a run created,
+// finished or deleted updates its workflow's counts and asks for one status
+// write per flush interval.
 func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Revisions == nil || r.Counters == nil {
+		return errors.New("workflow controller: Revisions and Counters are required (controllers.NewShared)")
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Workflow{}).
-		Watches(&v1alpha1.WorkflowRun{},
-			handler.EnqueueRequestsFromMapFunc(workflowOfRun),
-			builder.WithPredicates(runPhaseChanged())).
+		WatchesRawSource(source.Kind(mgr.GetCache(), &v1alpha1.WorkflowRun{}, r.Counters.Handler())).
 		Named("workflow").
 		Complete(r)
-}
-
-// workflowOfRun maps a run to its workflow by spec.workflowName (also for
-// hand-made runs without an owner reference).
-func workflowOfRun(_ context.Context, o client.Object) []reconcile.Request {
-	run, ok := o.(*v1alpha1.WorkflowRun)
-	if !ok {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowName}}}
-}
-
-// runPhaseChanged passes run creations, deletions and phase changes: the
-// only run events that change a workflow's counts or history.
-func runPhaseChanged() predicate.Predicate {
-	return predicate.Funcs{
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*v1alpha1.WorkflowRun)
-			n, ok2 := e.ObjectNew.(*v1alpha1.WorkflowRun)
-			return ok1 && ok2 && o.Status.Phase != n.Status.Phase
-		},
-	}
 }

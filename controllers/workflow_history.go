@@ -5,34 +5,48 @@ import (
 	"fmt"
 	"sort"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/revision"
 )
 
-// defaultHistoryLimit is the API's default for history.limit.
-const defaultHistoryLimit = 50
+// DefaultHistoryLimit is the API's default for history.limit.
+const DefaultHistoryLimit = 50
+
+// revisionHistoryLimit is how many unused revisions are kept for rollback
+// and for reading old runs, beside the current one and those in use.
+const revisionHistoryLimit = 10
 
 // pruneHistory deletes the finished runs of wf beyond its history limit,
-// oldest first, and returns the names it deleted.
-func (r *WorkflowReconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Workflow, runs []v1alpha1.WorkflowRun) (map[string]bool, error) {
-	limit := defaultHistoryLimit
+// oldest first, when no archiver removes them. It reads the cache index of
+// finished runs, which holds at most the limit plus what finished since the
+// last pass.
+func (r *WorkflowReconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Workflow) error {
+	if r.FinishedRunsArchived {
+		return nil
+	}
+	limit := DefaultHistoryLimit
 	if wf.Spec.History.Limit != nil {
 		limit = int(*wf.Spec.History.Limit)
 	}
-	excess := beyondHistoryLimit(runs, limit)
-	deleted := make(map[string]bool, len(excess))
-	for _, run := range excess {
+	var runs v1alpha1.WorkflowRunList
+	if err := r.List(ctx, &runs, client.InNamespace(wf.Namespace), client.MatchingFields{index.FinishedRunByWorkflow: wf.Name}); err != nil {
+		return fmt.Errorf("list finished runs of workflow %s: %w", klog.KObj(wf), err)
+	}
+	for _, run := range beyondHistoryLimit(runs.Items, limit) {
 		uid := run.UID
 		err := r.Delete(ctx, run, client.Preconditions{UID: &uid}, client.PropagationPolicy("Background"))
 		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("delete run %s beyond the history limit of %d: %w", klog.KObj(run), limit, err)
+			return fmt.Errorf("delete run %s beyond the history limit of %d: %w", klog.KObj(run), limit, err)
 		}
-		deleted[run.Name] = true
 	}
-	return deleted, nil
+	return nil
 }
 
 // beyondHistoryLimit returns the finished runs past the newest limit ones,
@@ -65,4 +79,39 @@ func beyondHistoryLimit(runs []v1alpha1.WorkflowRun, limit int) []*v1alpha1.Work
 		return a.Name > b.Name
 	})
 	return finished[limit:]
+}
+
+// pruneRevisions deletes revisions of wf that are neither current, nor
+// executed by an unfinished run, nor among the newest revisionHistoryLimit.
+func (r *WorkflowReconciler) pruneRevisions(ctx context.Context, wf *v1alpha1.Workflow) error {
+	var revs appsv1.ControllerRevisionList
+	if err := r.List(ctx, &revs, client.InNamespace(wf.Namespace),
+		client.MatchingLabels{revision.LabelRevisionOf: v1alpha1.WorkflowLabelValue(wf.Name)}); err != nil {
+		return fmt.Errorf("list revisions of workflow %s: %w", klog.KObj(wf), err)
+	}
+	var unused []*appsv1.ControllerRevision
+	for i := range revs.Items {
+		rev := &revs.Items[i]
+		if !metav1.IsControlledBy(rev, wf) || rev.Name == wf.Status.CurrentRevision {
+			continue
+		}
+		var users v1alpha1.WorkflowRunList
+		if err := r.List(ctx, &users, client.InNamespace(wf.Namespace), client.MatchingFields{index.ActiveRunByRevision: rev.Name}); err != nil {
+			return fmt.Errorf("list runs of revision %s: %w", rev.Name, err)
+		}
+		if len(users.Items) == 0 {
+			unused = append(unused, rev)
+		}
+	}
+	if len(unused) <= revisionHistoryLimit {
+		return nil
+	}
+	sort.Slice(unused, func(i, j int) bool { return unused[i].Revision > unused[j].Revision })
+	for _, rev := range unused[revisionHistoryLimit:] {
+		uid := rev.UID
+		if err := r.Delete(ctx, rev, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete unused revision %s: %w", klog.KObj(rev), err)
+		}
+	}
+	return nil
 }

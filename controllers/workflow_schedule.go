@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner/schedule"
 )
 
@@ -45,7 +47,7 @@ func parseSchedule(s *v1alpha1.ScheduleTrigger) (*schedule.Schedule, error) {
 // for that reason. The run is created before lastScheduleTime moves, and its
 // name derives from the tick, so a crash in between, or a stale cache,
 // re-creates nothing: the second Create meets AlreadyExists.
-func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, runs []v1alpha1.WorkflowRun, now time.Time) (ctrl.Result, error) {
+func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, now time.Time) (ctrl.Result, error) {
 	trig := wf.Spec.Trigger.Schedule
 	sched, err := parseSchedule(trig)
 	if err != nil {
@@ -70,7 +72,7 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1
 		default:
 			addSkip(wf, v1alpha1.SkipMissedSchedule, plan.Missed, now, missedMessage(plan, trig))
 			if !plan.Run.IsZero() {
-				if err := r.runTick(ctx, wf, runs, plan.Run); err != nil {
+				if err := r.runTick(ctx, wf, plan.Run); err != nil {
 					return ctrl.Result{}, err
 				}
 			}
@@ -100,12 +102,20 @@ func missedMessage(plan schedule.Plan, trig *v1alpha1.ScheduleTrigger) string {
 // runTick creates the run of one tick, honouring enrollment.concurrency for
 // the schedule's subject: Forbid skips the tick while a run is active (reason
 // ActiveRun), Replace cancels the active runs first, Allow just creates.
-func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow, runs []v1alpha1.WorkflowRun, tick time.Time) error {
-	run := ScheduledRun(wf, tick)
+func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow, tick time.Time) error {
+	run, err := ScheduledRun(wf, tick)
+	if err != nil {
+		return err
+	}
+	var list v1alpha1.WorkflowRunList
+	if err := r.List(ctx, &list, client.InNamespace(wf.Namespace),
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)}); err != nil {
+		return fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
+	}
 	var active []*v1alpha1.WorkflowRun
-	for i := range runs {
-		o := &runs[i]
-		if o.Name != run.Name && o.Spec.Subject == run.Spec.Subject && !o.Status.Phase.IsFinished() && o.DeletionTimestamp.IsZero() {
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.Name != run.Name && index.Active(o) {
 			active = append(active, o)
 		}
 	}
@@ -128,7 +138,7 @@ func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow,
 	if err := ctrl.SetControllerReference(wf, run, r.Scheme()); err != nil {
 		return fmt.Errorf("own scheduled run %s: %w", run.Name, err)
 	}
-	err := r.Create(ctx, run)
+	err = r.Create(ctx, run)
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
@@ -145,30 +155,31 @@ func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow,
 // ScheduledRun builds (without owner reference) the run of wf for a cron
 // tick: a deterministic name, the workflow's labels, a snapshot of its spec,
 // the schedule's subject and a synthetic io.crmflow.schedule.tick event.
-func ScheduledRun(wf *v1alpha1.Workflow, tick time.Time) *v1alpha1.WorkflowRun {
+func ScheduledRun(wf *v1alpha1.Workflow, tick time.Time) (*v1alpha1.WorkflowRun, error) {
 	tick = tick.UTC()
 	subject := wf.Spec.Trigger.Schedule.Subject
 	if subject == "" {
 		subject = wf.Name
 	}
-	labels := map[string]string{
-		v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
-		v1alpha1.LabelTrigger:     TriggerSchedule,
-	}
-	if len(validation.IsValidLabelValue(wf.Name)) == 0 {
-		labels[v1alpha1.LabelWorkflow] = wf.Name
+	rev, err := revision.Name(wf)
+	if err != nil {
+		return nil, err
 	}
 	at := metav1.NewTime(tick)
 	return &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ScheduledRunName(wf.Name, tick),
 			Namespace: wf.Namespace,
-			Labels:    labels,
+			Labels: map[string]string{
+				v1alpha1.LabelWorkflow:    v1alpha1.WorkflowLabelValue(wf.Name),
+				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
+				v1alpha1.LabelTrigger:     TriggerSchedule,
+			},
 		},
 		Spec: v1alpha1.WorkflowRunSpec{
 			WorkflowName:       wf.Name,
+			WorkflowRevision:   rev,
 			WorkflowGeneration: wf.Generation,
-			Workflow:           *wf.Spec.DeepCopy(),
 			Subject:            subject,
 			ScheduledTime:      &at,
 			Event: &v1alpha1.CloudEvent{
@@ -179,7 +190,7 @@ func ScheduledRun(wf *v1alpha1.Workflow, tick time.Time) *v1alpha1.WorkflowRun {
 				Time:    &at,
 			},
 		},
-	}
+	}, nil
 }
 
 // ScheduledRunName is "<workflow>-<tick in Unix seconds>", like a CronJob's

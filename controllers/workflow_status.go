@@ -38,28 +38,6 @@ func readyMessage(wf *v1alpha1.Workflow) string {
 	return ""
 }
 
-// countRuns counts runs by phase, leaving out those deleted in this pass.
-func countRuns(runs []v1alpha1.WorkflowRun, deleted map[string]bool) v1alpha1.RunCounts {
-	var c v1alpha1.RunCounts
-	for i := range runs {
-		run := &runs[i]
-		if deleted[run.Name] || !run.DeletionTimestamp.IsZero() {
-			continue
-		}
-		switch run.Status.Phase {
-		case v1alpha1.RunSucceeded:
-			c.Succeeded++
-		case v1alpha1.RunFailed:
-			c.Failed++
-		case v1alpha1.RunCancelled:
-			c.Cancelled++
-		default:
-			c.Active++
-		}
-	}
-	return c
-}
-
 // addSkip adds n skipped triggers for reason to the workflow's counters.
 func addSkip(wf *v1alpha1.Workflow, reason string, n int, at time.Time, message string) {
 	if n <= 0 {

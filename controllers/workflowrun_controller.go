@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
 )
 
@@ -29,47 +31,73 @@ type Advancer interface {
 	Advance(ctx context.Context, in runner.Input) (runner.Outcome, error)
 }
 
+// EventDeduper answers whether an event already enrolled a workflow in a run
+// that has left etcd (the run history store keeps that key). Nil: runs are
+// deduplicated only while they exist.
+type EventDeduper interface {
+	HasEvent(ctx context.Context, namespace, workflow, source, id string) (bool, error)
+}
+
 // WorkflowRunReconciler drives a WorkflowRun through its steps with the
-// engine. Everything about a run's progress lives in its status: a wait is a
-// wakeAt there plus a RequeueAfter here, so a restarted manager resumes every
-// run from what it reads, and a late wake fires at once.
+// engine. It is the only writer of a run's status. Everything about a run's
+// progress lives in that status: a wait is a wakeAt there plus a
+// RequeueAfter here, so a restarted manager resumes every run from what it
+// reads, and a late wake fires at once.
+//
+// An instant run costs one status write: admission (the enrolment policy),
+// the conditions and every step are decided and performed in the first pass
+// and written together.
 type WorkflowRunReconciler struct {
 	client.Client
-	// APIReader re-reads a run, uncached, after a write conflict.
+	// APIReader reads a run live when the cache may be older than our own
+	// last write, and confirms a conflict.
 	APIReader client.Reader
 	// Clock is the only source of "now".
 	Clock clock.PassiveClock
 	// Engine advances runs.
 	Engine Advancer
+	// Revisions resolves the workflow revision a run executes.
+	Revisions *revision.Store
 	// Secrets resolves the Secrets the actions reference.
 	Secrets runner.SecretReader
-	// Recorder turns the engine's transitions into Kubernetes Events.
+	// Recorder emits Kubernetes Events for what a person must see: failures,
+	// retries, holds, enrolment skips; rate-limited per workflow and reason.
 	Recorder events.EventRecorder
 	// Metrics records runs, steps, action errors and wake lateness; nil records nothing.
 	Metrics *Metrics
+	// Counters receives enrolment skips decided here, for the Workflow's status.
+	Counters *RunCounters
+	// Dedup, when set, refuses a new run whose event already enrolled the
+	// workflow in a run that was archived and removed from etcd.
+	Dedup EventDeduper
+	// FinishedRunsArchived: an archiver removes finished runs from etcd, so
+	// this controller does not delete them after their TTL.
+	FinishedRunsArchived bool
 	// MaxRequeueAfter caps every RequeueAfter; 0 means no cap. Suites that
-	// drive a fake clock set it to a fraction of a second: the controller
-	// then revisits waiting runs often enough to notice that the fake clock
-	// passed their wakeAt. A revisit that changes nothing costs no API
-	// write, so the cap changes only how soon a wake is seen.
+	// drive a fake clock set it to a fraction of a second so waiting runs
+	// notice that the fake clock passed their wakeAt. A revisit that changes
+	// nothing costs no API write.
 	MaxRequeueAfter time.Duration
 	// MaxConcurrentReconciles is how many runs advance at once (default 1).
-	// Runs are independent, so more workers cut wake lateness when many
-	// waits end together.
 	MaxConcurrentReconciles int
 
 	// known guards against advancing a run from a cache older than our own writes.
 	known knownVersions
+	// events rate-limits Kubernetes Events.
+	events eventLimiter
 }
 
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile advances one run: finished runs only wait for their TTL; others
-// are handed to the engine and the outcome is written once.
+// Reconcile advances one run: finished runs only wait for their TTL; a new
+// run is admitted under its workflow's enrolment policy; then the engine
+// advances it and the outcome is written once.
 func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	run, err := r.readRun(ctx, req.NamespacedName)
 	if err != nil {
@@ -79,23 +107,42 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
+	spec, rev, specErr := r.specOf(ctx, run)
 	if run.Status.Phase.IsFinished() {
-		return r.reconcileFinished(ctx, run, now)
+		return r.reconcileFinished(ctx, run, spec, now)
 	}
-
-	paused, err := r.workflowPaused(ctx, run)
-	if err != nil {
-		return ctrl.Result{}, err
+	var out runner.Outcome
+	switch {
+	case specErr != nil && !apierrors.IsNotFound(specErr):
+		return ctrl.Result{}, specErr
+	case specErr != nil:
+		out = failedOutcome(run, now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+specErr.Error())
+	default:
+		adm, err := r.admit(ctx, run, spec, now)
+		switch {
+		case err != nil:
+			return ctrl.Result{}, err
+		case adm.wait:
+			return ctrl.Result{RequeueAfter: admissionRetry}, nil // an older run of the subject goes first
+		case adm.skip != nil:
+			out = *adm.skip
+		}
+		if adm.skip != nil {
+			break
+		}
+		paused, err := r.workflowPaused(ctx, run)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		out, err = r.Engine.Advance(ctx, runner.Input{Run: run, Spec: spec, WorkflowPaused: paused, Secrets: r.Secrets, Now: now})
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(run), err)
+		}
+		r.recordActions(out.Actions)
 	}
-	// The API keeps times to the second. The engine gets "now" at that
-	// precision, so every time it records or derives (start times, wakeAt,
-	// messages naming them) is exactly what a re-read returns; otherwise the
-	// next pass would find a sub-second difference and write it again.
-	out, err := r.Engine.Advance(ctx, runner.Input{Run: run, WorkflowPaused: paused, Secrets: r.Secrets, Now: now.Truncate(time.Second)})
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(run), err)
+	if rev != "" && run.Spec.WorkflowRevision == "" {
+		out.Status.WorkflowRevision = rev
 	}
-	r.recordActions(out.Actions)
 
 	// A waiting run whose wake has not come is left exactly as it was: no write.
 	if equality.Semantic.DeepEqual(run.Status, out.Status) {
@@ -105,32 +152,46 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.Metrics.observeWake(now.Sub(run.Status.WakeAt.Time))
 	}
 	written, err := r.writeStatus(ctx, run, out.Status)
-	if apierrors.IsConflict(err) {
-		// Another writer changed the run's status in a way we cannot merge
-		// (intake only appends events, which writeStatus merges; this takes
-		// a foreign status writer). The next pass reads the run live and
-		// advances from what is recorded; steps this pass performed are not
-		// recorded, so an attempt may repeat, with the same idempotency key.
-		ctrl.LoggerFrom(ctx).Info("run status changed by another writer while advancing; retrying from the stored status")
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
 	if err != nil {
+		// A conflict with a status we did not write: the workqueue's backoff
+		// retries from a live read. Steps this pass performed are not
+		// recorded, so an attempt may repeat, with the same idempotency key.
 		return ctrl.Result{}, err
 	}
 	r.recordTransitions(written, run.Status.Phase, out)
-
 	if written.Status.Phase.IsFinished() {
-		// The finished label and the TTL are handled by the pass that this
-		// write's watch event brings. Patching the label here too would
-		// patch twice: that pass may still read the run without the label
-		// from the cache.
-		return ctrl.Result{}, nil
+		return r.reconcileFinished(ctx, written, spec, now)
 	}
 	return r.requeue(out.WakeAt, now), nil
 }
 
-// conflictRetry is how soon a run whose status write conflicted is retried.
-const conflictRetry = 100 * time.Millisecond
+// admissionRetry is how soon a run waits for an older run of its subject to be admitted.
+const admissionRetry = 200 * time.Millisecond
+
+// specOf resolves the workflow spec a run executes: its inline spec, the
+// revision it references, or (a test run naming neither) the Workflow's
+// current revision. It also returns the revision it resolved.
+func (r *WorkflowRunReconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1alpha1.WorkflowSpec, string, error) {
+	if run.Spec.Workflow != nil {
+		return run.Spec.Workflow, "", nil
+	}
+	name := index.Revision(run)
+	if name == "" {
+		wf := &v1alpha1.Workflow{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowName}, wf); err != nil {
+			return nil, "", fmt.Errorf("workflow %s of run %s: %w", run.Spec.WorkflowName, klog.KObj(run), err)
+		}
+		var err error
+		if name, err = r.Revisions.Ensure(ctx, wf); err != nil {
+			return nil, "", err
+		}
+	}
+	spec, err := r.Revisions.Spec(ctx, run.Namespace, name)
+	if err != nil {
+		return nil, name, fmt.Errorf("revision %s of run %s: %w", name, klog.KObj(run), err)
+	}
+	return spec, name, nil
+}
 
 // workflowPaused reports whether the run's Workflow is Paused. A run whose
 // Workflow is gone is not held: it is being garbage-collected with its owner.
@@ -169,6 +230,9 @@ func (r *WorkflowRunReconciler) capped(d time.Duration) ctrl.Result {
 // SetupWithManager watches runs, and the Workflows whose state changes so
 // that runs held by a pause continue on resume.
 func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Revisions == nil {
+		return errors.New("workflowrun controller: Revisions is required (controllers.NewShared)")
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.WorkflowRun{}).
 		Watches(&v1alpha1.Workflow{},
@@ -179,18 +243,16 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// activeRunsOf lists, from the cache, the unfinished runs of a workflow.
+// activeRunsOf lists, from the cache index of unfinished runs, the runs of a workflow.
 func (r *WorkflowRunReconciler) activeRunsOf(ctx context.Context, o client.Object) []reconcile.Request {
 	runs := &v1alpha1.WorkflowRunList{}
-	if err := r.List(ctx, runs, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.RunByWorkflow: o.GetName()}); err != nil {
+	if err := r.List(ctx, runs, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.ActiveRunByWorkflow: o.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list runs of workflow", "workflow", klog.KObj(o))
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(runs.Items))
 	for i := range runs.Items {
-		if !runs.Items[i].Status.Phase.IsFinished() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&runs.Items[i])})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&runs.Items[i])})
 	}
 	return reqs
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,20 +17,15 @@ import (
 	"github.com/crmflow/crmflow/runner"
 )
 
-// maxRebases bounds how often one pass re-applies its outcome onto a run
-// that changed meanwhile. Intake can append at most 32 events (the schema's
-// limit on status.pendingEvents) before the run consumes them, and metadata
-// writes are rare, so a pass that keeps merging always ends well before it.
-const maxRebases = 40
-
 // writeStatus writes status with the resourceVersion of run, the version the
-// engine read. On a conflict it re-reads the run live; when its status
-// differs only by events intake appended to status.pendingEvents meanwhile
-// (intake's one way of writing a run's status), it keeps them and writes
-// again. Changes to metadata or spec (a label, spec.cancel) do not stop the
-// write: the status records what this pass already performed, and the next
-// pass acts on the new spec. So a conflict never costs a repeated side
-// effect. Any other status difference is returned as the conflict.
+// engine read. This controller is the only writer of run status, so a
+// conflict means someone changed the run's spec or metadata meanwhile
+// (intake delivered an event to spec.inbox, a user set spec.cancel, a
+// label): the status this pass computed still records exactly what it
+// performed, so it is written again onto the fresh version, and the next
+// pass acts on the new spec. A conflict whose fresh status differs from the
+// one read (a second writer, or a pass from an older cache) is returned, and
+// the workqueue's backoff retries from a live read.
 //
 // The version written, or on a conflict the version read live, is
 // remembered so that the next pass does not advance from an older cache.
@@ -44,7 +40,7 @@ func (r *WorkflowRunReconciler) writeStatus(ctx context.Context, run *v1alpha1.W
 			r.known.set(key, updated.ResourceVersion)
 			return updated, nil
 		}
-		if !apierrors.IsConflict(err) || attempt == maxRebases {
+		if !apierrors.IsConflict(err) || attempt == maxStatusRebases {
 			return nil, fmt.Errorf("write status of run %s: %w", klog.KObj(run), err)
 		}
 		fresh := &v1alpha1.WorkflowRun{}
@@ -52,37 +48,31 @@ func (r *WorkflowRunReconciler) writeStatus(ctx context.Context, run *v1alpha1.W
 			return nil, fmt.Errorf("re-read run %s after a conflict: %w", klog.KObj(run), err)
 		}
 		r.known.set(key, fresh.ResourceVersion)
-		appended, ok := appendedEvents(run.Status, fresh.Status)
-		if !ok {
-			return nil, err
+		if !equality.Semantic.DeepEqual(run.Status, fresh.Status) {
+			return nil, fmt.Errorf("write status of run %s: its status changed since it was read: %w", klog.KObj(run), err)
 		}
-		status = *status.DeepCopy()
-		status.PendingEvents = append(status.PendingEvents, appended...)
 		read = fresh
 	}
 }
 
-// appendedEvents returns the events fresh holds beyond those of read, when
-// fresh equals read apart from events appended to pendingEvents.
-func appendedEvents(read, fresh v1alpha1.WorkflowRunStatus) ([]v1alpha1.CloudEvent, bool) {
-	n := len(read.PendingEvents)
-	if len(fresh.PendingEvents) < n || !equality.Semantic.DeepEqual(read.PendingEvents, fresh.PendingEvents[:n]) {
-		return nil, false
-	}
-	a, b := read.DeepCopy(), fresh.DeepCopy()
-	a.PendingEvents, b.PendingEvents = nil, nil
-	if !equality.Semantic.DeepEqual(a, b) {
-		return nil, false
-	}
-	return fresh.PendingEvents[n:], true
-}
+// maxStatusRebases bounds how often one pass re-applies its status onto a
+// run whose spec or metadata keeps changing.
+const maxStatusRebases = 8
 
-// recordTransitions emits a Kubernetes Event per transition the engine
-// reported and counts started and finished runs. It runs only after the
-// status that carries those transitions was written.
+// recordTransitions emits Kubernetes Events for what a person must see
+// (warnings: failures and retries; holds; enrolment skips) and counts
+// started and finished runs. The run's status is its execution log, so a
+// normal start or finish is not an Event. It runs only after the status that
+// carries those transitions was written.
 func (r *WorkflowRunReconciler) recordTransitions(run *v1alpha1.WorkflowRun, before v1alpha1.RunPhase, out runner.Outcome) {
 	if r.Recorder != nil {
 		for _, t := range out.Transitions {
+			if !t.Warning && !worthAnEvent(t.Reason) {
+				continue
+			}
+			if !r.events.allow(run.Namespace+"/"+run.Spec.WorkflowName+"/"+t.Reason, r.Clock.Now()) {
+				continue
+			}
 			kind := corev1.EventTypeNormal
 			if t.Warning {
 				kind = corev1.EventTypeWarning
@@ -102,6 +92,42 @@ func (r *WorkflowRunReconciler) recordTransitions(run *v1alpha1.WorkflowRun, bef
 	}
 }
 
+// worthAnEvent: the normal transitions a person must see.
+func worthAnEvent(reason string) bool {
+	switch reason {
+	case v1alpha1.ReasonPaused, v1alpha1.ReasonDuplicateEvent,
+		v1alpha1.SkipActiveRun, v1alpha1.SkipAlreadyEnrolled, v1alpha1.SkipDuplicate:
+		return true
+	}
+	return false
+}
+
+// eventLimiter lets one Kubernetes Event per key through per interval, so a
+// flood of failing runs of one workflow costs one Event a minute, not one a run.
+type eventLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// eventInterval is the least time between two Events of one workflow and reason.
+const eventInterval = time.Minute
+
+func (l *eventLimiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	if t, ok := l.last[key]; ok && now.Sub(t) < eventInterval {
+		return false
+	}
+	if len(l.last) > 10000 { // bounded: forget everything rather than grow
+		clear(l.last)
+	}
+	l.last[key] = now
+	return true
+}
+
 // recordActions feeds the action attempts of one pass into the metrics.
 func (r *WorkflowRunReconciler) recordActions(records []runner.ActionRecord) {
 	if r.Metrics == nil {
@@ -115,26 +141,17 @@ func (r *WorkflowRunReconciler) recordActions(records []runner.ActionRecord) {
 	}
 }
 
-// defaultTTLAfterFinished is the API's default for history.ttlAfterFinished,
-// used for snapshots taken without defaulting.
-const defaultTTLAfterFinished = 7 * 24 * time.Hour
+// DefaultTTLAfterFinished is the API's default for history.ttlAfterFinished.
+const DefaultTTLAfterFinished = 7 * 24 * time.Hour
 
-// reconcileFinished labels a finished run crmflow.io/finished=true (one
-// metadata patch, so active runs stay cheap to select) and deletes it when
-// its TTL after completion has passed; until then it requeues for that moment.
-func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, now time.Time) (ctrl.Result, error) {
-	if run.Labels[v1alpha1.LabelFinished] != "true" {
-		base := run.DeepCopy()
-		if run.Labels == nil {
-			run.Labels = map[string]string{}
-		}
-		run.Labels[v1alpha1.LabelFinished] = "true"
-		if err := r.Patch(ctx, run, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("label finished run %s: %w", klog.KObj(run), err)
-		}
-		r.known.set(client.ObjectKeyFromObject(run), run.ResourceVersion)
+// reconcileFinished deletes a finished run when its TTL after completion has
+// passed and requeues for that moment until then. Where an archiver removes
+// finished runs (after writing them to the run history store), it does nothing.
+func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (ctrl.Result, error) {
+	if r.FinishedRunsArchived {
+		return ctrl.Result{}, nil
 	}
-	due, err := ttlDue(run)
+	due, err := ttlDue(run, spec)
 	if err != nil {
 		// An unreadable TTL keeps the run; the history limit still bounds it.
 		ctrl.LoggerFrom(ctx).Info("keeping finished run: bad ttlAfterFinished", "error", err.Error())
@@ -153,13 +170,13 @@ func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1al
 }
 
 // ttlDue is when a finished run may be deleted: its completion time (else
-// its creation) plus spec.workflow.history.ttlAfterFinished.
-func ttlDue(run *v1alpha1.WorkflowRun) (time.Time, error) {
-	ttl := defaultTTLAfterFinished
-	if d := run.Spec.Workflow.History.TTLAfterFinished; d != nil {
-		v, err := d.Parse()
+// its creation) plus the workflow's history.ttlAfterFinished.
+func ttlDue(run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec) (time.Time, error) {
+	ttl := DefaultTTLAfterFinished
+	if spec != nil && spec.History.TTLAfterFinished != nil {
+		v, err := spec.History.TTLAfterFinished.Parse()
 		if err != nil {
-			return time.Time{}, fmt.Errorf("spec.workflow.history.ttlAfterFinished: %w", err)
+			return time.Time{}, fmt.Errorf("spec.history.ttlAfterFinished: %w", err)
 		}
 		ttl = v
 	}

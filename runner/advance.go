@@ -18,6 +18,7 @@ type advance struct {
 	ctx     context.Context
 	in      Input
 	run     *v1alpha1.WorkflowRun
+	spec    *v1alpha1.WorkflowSpec
 	p       *Program
 	st      *v1alpha1.WorkflowRunStatus
 	now     time.Time
@@ -32,8 +33,20 @@ type advance struct {
 // maxStepsPerAdvance stops a branch loop with no wait in it.
 const maxStepsPerAdvance = 1000
 
+// SpecOf is the workflow spec a run executes: resolved (from the run's
+// ControllerRevision) when given, else the run's inline spec.workflow.
+func SpecOf(run *v1alpha1.WorkflowRun, resolved *v1alpha1.WorkflowSpec) *v1alpha1.WorkflowSpec {
+	if resolved != nil {
+		return resolved
+	}
+	if run != nil {
+		return run.Spec.Workflow
+	}
+	return nil
+}
+
 // Advance moves a run as far as it can without waiting: it consumes
-// status.pendingEvents (exit goals first, then the current waitForEvent),
+// the new entries of spec.inbox (exit goals first, then the current waitForEvent),
 // evaluates if-guards, performs instant steps (a failed attempt schedules
 // its retry through wakeAt/nextAttemptTime, never by sleeping), holds at a
 // step boundary while Input.WorkflowPaused, honours spec.cancel,
@@ -42,7 +55,11 @@ func (e *Engine) Advance(ctx context.Context, in Input) (Outcome, error) {
 	if in.Run == nil {
 		return Outcome{}, errors.New("advance: no run")
 	}
-	a := &advance{e: e, ctx: ctx, in: in, run: in.Run, st: in.Run.Status.DeepCopy(), now: in.Now, dryRun: in.Run.Spec.DryRun}
+	spec := SpecOf(in.Run, in.Spec)
+	if spec == nil {
+		return Outcome{}, fmt.Errorf("advance run %s: no workflow spec (neither a resolved revision nor spec.workflow)", in.Run.Name)
+	}
+	a := &advance{e: e, ctx: ctx, in: in, run: in.Run, spec: spec, st: in.Run.Status.DeepCopy(), now: in.Now, dryRun: in.Run.Spec.DryRun}
 	a.secrets = &secretSource{ctx: ctx, reader: in.Secrets, namespace: in.Run.Namespace, dryRun: a.dryRun}
 	if err := a.advance(); err != nil {
 		return Outcome{}, err
@@ -57,11 +74,10 @@ func (e *Engine) Advance(ctx context.Context, in Input) (Outcome, error) {
 
 func (a *advance) advance() error {
 	if a.st.Phase.IsFinished() {
-		a.st.PendingEvents = nil
 		return nil
 	}
 	a.st.ObservedGeneration = a.run.Generation
-	p, err := a.e.Compile(&a.run.Spec.Workflow)
+	p, err := a.e.Compile(a.spec)
 	var ce *CompileError
 	if errors.As(err, &ce) {
 		a.initStatus()
@@ -290,7 +306,11 @@ func ceilSecond(t time.Time) time.Time {
 	return t
 }
 
+// metaNow is now as status records it: rounded up to the whole second the
+// API keeps, so a re-read returns exactly what was written, and a wait that
+// starts at 10.9 s is recorded as starting at 11 s, never earlier. Decisions
+// (is a wake due?) compare against the precise a.now.
 func (a *advance) metaNow() *metav1.Time {
-	t := metav1.NewTime(a.now)
+	t := metav1.NewTime(ceilSecond(a.now))
 	return &t
 }

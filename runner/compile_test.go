@@ -117,17 +117,17 @@ func TestCompileCachesByContent(t *testing.T) {
 
 func TestInterested(t *testing.T) {
 	wf := sample(t, "lead-follow-up")
-	run := &v1alpha1.WorkflowRun{Spec: v1alpha1.WorkflowRunSpec{Workflow: wf.Spec}}
+	run := &v1alpha1.WorkflowRun{Spec: v1alpha1.WorkflowRunSpec{Workflow: wf.Spec.DeepCopy()}}
 	run.Status.Phase = v1alpha1.RunWaiting
 	run.Status.CurrentStep = "settle"
 	run.Status.Steps = []v1alpha1.StepStatus{{Name: "settle", Phase: v1alpha1.StepWaiting}}
 	g := NewWithT(t)
-	g.Expect(Interested(run, newEvent("message.received", obj{}))).To(BeFalse())
-	g.Expect(Interested(run, newEvent("lead.status.changed", obj{}))).To(BeTrue())
+	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, newEvent("lead.status.changed", obj{}))).To(BeTrue())
 	run.Status.CurrentStep = "await-reply"
 	run.Status.Steps = append(run.Status.Steps, v1alpha1.StepStatus{Name: "await-reply", Phase: v1alpha1.StepWaiting})
-	g.Expect(Interested(run, newEvent("message.received", obj{}))).To(BeTrue())
-	g.Expect(Interested(run, newEvent("ticket.created", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeTrue())
+	g.Expect(Interested(run, run.Spec.Workflow, newEvent("ticket.created", obj{}))).To(BeFalse())
 	run.Status.Phase = v1alpha1.RunSucceeded
-	g.Expect(Interested(run, newEvent("message.received", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeFalse())
 }

@@ -94,6 +94,10 @@ const DefaultMaxOutputBytes = 4096
 type Input struct {
 	// Run is the run as last read; Advance does not modify it.
 	Run *v1alpha1.WorkflowRun
+	// Spec is the workflow spec the run executes: the ControllerRevision it
+	// references, resolved by the caller. Nil means the run's inline
+	// spec.workflow (test runs).
+	Spec *v1alpha1.WorkflowSpec
 	// WorkflowPaused holds the run at its next step boundary.
 	WorkflowPaused bool
 	// Secrets resolves secret references in the run's namespace.

@@ -12,20 +12,20 @@ import (
 	"github.com/crmflow/crmflow/runner/expr"
 )
 
-// consumeEvents handles status.pendingEvents, each exactly once: an event
-// that meets an exit goal ends the run (GoalReached); one that matches the
-// current waitForEvent ends that wait; any other is dropped (the run
-// stopped listening to it). An event this run already consumed (the same
-// CloudEvents source and id as its triggering event or as an event that
-// ended one of its waits) is a repeated delivery: it is dropped without
-// effect and reported as a DuplicateEvent transition. The list is empty
-// afterwards.
+// consumeEvents handles the new entries of spec.inbox (those after
+// status.inboxCursor), each exactly once: an event that meets an exit goal
+// ends the run (GoalReached); one that matches the current waitForEvent
+// ends that wait; any other is dropped (the run stopped listening to it).
+// An event this run already consumed (the same CloudEvents source and id as
+// its triggering event or as an event that ended one of its waits) is a
+// repeated delivery: it is dropped without effect and reported as a
+// DuplicateEvent transition. The cursor moves past every entry handled.
 func (a *advance) consumeEvents() {
-	events := a.st.PendingEvents
-	a.st.PendingEvents = nil
+	events := NewInboxEvents(a.run, a.st.InboxConsumed)
 	if len(events) == 0 {
 		return
 	}
+	a.st.InboxConsumed += int64(len(events))
 	seen := a.consumedEvents()
 	var dups []string
 	for i := range events {
@@ -50,6 +50,19 @@ func (a *advance) consumeEvents() {
 		a.transition(false, v1alpha1.ReasonDuplicateEvent,
 			fmt.Sprintf("dropped %d repeated delivery(ies) of event(s) this run already consumed: %s", len(dups), strings.Join(dups, ", ")))
 	}
+}
+
+// NewInboxEvents returns the entries of run's spec.inbox not consumed yet
+// when consumed entries have been consumed in all (status.inboxConsumed).
+func NewInboxEvents(run *v1alpha1.WorkflowRun, consumed int64) []v1alpha1.CloudEvent {
+	skip := consumed - run.Spec.InboxDropped
+	switch {
+	case skip <= 0:
+		return run.Spec.Inbox
+	case skip >= int64(len(run.Spec.Inbox)):
+		return nil
+	}
+	return run.Spec.Inbox[skip:]
 }
 
 // eventKey identifies a CloudEvent: its id is unique per source.

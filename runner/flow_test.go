@@ -206,12 +206,12 @@ func TestWaitForEvent(t *testing.T) {
 		g.Expect(out.Status.WaitingFor).To(Equal(&v1alpha1.WaitingFor{Reason: "Event", EventTypes: []string{"message.received"},
 			Message: "message.received for c-42, timeout at 2026-03-04T10:00:00Z"}))
 		g.Expect(*out.WakeAt).To(Equal(t0.Add(48 * time.Hour)))
-		g.Expect(Interested(h.run, reply("x", "x"))).To(BeTrue())
+		g.Expect(Interested(h.run, h.run.Spec.Workflow, reply("x", "x"))).To(BeTrue())
 
 		h.clk.Step(time.Hour)
 		h.deliver(newEvent("ticket.created", obj{}), reply("m-1", "auto-reply"), reply("m-2", "yes"), reply("m-3", "again"))
 		out = h.advance()
-		g.Expect(out.Status.PendingEvents).To(BeEmpty())
+		g.Expect(NewInboxEvents(h.run, out.Status.InboxConsumed)).To(BeEmpty())
 		g.Expect(h.step("await").Phase).To(Equal(v1alpha1.StepSucceeded))
 		g.Expect(h.step("await").Message).To(Equal("received message.received event crm/test/m-2"))
 		g.Expect(h.phases()).To(Equal(map[string]v1alpha1.StepPhase{"await": "Succeeded", "replied": "Succeeded", "silent": "Skipped"}))
@@ -235,7 +235,7 @@ func TestWaitForEvent(t *testing.T) {
 		out := h.advance()
 		g.Expect(h.step("first").Phase).To(Equal(v1alpha1.StepSucceeded))
 		g.Expect(h.step("second").Phase).To(Equal(v1alpha1.StepWaiting))
-		g.Expect(out.Status.PendingEvents).To(BeEmpty())
+		g.Expect(NewInboxEvents(h.run, out.Status.InboxConsumed)).To(BeEmpty())
 		out = h.advance() // the same event is not seen again
 		g.Expect(h.step("second").Phase).To(Equal(v1alpha1.StepWaiting))
 		h.deliver(reply("m-2", "again"))
@@ -254,7 +254,7 @@ func TestExitGoals(t *testing.T) {
 	h.deliver(newEvent("lead.status.changed", obj{"lead": obj{"status": "Lost"}}, withID("s-1")))
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
-	g.Expect(out.Status.PendingEvents).To(BeEmpty())
+	g.Expect(NewInboxEvents(h.run, out.Status.InboxConsumed)).To(BeEmpty())
 	h.deliver(newEvent("lead.status.changed", obj{"lead": obj{"status": "Won"}}, withID("s-2")))
 	out = h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))

@@ -81,7 +81,7 @@ func withEvent(ev *v1alpha1.CloudEvent) runOpt {
 func newRun(spec *v1alpha1.WorkflowSpec, opts ...runOpt) *v1alpha1.WorkflowRun {
 	r := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "run-1", Namespace: "sales", UID: "uid-1", CreationTimestamp: metav1.NewTime(t0)},
-		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "wf", Workflow: *spec.DeepCopy(), Subject: "c-42",
+		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "wf", Workflow: spec.DeepCopy(), Subject: "c-42",
 			Event: newEvent("lead.created", obj{"lead": obj{"id": "l-1", "source": "Website"},
 				"contact": obj{"email": "ann@example.com", "firstName": "Ann"}}, withTime(t0))},
 	}
@@ -129,10 +129,10 @@ func (h *harness) advance() Outcome {
 	return out
 }
 
-// deliver appends events to status.pendingEvents as intake does.
+// deliver appends events to spec.inbox as intake does.
 func (h *harness) deliver(evs ...*v1alpha1.CloudEvent) {
 	for _, ev := range evs {
-		h.run.Status.PendingEvents = append(h.run.Status.PendingEvents, *ev)
+		h.run.Spec.Inbox = append(h.run.Spec.Inbox, *ev)
 	}
 }
 

@@ -188,12 +188,12 @@ func (p *Program) StartAt(ev *v1alpha1.CloudEvent, now time.Time) (time.Time, bo
 
 // Interested reports, without CEL, whether a run that is not finished
 // listens to ev.Type now: its current waitForEvent step's types, or any
-// exit goal's types. Dry runs listen to no real event.
-func Interested(run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) bool {
-	if run == nil || ev == nil || run.Status.Phase.IsFinished() || run.Spec.DryRun {
+// exit goal's types. Dry runs listen to no real event. spec is the
+// workflow spec the run executes (see SpecOf).
+func Interested(run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, ev *v1alpha1.CloudEvent) bool {
+	if run == nil || spec == nil || ev == nil || run.Status.Phase.IsFinished() || run.Spec.DryRun {
 		return false
 	}
-	spec := &run.Spec.Workflow
 	for _, g := range spec.ExitWhen {
 		if hasType(g.Types, ev.Type) {
 			return true

@@ -41,8 +41,8 @@ func (a *advance) runVars() map[string]any {
 // output}; steps not reached yet have phase "" and empty values, so guards
 // such as !steps["await-reply"].received work on every path.
 func (a *advance) stepsVar() map[string]any {
-	out := make(map[string]any, len(a.run.Spec.Workflow.Steps))
-	for _, s := range a.run.Spec.Workflow.Steps {
+	out := make(map[string]any, len(a.spec.Steps))
+	for _, s := range a.spec.Steps {
 		out[s.Name] = map[string]any{"phase": "", "received": false, "timedOut": false, "event": map[string]any{}, "output": map[string]any{}}
 	}
 	for _, ss := range a.st.Steps {

@@ -49,7 +49,7 @@ func newSeedRun(t *testing.T, name string, ev *v1alpha1.CloudEvent) *seedRun {
 	}
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: "sales", UID: types.UID("uid-" + name), CreationTimestamp: metav1.NewTime(t0)},
-		Spec:       v1alpha1.WorkflowRunSpec{WorkflowName: name, Workflow: wf.Spec, Subject: subject, Event: ev},
+		Spec:       v1alpha1.WorkflowRunSpec{WorkflowName: name, Workflow: wf.Spec.DeepCopy(), Subject: subject, Event: ev},
 	}
 	sec := &secretMap{data: map[string]map[string]string{
 		"crmflow-notify": {"vip-support-url": w.http.URL + "/hooks/vip", "support-url": w.http.URL + "/hooks/support"},
@@ -166,9 +166,9 @@ func TestSeedLeadFollowUpReplyArrives(t *testing.T) {
 	g.Expect(mails[0].contains(actions.MessageID("uid-lead-follow-up/welcome"))).To(BeTrue(), string(mails[0].Body))
 
 	reply := newEvent("message.received", obj{"message": obj{"text": "yes please"}}, withID("m-1"))
-	g.Expect(Interested(s.run, reply)).To(BeTrue())
+	g.Expect(Interested(s.run, s.run.Spec.Workflow, reply)).To(BeTrue())
 	s.clk.Step(3 * time.Hour)
-	s.run.Status.PendingEvents = append(s.run.Status.PendingEvents, *reply)
+	s.run.Spec.Inbox = append(s.run.Spec.Inbox, *reply)
 	out = s.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
 	phases := map[string]v1alpha1.StepPhase{}

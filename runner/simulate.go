@@ -36,7 +36,7 @@ func (e *Engine) Simulate(ctx context.Context, spec *v1alpha1.WorkflowSpec, even
 	}
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: SimulationName, Namespace: SimulationNamespace, UID: SimulationUID, CreationTimestamp: metav1.NewTime(now)},
-		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: SimulationName, Workflow: *spec.DeepCopy(), Subject: subject,
+		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: SimulationName, Workflow: spec.DeepCopy(), Subject: subject,
 			Event: event.DeepCopy(), DryRun: true, SimulatedEvents: simulated},
 	}
 	for i := 0; i < maxSimulationRounds; i++ {

@@ -11,7 +11,7 @@ import (
 func (a *advance) setCondition(typ string, status metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(&a.st.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: truncate(msg, 32768),
-		ObservedGeneration: a.run.Generation, LastTransitionTime: metav1.NewTime(a.now),
+		ObservedGeneration: a.run.Generation, LastTransitionTime: *a.metaNow(),
 	})
 }
 
@@ -23,7 +23,6 @@ func (a *advance) finish(phase v1alpha1.RunPhase, reason, msg string) {
 	a.st.CurrentStep = ""
 	a.st.WakeAt = nil
 	a.st.WaitingFor = nil
-	a.st.PendingEvents = nil
 	a.st.Result = reason
 	a.st.Message = truncate(msg, 2048)
 	status := metav1.ConditionFalse

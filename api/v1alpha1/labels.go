@@ -19,6 +19,8 @@ package v1alpha1
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
+	"strings"
 )
 
 // Labels and annotations crmflow sets on WorkflowRuns.
@@ -42,3 +44,25 @@ func SubjectHash(subject string) string {
 	sum := sha256.Sum256(append([]byte(subject), 0))
 	return hex.EncodeToString(sum[:])[:20]
 }
+
+// WorkflowLabelValue is the LabelWorkflow value of a workflow name: the name
+// itself when it is a valid label value (up to 63 characters), else its first
+// 40 characters and a hash. Every writer and reader of the label uses it, so
+// runs of long-named workflows are found like any other.
+func WorkflowLabelValue(name string) string {
+	if len(name) <= 63 && labelValueRE.MatchString(name) {
+		return name
+	}
+	p := name
+	if len(p) > 40 {
+		p = p[:40]
+	}
+	sum := sha256.Sum256([]byte(name))
+	v := strings.TrimLeftFunc(p+"-"+hex.EncodeToString(sum[:])[:16], func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	return v
+}
+
+// labelValueRE is Kubernetes' label value syntax (without the length limit).
+var labelValueRE = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)

@@ -467,16 +467,18 @@ const (
 
 // RunCounts counts a workflow's runs by phase, as the cache sees them now.
 type RunCounts struct {
-	// active runs: Pending, Running or Waiting.
+	// active runs now: Pending, Running or Waiting.
 	// +optional
 	Active int32 `json:"active"`
-	// succeeded runs kept in history.
+	// succeeded counts runs that succeeded since the workflow was created
+	// (test runs excluded), added a few seconds after they finish.
 	// +optional
 	Succeeded int32 `json:"succeeded"`
-	// failed runs kept in history.
+	// failed counts runs that failed since the workflow was created.
 	// +optional
 	Failed int32 `json:"failed"`
-	// cancelled runs kept in history.
+	// cancelled counts runs cancelled since the workflow was created,
+	// including runs the enrolment policy refused when two events raced.
 	// +optional
 	Cancelled int32 `json:"cancelled"`
 }
@@ -520,6 +522,9 @@ const (
 	// SkipDatePassed counts dateField events whose date plus offset is already
 	// past, so nothing was scheduled.
 	SkipDatePassed = "DatePassed"
+	// SkipStaleEvent: a dateField event older (by time, then id) than the
+	// event that scheduled the subject's pending run; it never moves the date back.
+	SkipStaleEvent = "StaleEvent"
 )
 
 // WorkflowStatus is what the controller observed of a workflow.
@@ -534,6 +539,13 @@ type WorkflowStatus struct {
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// currentRevision is the ControllerRevision (apps/v1, owned by this
+	// Workflow) holding the current spec; new runs reference it. Revisions
+	// that unfinished runs reference are kept, and a few more for rollback.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CurrentRevision string `json:"currentRevision,omitempty"`
 
 	// runs counts the workflow's runs by phase.
 	// +optional
@@ -570,6 +582,7 @@ type WorkflowStatus struct {
 // +kubebuilder:printcolumn:name="Succeeded",type=integer,JSONPath=`.status.runs.succeeded`,priority=1
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.runs.failed`,priority=1
 // +kubebuilder:printcolumn:name="Last Triggered",type=date,JSONPath=`.status.lastTriggeredTime`
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.currentRevision`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Workflow struct {
 	metav1.TypeMeta `json:",inline"`
@@ -599,4 +612,23 @@ type WorkflowList struct {
 
 func init() {
 	SchemeBuilder.Register(&Workflow{}, &WorkflowList{})
+}
+
+// Defaults of the enrolment policy, applied wherever a spec is read.
+const (
+	// DefaultReenroll is enrollment.reenroll when unset.
+	DefaultReenroll = ReenrollAfterExit
+	// DefaultConcurrency is enrollment.concurrency when unset.
+	DefaultConcurrency = ConcurrencyForbid
+)
+
+// Defaulted returns the policy with the API defaults filled in.
+func (p EnrollmentPolicy) Defaulted() EnrollmentPolicy {
+	if p.Reenroll == "" {
+		p.Reenroll = DefaultReenroll
+	}
+	if p.Concurrency == "" {
+		p.Concurrency = DefaultConcurrency
+	}
+	return p
 }

@@ -49,8 +49,9 @@ const (
 	ExtensionWorkflow = "crmflowworkflow"
 )
 
-// WorkflowRunSpec is one enrolment: a frozen copy of the workflow and the
-// event that started it.
+// WorkflowRunSpec is one enrolment: which revision of the workflow it runs,
+// and the event that started it.
+// +kubebuilder:validation:XValidation:rule="has(self.workflowRevision) == has(oldSelf.workflowRevision) && has(self.workflow) == has(oldSelf.workflow)",message="workflowRevision and workflow are immutable"
 type WorkflowRunSpec struct {
 	// workflowName is the Workflow (same namespace) this run belongs to.
 	// +required
@@ -59,15 +60,28 @@ type WorkflowRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workflowName is immutable"
 	WorkflowName string `json:"workflowName"`
 
-	// workflowGeneration is the workflow's metadata.generation the snapshot was taken from.
+	// workflowRevision names the apps/v1 ControllerRevision (same namespace,
+	// owned by the Workflow, named "<workflow>-<hash of its spec>") that holds
+	// the workflow spec this run started on. Edits to the Workflow create a
+	// new revision and never change a run in flight. Intake and schedules set
+	// it; a run that names neither workflowRevision nor workflow (a test run
+	// on a live Workflow) runs the Workflow's current revision, recorded in
+	// status.workflowRevision.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workflowRevision is immutable"
+	WorkflowRevision string `json:"workflowRevision,omitempty"`
+
+	// workflowGeneration is the workflow's metadata.generation the revision was taken from.
 	// +optional
 	WorkflowGeneration int64 `json:"workflowGeneration,omitempty"`
 
-	// workflow is a snapshot of the workflow's spec taken at enrolment: edits
-	// to the Workflow never change a run in flight.
-	// +required
+	// workflow is an inline workflow spec, for test runs of a workflow that
+	// is not in the cluster (kubectl crmflow test, the console). Runs that
+	// intake and schedules create reference a revision instead of copying it.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="the workflow snapshot is immutable"
-	Workflow WorkflowSpec `json:"workflow"`
+	Workflow *WorkflowSpec `json:"workflow,omitempty"`
 
 	// subject is whom the run is about, usually a contact id.
 	// +optional
@@ -103,6 +117,23 @@ type WorkflowRunSpec struct {
 	// cancel stops the run at once; set it with kubectl patch. The run ends Cancelled.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+
+	// inbox holds events delivered to this run after it started: replies a
+	// waitForEvent step may take and events an exit goal may meet. Intake
+	// appends to it, and drops entries from its front once the run consumed
+	// them (counting them in inboxDropped); the run controller consumes each
+	// entry once (status.inboxConsumed). Events can also be delivered by hand
+	// with kubectl patch.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Inbox []CloudEvent `json:"inbox,omitempty"`
+
+	// inboxDropped counts the consumed entries intake removed from the front
+	// of inbox, so that inbox[status.inboxConsumed - inboxDropped:] are the
+	// entries not consumed yet.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	InboxDropped int64 `json:"inboxDropped,omitempty"`
 }
 
 // RunPhase is a convenience summary of a run; conditions carry the detail.
@@ -169,6 +200,10 @@ const (
 	// ReasonDuplicateEvent reports a repeated delivery of an event the run had
 	// already consumed (same source and id); it is dropped without effect.
 	ReasonDuplicateEvent = "DuplicateEvent"
+	// ReasonNotAdmitted ends a run the enrolment policy refused when the run
+	// controller arbitrated (two events for one subject raced, or the event
+	// was already archived); the message starts with the Skip* reason.
+	ReasonNotAdmitted = "NotAdmitted"
 )
 
 // ConditionResult is how one enrolment condition evaluated.
@@ -308,11 +343,17 @@ type WorkflowRunStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	Steps []StepStatus `json:"steps,omitempty"`
 
-	// pendingEvents are events delivered by intake and not yet consumed by a
-	// waitForEvent step or exit goal. Intake persists them before it acknowledges.
+	// workflowRevision is the ControllerRevision the run executes: spec.workflowRevision,
+	// or the Workflow's current revision for a test run that named none.
 	// +optional
-	// +kubebuilder:validation:MaxItems=32
-	PendingEvents []CloudEvent `json:"pendingEvents,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
+	WorkflowRevision string `json:"workflowRevision,omitempty"`
+
+	// inboxConsumed counts the spec.inbox entries the run has consumed since
+	// it started (spec.inboxDropped of them may have left the inbox).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	InboxConsumed int64 `json:"inboxConsumed,omitempty"`
 
 	// result is the reason the run finished (Completed, Ended, GoalReached, StepFailed, Cancelled, …).
 	// +optional
@@ -335,6 +376,7 @@ type WorkflowRunStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
 // +kubebuilder:printcolumn:name="Wake At",type=date,JSONPath=`.status.wakeAt`,priority=1
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.spec.workflowRevision`,priority=1
 // +kubebuilder:printcolumn:name="Dry Run",type=boolean,JSONPath=`.spec.dryRun`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type WorkflowRun struct {
@@ -343,7 +385,7 @@ type WorkflowRun struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the enrolment: the workflow snapshot and the triggering event.
+	// spec is the enrolment: the workflow revision and the triggering event.
 	// +required
 	Spec WorkflowRunSpec `json:"spec"`
 

@@ -2,43 +2,69 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/runner"
 )
 
-// maxPendingEvents is the WorkflowRun schema's limit on status.pendingEvents.
-const maxPendingEvents = 32
+// maxInbox is the WorkflowRun schema's limit on spec.inbox.
+const maxInbox = 32
 
-// deliver appends ev to status.pendingEvents of every not-finished run in
-// namespace ns whose subject is one of subjects and that listens to ev's
-// type now (its current waitForEvent step or an exit goal). Runs are found
-// through the cache index by subject, never by listing the API server.
-// Subjects are the event's subject attribute and the subjects the
+// deliverAttempts bounds the optimistic retries of one delivery.
+const deliverAttempts = 10
+
+// deliver appends ev to spec.inbox of every unfinished run in namespace ns
+// whose subject is one of subjects and that listens to ev's type now (its
+// current waitForEvent step or an exit goal). Runs are found through the
+// cache index of unfinished runs by subject, never by listing the API
+// server. Subjects are the event's subject attribute and the subjects the
 // workflows listening to its type computed from it.
 //
-// Each append is a status update carrying the resourceVersion read, retried
-// on conflict after a live re-read, so it never erases the run controller's
-// writes; an event already pending (same source and id) is not appended
-// twice. Consuming it exactly once is the run controller's job.
+// The cache may not yet show that a run entered its waitForEvent step: when
+// it says a run of the subject does not listen, the run is read live and
+// asked again, so a reply that arrives just after the wait began is kept.
+//
+// Delivery is intake's own channel into a run (spec.inbox); only the run
+// controller writes status. Each append is one patch with the
+// resourceVersion read; an event already in the inbox (same source and id)
+// is not appended twice, and consuming it exactly once is the run
+// controller's job.
 func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEvent, subjects []string) ([]string, error) {
 	var delivered []string
 	for _, subject := range subjects {
 		var runs v1alpha1.WorkflowRunList
-		if err := r.client.List(ctx, &runs, client.InNamespace(ns), client.MatchingFields{index.RunBySubject: subject}); err != nil {
+		if err := r.client.List(ctx, &runs, client.InNamespace(ns), client.MatchingFields{index.ActiveRunBySubject: subject}); err != nil {
 			return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 		}
 		for i := range runs.Items {
 			run := &runs.Items[i]
-			if !wantsEvent(run, ev) {
-				continue
+			wants, err := r.wantsEvent(ctx, run, ev)
+			if err != nil {
+				return nil, err
 			}
-			ok, err := r.appendPending(ctx, run, ev)
+			if !wants {
+				if run, err = r.readLive(ctx, run); err != nil || run == nil {
+					if err != nil {
+						return nil, err
+					}
+					continue
+				}
+				if wants, err = r.wantsEvent(ctx, run, ev); err != nil || !wants {
+					if err != nil {
+						return nil, err
+					}
+					continue
+				}
+			}
+			ok, err := r.appendInbox(ctx, run, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -51,32 +77,71 @@ func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEve
 	return delivered, nil
 }
 
-// wantsEvent: a not-finished run, not triggered by this very event, that listens to its type.
-func wantsEvent(run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) bool {
-	if run.Status.Phase.IsFinished() || run.Spec.Cancel {
-		return false
+// readLive re-reads a run from the API server; nil when it is gone.
+func (r *Receiver) readLive(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1alpha1.WorkflowRun, error) {
+	fresh := &v1alpha1.WorkflowRun{}
+	err := r.live.Get(ctx, client.ObjectKeyFromObject(run), fresh)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	if run.Spec.Event != nil && run.Spec.Event.Source == ev.Source && run.Spec.Event.ID == ev.ID {
-		return false
+	if err != nil {
+		return nil, fmt.Errorf("read run %s: %w", run.Name, err)
 	}
-	return interested(run, ev)
+	return fresh, nil
 }
 
-// appendPending adds ev to run's pendingEvents with optimistic concurrency.
-// It reports false when the run finished or stopped listening meanwhile.
-func (r *Receiver) appendPending(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) (bool, error) {
-	cur := run.DeepCopy()
-	for range slotAttempts * 2 {
-		for _, p := range cur.Status.PendingEvents {
+// wantsEvent: an unfinished run, not triggered by this very event, that
+// listens to its type now.
+func (r *Receiver) wantsEvent(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) (bool, error) {
+	if run.Status.Phase.IsFinished() || run.Spec.Cancel || run.Spec.DryRun {
+		return false, nil
+	}
+	if run.Spec.Event != nil && run.Spec.Event.Source == ev.Source && run.Spec.Event.ID == ev.ID {
+		return false, nil
+	}
+	spec := run.Spec.Workflow
+	if spec == nil {
+		name := index.Revision(run)
+		if name == "" {
+			return false, nil // not started yet: it listens to nothing
+		}
+		var err error
+		if spec, err = r.revisions.Spec(ctx, run.Namespace, name); err != nil {
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return false, fmt.Errorf("revision of run %s: %w", run.Name, err)
+		}
+	}
+	return runner.Interested(run, spec, ev), nil
+}
+
+// appendInbox adds ev to run's spec.inbox with optimistic concurrency,
+// dropping from its front the entries the run has consumed. It reports
+// false when the run finished or stopped listening meanwhile.
+func (r *Receiver) appendInbox(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) (bool, error) {
+	cur := run
+	for range deliverAttempts {
+		for _, p := range cur.Spec.Inbox {
 			if p.Source == ev.Source && p.ID == ev.ID {
-				return true, nil // a duplicate delivery: already pending
+				return true, nil // a duplicate delivery: already in the inbox
 			}
 		}
-		if len(cur.Status.PendingEvents) >= maxPendingEvents {
-			return false, fmt.Errorf("run %s already holds %d undelivered events; it is not consuming them", cur.Name, maxPendingEvents)
+		consumed := max(min(cur.Status.InboxConsumed-cur.Spec.InboxDropped, int64(len(cur.Spec.Inbox))), 0)
+		inbox := append(append([]v1alpha1.CloudEvent{}, cur.Spec.Inbox[consumed:]...), *ev.DeepCopy())
+		if len(inbox) > maxInbox {
+			return false, fmt.Errorf("run %s already holds %d events it has not consumed", cur.Name, maxInbox)
 		}
-		cur.Status.PendingEvents = append(cur.Status.PendingEvents, *ev.DeepCopy())
-		err := r.client.Status().Update(ctx, cur)
+		patch, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": cur.ResourceVersion},
+			"spec":     map[string]any{"inbox": inbox, "inboxDropped": cur.Spec.InboxDropped + consumed},
+		})
+		if err != nil {
+			return false, fmt.Errorf("encode delivery to run %s: %w", cur.Name, err)
+		}
+		target := &v1alpha1.WorkflowRun{}
+		target.Namespace, target.Name = cur.Namespace, cur.Name
+		err = r.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch))
 		switch {
 		case err == nil:
 			return true, nil
@@ -85,16 +150,15 @@ func (r *Receiver) appendPending(ctx context.Context, run *v1alpha1.WorkflowRun,
 		case !apierrors.IsConflict(err):
 			return false, fmt.Errorf("deliver event to run %s: %w", cur.Name, err)
 		}
-		cur = &v1alpha1.WorkflowRun{}
-		if err := r.live.Get(ctx, client.ObjectKeyFromObject(run), cur); err != nil {
-			if apierrors.IsNotFound(err) {
-				return false, nil
-			}
-			return false, fmt.Errorf("re-read run %s: %w", run.Name, err)
+		fresh, err := r.readLive(ctx, cur)
+		if err != nil || fresh == nil {
+			return false, err
 		}
-		if !wantsEvent(cur, ev) {
-			return false, nil
+		wants, err := r.wantsEvent(ctx, fresh, ev)
+		if err != nil || !wants {
+			return false, err
 		}
+		cur = fresh
 	}
 	return false, fmt.Errorf("run %s kept changing while delivering an event", run.Name)
 }

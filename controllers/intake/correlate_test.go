@@ -35,7 +35,7 @@ var _ = Describe("correlation to waiting runs", func() {
 		// A duplicate delivery of the reply is not appended twice.
 		Expect(post(ns, reply).Status).To(Equal(202))
 		Expect(k8sClient.Get(ctx, key, run)).To(Succeed())
-		Expect(run.Status.PendingEvents).To(ConsistOf(HaveField("ID", "msg-1")))
+		Expect(run.Spec.Inbox).To(ConsistOf(HaveField("ID", "msg-1")))
 		Expect(run.Status.Steps).To(HaveLen(3), "delivery must not erase the run controller's status")
 
 		// A reply for another contact, and an event type nobody waits for, go nowhere.
@@ -46,11 +46,10 @@ var _ = Describe("correlation to waiting runs", func() {
 		won := event("won-1", "lead.status.changed", "c-42", obj{"lead": obj{"id": "l-1", "status": "Won", "contactId": "c-42"}})
 		Expect(post(ns, won).First().Delivered).To(ConsistOf(name))
 		Expect(k8sClient.Get(ctx, key, run)).To(Succeed())
-		Expect(run.Status.PendingEvents).To(HaveExactElements(HaveField("ID", "msg-1"), HaveField("ID", "won-1")))
+		Expect(run.Spec.Inbox).To(HaveExactElements(HaveField("ID", "msg-1"), HaveField("ID", "won-1")))
 
 		// A finished run receives nothing.
 		run.Status.Phase = v1alpha1.RunSucceeded
-		run.Status.PendingEvents = nil
 		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 		Eventually(func() []string {
 			return post(ns, event("won-2", "lead.status.changed", "c-42", obj{"lead": obj{"status": "Won"}})).First().Delivered

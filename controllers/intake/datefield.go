@@ -3,13 +3,12 @@ package intake
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -46,13 +45,15 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 			return verdict{}, false, nil
 		}
 		run := pending[0]
+		if olderThan(ev, run.Spec.Event) {
+			return verdict{skip: v1alpha1.SkipStaleEvent, message: fmt.Sprintf(
+				"event %s is older than event %s that scheduled run %s; a redelivered or late event never moves the date back",
+				ev.ID, run.Spec.Event.ID, run.Name)}, true, nil
+		}
 		var v verdict
 		switch {
 		case cleared || passed:
 			err = r.client.Delete(ctx, run, client.Preconditions{UID: &run.UID, ResourceVersion: &run.ResourceVersion})
-			if err == nil {
-				err = r.releaseSlot(ctx, wf, subject, run.Name)
-			}
 			why := "cleared"
 			if passed {
 				why = fmt.Sprintf("passed (%s)", at.UTC().Format(time.RFC3339))
@@ -83,33 +84,26 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 }
 
 // pendingDateRuns finds the subject's date-triggered runs of wf that have
-// not started: the slot's holder, read live (the cache may not have a run
-// created a moment ago), and any others the cache index knows. Each is
-// re-read live so that a write carries a current resourceVersion.
+// not started, from the cache index of the subject's runs and the runs this
+// receiver created too recently for the cache to show, each re-read live so
+// that a write carries a current resourceVersion.
 func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, subject string, now time.Time) ([]*v1alpha1.WorkflowRun, error) {
 	var runs v1alpha1.WorkflowRunList
 	if err := r.client.List(ctx, &runs, client.InNamespace(wf.Namespace),
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}); err != nil {
 		return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 	}
-	candidates := map[string]bool{}
-	lease := &coordinationv1.Lease{}
-	err := r.live.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: slotName(wf.Name, subject)}, lease)
-	switch {
-	case err == nil && ptr.Deref(lease.Spec.HolderIdentity, "") != "":
-		candidates[*lease.Spec.HolderIdentity] = true
-	case err != nil && !apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("read enrolment slot: %w", err)
-	}
+	candidates := r.recent.names(index.WorkflowSubjectKey(wf.Name, subject), now)
 	for i := range runs.Items {
 		cached := &runs.Items[i]
-		if cached.Labels[v1alpha1.LabelTrigger] == triggerDateField && isPending(cached, now) {
-			candidates[cached.Name] = true
+		if cached.Labels[v1alpha1.LabelTrigger] == triggerDateField && !cached.Status.Phase.IsFinished() && !slices.Contains(candidates, cached.Name) {
+			candidates = append(candidates, cached.Name)
 		}
 	}
 	var out []*v1alpha1.WorkflowRun
-	for name := range candidates {
-		cached := &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: name}}
+	for _, name := range candidates {
+		cached := &v1alpha1.WorkflowRun{}
+		cached.Namespace, cached.Name = wf.Namespace, name
 		live := &v1alpha1.WorkflowRun{}
 		if err := r.live.Get(ctx, client.ObjectKeyFromObject(cached), live); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -124,8 +118,81 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 	return out, nil
 }
 
+// olderThan orders date events by time, then id: an event sent before the
+// one a pending run holds (a redelivery, or a late retry) is stale. Events
+// without a time are never stale.
+func olderThan(ev, held *v1alpha1.CloudEvent) bool {
+	if held == nil || ev.Time == nil || held.Time == nil {
+		return false
+	}
+	if !ev.Time.Equal(held.Time) {
+		return ev.Time.Before(held.Time)
+	}
+	return ev.Source == held.Source && ev.ID < held.ID
+}
+
+// slotAttempts bounds the optimistic retries of one decision.
+const slotAttempts = 5
+
 // isPending: not finished, not cancelled, no step started, scheduled ahead.
 func isPending(run *v1alpha1.WorkflowRun, now time.Time) bool {
 	return !run.Status.Phase.IsFinished() && !run.Spec.Cancel && len(run.Status.Steps) == 0 &&
 		run.Spec.ScheduledTime != nil && run.Spec.ScheduledTime.After(now)
+}
+
+// recentRuns remembers, for a short while, the date runs this receiver
+// created per workflow and subject: the informer cache shows a new run a
+// moment after its create returns, and a second date event for the subject
+// within that moment must find the run to move it, not schedule another.
+type recentRuns struct {
+	mu     sync.Mutex
+	byKey  map[string][]recentRun
+	window time.Duration
+}
+
+type recentRun struct {
+	name string
+	at   time.Time
+}
+
+// recentWindow is longer than any cache lag seen on a loaded API server.
+const recentWindow = 30 * time.Second
+
+func (c *recentRuns) add(key, name string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string][]recentRun{}
+	}
+	c.prune(now)
+	c.byKey[key] = append(c.byKey[key], recentRun{name: name, at: now})
+}
+
+func (c *recentRuns) names(key string, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.byKey[key] {
+		if now.Sub(r.at) < recentWindow {
+			out = append(out, r.name)
+		}
+	}
+	return out
+}
+
+// prune drops expired entries; called with the lock held.
+func (c *recentRuns) prune(now time.Time) {
+	for k, runs := range c.byKey {
+		kept := runs[:0]
+		for _, r := range runs {
+			if now.Sub(r.at) < recentWindow {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == 0 {
+			delete(c.byKey, k)
+		} else {
+			c.byKey[k] = kept
+		}
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/runner"
 )
 
 // Trigger label values intake sets.
@@ -130,11 +132,14 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if !en.Enrol {
 		return verdict{skip: v1alpha1.SkipConditionsFalse, message: en.Message}, subject, nil
 	}
-	run, err := r.newRun(e, subject, ev, chain, at, now)
+	run, err := r.newRun(ctx, e, subject, ev, chain, at, now)
 	if err != nil {
 		return verdict{}, subject, err
 	}
-	v, err := r.enrol(ctx, wf, run, e.dateField)
+	v, err := r.enrol(ctx, wf, run)
+	if err == nil && v.enrolled != "" && e.dateField {
+		r.recent.add(index.WorkflowSubjectKey(wf.Name, subject), v.enrolled, now)
+	}
 	return v, subject, err
 }
 
@@ -154,9 +159,9 @@ func (r *Receiver) loopVerdict(wf *v1alpha1.Workflow, subject string, chain v1al
 	return verdict{}, false
 }
 
-// newRun builds the run an event enrols: a snapshot of the workflow, the
-// event, the subject, the start time and the causal chain.
-func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain, at, now time.Time) (*v1alpha1.WorkflowRun, error) {
+// newRun builds the run an event enrols: a reference to the workflow's
+// current revision, the event, the subject, the start time and the causal chain.
+func (r *Receiver) newRun(ctx context.Context, e *entry, subject string, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain, at, now time.Time) (*v1alpha1.WorkflowRun, error) {
 	wf := e.wf
 	trigger := triggerEvent
 	var scheduled *metav1.Time
@@ -168,20 +173,24 @@ func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, cha
 		t := metav1.NewTime(at)
 		scheduled = &t
 	}
+	rev, err := r.revisions.Ensure(ctx, wf)
+	if err != nil {
+		return nil, err
+	}
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      RunName(wf.Name, ev.Source, ev.ID),
 			Namespace: wf.Namespace,
 			Labels: map[string]string{
-				v1alpha1.LabelWorkflow:    labelValue(wf.Name),
+				v1alpha1.LabelWorkflow:    v1alpha1.WorkflowLabelValue(wf.Name),
 				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
 				v1alpha1.LabelTrigger:     trigger,
 			},
 		},
 		Spec: v1alpha1.WorkflowRunSpec{
 			WorkflowName:       wf.Name,
+			WorkflowRevision:   rev,
 			WorkflowGeneration: wf.Generation,
-			Workflow:           *wf.Spec.DeepCopy(),
 			Subject:            subject,
 			Event:              ev.DeepCopy(),
 			ScheduledTime:      scheduled,
@@ -196,20 +205,69 @@ func (r *Receiver) newRun(e *entry, subject string, ev *v1alpha1.CloudEvent, cha
 	return run, nil
 }
 
-// enrol creates run under the workflow's enrolment policy.
-// Date-triggered workflows always use the slot: its holder is how the
-// pending run is found again when a later event moves or clears the date.
-func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun, dateField bool) (verdict, error) {
+// enrol creates run unless the workflow's enrolment policy refuses it. The
+// decision is the engine's (runner.Admit) over the subject's runs in the
+// cache; a refusal is confirmed by reading the runs it rests on live, since
+// the cache may not have seen them finish. The run controller applies the
+// same policy again when it first sees the run: that is what makes it hold
+// across replicas, with no per-subject lock object in etcd.
+func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
 	// Fast path for duplicate deliveries: the cache already has the run.
 	var existing v1alpha1.WorkflowRun
 	if err := r.client.Get(ctx, client.ObjectKeyFromObject(run), &existing); err == nil {
 		return duplicate(run), nil
 	}
-	p := policyOf(wf)
-	if p.reenroll == v1alpha1.ReenrollAlways && p.concurrency == v1alpha1.ConcurrencyAllow && !dateField {
-		return r.createRun(ctx, run)
+	a, err := r.admit(ctx, wf, run, false)
+	if err == nil && a.Verdict == runner.Skip {
+		// Confirm against the API server: the cache may lag behind a finish.
+		a, err = r.admit(ctx, wf, run, true)
 	}
-	return r.enrolInSlot(ctx, wf, run, p)
+	if err != nil {
+		return verdict{}, err
+	}
+	if a.Verdict == runner.Skip {
+		return verdict{skip: a.Reason, message: a.Message}, nil
+	}
+	return r.createRun(ctx, run)
+}
+
+// admit applies the enrolment policy to run against the subject's runs, from
+// the cache or, when live, with each run the cache lists re-read from the
+// API server. Wait and Replace are the run controller's to act on: here they
+// create the run.
+func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun, live bool) (runner.Admission, error) {
+	p := wf.Spec.Enrollment.Defaulted()
+	if p.Reenroll == v1alpha1.ReenrollAlways && p.Concurrency == v1alpha1.ConcurrencyAllow {
+		return runner.Admission{Verdict: runner.Enroll}, nil
+	}
+	var list v1alpha1.WorkflowRunList
+	if err := r.client.List(ctx, &list, client.InNamespace(wf.Namespace),
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)}); err != nil {
+		return runner.Admission{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
+	}
+	others := make([]runner.Candidate, 0, len(list.Items))
+	for i := range list.Items {
+		o := &list.Items[i]
+		if live {
+			fresh := &v1alpha1.WorkflowRun{}
+			err := r.live.Get(ctx, client.ObjectKeyFromObject(o), fresh)
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return runner.Admission{}, fmt.Errorf("read run %s: %w", o.Name, err)
+			}
+			o = fresh
+		}
+		if o.Spec.DryRun || !o.DeletionTimestamp.IsZero() || o.Status.Result == v1alpha1.ReasonNotAdmitted {
+			continue
+		}
+		others = append(others, runner.Candidate{Name: o.Name, Created: o.CreationTimestamp.Time,
+			Started: o.Status.Phase != "", Finished: o.Status.Phase.IsFinished()})
+	}
+	// The new run is newer than every run that exists.
+	self := runner.Candidate{Name: run.Name, Created: r.opts.Clock.Now().Add(time.Hour)}
+	return runner.Admit(p, self, others, run.Spec.Subject), nil
 }
 
 // createRun persists run; AlreadyExists means a duplicate delivery.
@@ -227,23 +285,6 @@ func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (ve
 
 func duplicate(run *v1alpha1.WorkflowRun) verdict {
 	return verdict{skip: v1alpha1.SkipDuplicate, message: fmt.Sprintf("run %s already exists for this event's source and id", run.Name)}
-}
-
-// policy is a workflow's enrolment policy with defaults applied.
-type policy struct {
-	reenroll    v1alpha1.ReenrollPolicy
-	concurrency v1alpha1.ConcurrencyPolicy
-}
-
-func policyOf(wf *v1alpha1.Workflow) policy {
-	p := policy{reenroll: wf.Spec.Enrollment.Reenroll, concurrency: wf.Spec.Enrollment.Concurrency}
-	if p.reenroll == "" {
-		p.reenroll = v1alpha1.ReenrollAfterExit
-	}
-	if p.concurrency == "" {
-		p.concurrency = v1alpha1.ConcurrencyForbid
-	}
-	return p
 }
 
 // workflowKey is a workflow's namespaced name.

@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 
+	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Engine compiles workflows and decides triggers, subjects, conditions
 	// and start times. Required.
 	Engine *runner.Engine
+	// Revisions names the workflow revisions runs reference; nil builds one
+	// on the manager's client (share the controllers' to share its cache).
+	Revisions *revision.Store
 	// Clock is the time source (default the real clock).
 	Clock clock.WithTicker
 	// MaxBodyBytes refuses longer request bodies with 413 (default 64 KiB);
@@ -89,9 +93,3 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// slotGrace is how long a slot whose holder run does not exist yet is taken
-// to be an enrolment in flight on some replica. It exceeds the request
-// timeout, so an enrolment that is still going on is never mistaken for a
-// crashed one.
-func (o Options) slotGrace() time.Duration { return 3 * o.RequestTimeout }

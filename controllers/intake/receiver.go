@@ -18,6 +18,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/controllers/revision"
 )
 
 // Receiver is the CloudEvents HTTP endpoint. Build it with New (or Setup,
@@ -36,7 +37,10 @@ type Receiver struct {
 	tenants client.Reader
 
 	workflows *catalogue
+	// revisions names (and creates, for a new spec) the revision runs reference.
+	revisions *revision.Store
 	skips     *skipRecorder
+	recent    recentRuns
 	locks     keyLocks
 	ready     atomic.Bool
 	// synced waits for every cache the receiver reads.

@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -28,7 +29,11 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
 		Expect(run.Spec.WorkflowName).To(Equal(wf.Name))
 		Expect(run.Spec.Subject).To(Equal("c-1"))
-		Expect(run.Spec.Workflow.Steps).To(HaveLen(len(wf.Spec.Steps)))
+		Expect(run.Spec.Workflow).To(BeNil(), "runs reference a revision instead of copying the spec")
+		rev := &appsv1.ControllerRevision{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: run.Spec.WorkflowRevision}, rev)).To(Succeed())
+		Expect(metav1.IsControlledBy(rev, wf)).To(BeTrue(), "the revision is owned by its workflow")
+		Expect(string(rev.Data.Raw)).To(ContainSubstring(`"name":"hand-to-sales"`))
 		Expect(run.Spec.WorkflowGeneration).To(BeNumerically(">=", 1))
 		Expect(run.Spec.Event.ID).To(Equal("lead-1"))
 		Expect(string(run.Spec.Event.Data.Raw)).To(ContainSubstring(`"source":"Website"`))

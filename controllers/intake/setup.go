@@ -18,6 +18,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/controllers/revision"
 )
 
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows,verbs=get;list;watch
@@ -25,7 +26,7 @@ import (
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows/finalizers,verbs=update
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns/status,verbs=get;update
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete
+// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -76,6 +77,10 @@ func New(mgr ctrl.Manager, opts Options) (*Receiver, cache.Cache, error) {
 		live:      mgr.GetAPIReader(),
 		tenants:   tenants,
 		workflows: newCatalogue(engineCompiler(opts.Engine)),
+		revisions: opts.Revisions,
+	}
+	if r.revisions == nil {
+		r.revisions = &revision.Store{Client: mgr.GetClient(), Live: mgr.GetAPIReader()}
 	}
 	r.skips = newSkipRecorder(r.client, r.live, opts.Clock, opts.Recorder, opts.EventInterval)
 	ctx := context.Background()

@@ -233,7 +233,7 @@ func runOf(wf *v1alpha1.Workflow, scheme *runtime.Scheme, i int) *v1alpha1.Workf
 			Labels: map[string]string{v1alpha1.LabelWorkflow: wf.Name, v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject), v1alpha1.LabelTrigger: "event"},
 		},
 		Spec: v1alpha1.WorkflowRunSpec{
-			WorkflowName: wf.Name, WorkflowGeneration: wf.Generation, Workflow: *wf.Spec.DeepCopy(), Subject: subject,
+			WorkflowName: wf.Name, WorkflowGeneration: wf.Generation, Workflow: wf.Spec.DeepCopy(), Subject: subject,
 			Event: &v1alpha1.CloudEvent{ID: fmt.Sprint(i), Source: "bench", Type: "contact.created", Subject: subject, Time: &now},
 		},
 	}

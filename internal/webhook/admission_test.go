@@ -133,7 +133,7 @@ var _ = Describe("Workflow admission", func() {
 var _ = Describe("WorkflowRun admission", func() {
 	run := func(name string, spec v1alpha1.WorkflowSpec, data string) *v1alpha1.WorkflowRun {
 		r := &v1alpha1.WorkflowRun{Spec: v1alpha1.WorkflowRunSpec{
-			WorkflowName: "wf", Workflow: spec, Subject: "c-1", DryRun: true,
+			WorkflowName: "wf", Workflow: spec.DeepCopy(), Subject: "c-1", DryRun: true,
 			Event: &v1alpha1.CloudEvent{ID: "1", Source: "test", Type: "lead.created", Data: &runtime.RawExtension{Raw: []byte(data)}},
 		}}
 		r.Name, r.Namespace = name, namespace

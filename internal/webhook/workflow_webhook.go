@@ -160,8 +160,8 @@ func (o *Options) missingSecrets(ctx context.Context, namespace string, spec *v1
 	return out
 }
 
-// WorkflowRunValidator checks a new WorkflowRun: its workflow snapshot must
-// compile, and its event data must be a JSON object, as expressions read
+// WorkflowRunValidator checks a new WorkflowRun: its inline workflow spec,
+// if it has one, must compile, and its event data must be a JSON object, as expressions read
 // its top-level keys. Runs are immutable where it matters (the CRD says so),
 // so updates are not checked.
 type WorkflowRunValidator struct {
@@ -172,8 +172,10 @@ var _ admission.Validator[*v1alpha1.WorkflowRun] = &WorkflowRunValidator{}
 
 // ValidateCreate checks a new run.
 func (v *WorkflowRunValidator) ValidateCreate(_ context.Context, run *v1alpha1.WorkflowRun) (admission.Warnings, error) {
-	path := field.NewPath("spec", "workflow")
-	errs := ValidateWorkflowSpec(&run.Spec.Workflow, path, v.Compiler)
+	var errs field.ErrorList
+	if run.Spec.Workflow != nil {
+		errs = ValidateWorkflowSpec(run.Spec.Workflow, field.NewPath("spec", "workflow"), v.Compiler)
+	}
 	errs = append(errs, validateEventData(run.Spec.Event, field.NewPath("spec", "event"))...)
 	for i := range run.Spec.SimulatedEvents {
 		errs = append(errs, validateEventData(&run.Spec.SimulatedEvents[i], field.NewPath("spec", "simulatedEvents").Index(i))...)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/crmflow/crmflow/controllers/revision"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,12 +137,17 @@ func enrol(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alp
 // enrolObject builds, without creating it, the run enrol creates.
 func enrolObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
 	GinkgoHelper()
+	rev, err := revision.Build(wf, scheme)
+	Expect(err).NotTo(HaveOccurred())
+	if err := k8sClient.Create(suiteCtx, rev); !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      strings.ToLower(fmt.Sprintf("%s-%s", wf.Name, ev.ID)),
 			Namespace: wf.Namespace,
 			Labels: map[string]string{
-				v1alpha1.LabelWorkflow:    wf.Name,
+				v1alpha1.LabelWorkflow:    v1alpha1.WorkflowLabelValue(wf.Name),
 				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
 				v1alpha1.LabelTrigger:     "event",
 			},
@@ -148,7 +155,7 @@ func enrolObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) 
 		Spec: v1alpha1.WorkflowRunSpec{
 			WorkflowName:       wf.Name,
 			WorkflowGeneration: wf.Generation,
-			Workflow:           *wf.Spec.DeepCopy(),
+			WorkflowRevision:   rev.Name,
 			Subject:            subject,
 			Event:              &ev,
 		},
@@ -194,8 +201,8 @@ func stepPhases(run *v1alpha1.WorkflowRun) map[string]v1alpha1.StepPhase {
 	return out
 }
 
-// deliver appends ev to a run's status.pendingEvents the way intake does:
-// a status update with the resourceVersion read, retried on conflict.
+// deliver appends ev to a run's spec.inbox the way intake does: an update
+// with the resourceVersion read, retried on conflict.
 func deliver(run *v1alpha1.WorkflowRun, ev v1alpha1.CloudEvent) {
 	GinkgoHelper()
 	Eventually(func() error {
@@ -203,8 +210,8 @@ func deliver(run *v1alpha1.WorkflowRun, ev v1alpha1.CloudEvent) {
 		if err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), got); err != nil {
 			return err
 		}
-		got.Status.PendingEvents = append(got.Status.PendingEvents, ev)
-		return k8sClient.Status().Update(suiteCtx, got)
+		got.Spec.Inbox = append(got.Spec.Inbox, ev)
+		return k8sClient.Update(suiteCtx, got)
 	}).Should(Succeed())
 }
 

@@ -100,6 +100,13 @@ type managerOptions struct {
 	metrics *controllers.Metrics
 }
 
+// cacheFor is crmflow's cache options limited to one namespace.
+func cacheFor(namespace string) cache.Options {
+	o := controllers.CacheOptions()
+	o.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	return o
+}
+
 // testManager is a running manager; stop ends it and waits until it stopped.
 type testManager struct {
 	stop func()
@@ -117,7 +124,7 @@ func startManager(o managerOptions) *testManager {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{o.namespace: {}}},
+		Cache:                  cacheFor(o.namespace),
 		// Specs start several managers in one process, one after another.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		NewClient: func(c *rest.Config, opts client.Options) (client.Client, error) {
@@ -142,7 +149,11 @@ func startManager(o managerOptions) *testManager {
 		m, err = controllers.NewMetrics(prometheus.NewRegistry())
 		Expect(err).NotTo(HaveOccurred())
 	}
+	shared := controllers.NewShared(mgr)
+	shared.Counters.FlushInterval = 200 * time.Millisecond
 	Expect((&controllers.WorkflowReconciler{
+		Revisions:       shared.Revisions,
+		Counters:        shared.Counters,
 		Client:          mgr.GetClient(),
 		Clock:           o.clock,
 		Compile:         func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
@@ -151,6 +162,8 @@ func startManager(o managerOptions) *testManager {
 		MaxRequeueAfter: o.poll,
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.WorkflowRunReconciler{
+		Revisions:       shared.Revisions,
+		Counters:        shared.Counters,
 		Client:          mgr.GetClient(),
 		APIReader:       mgr.GetAPIReader(),
 		Clock:           o.clock,

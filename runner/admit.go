@@ -1,0 +1,104 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// Candidate is a run as the enrolment policy sees it: another run of the
+// same workflow for the same subject, or the run asking to be admitted.
+type Candidate struct {
+	// Name of the run.
+	Name string
+	// Created is the run's creation time; with Name it orders runs that
+	// were created but not yet admitted.
+	Created time.Time
+	// Started: the run was admitted (its status has a phase).
+	Started bool
+	// Finished: the run ended (Succeeded, Failed or Cancelled).
+	Finished bool
+}
+
+// before orders candidates by creation, then name.
+func (c Candidate) before(o Candidate) bool {
+	if !c.Created.Equal(o.Created) {
+		return c.Created.Before(o.Created)
+	}
+	return c.Name < o.Name
+}
+
+// Verdict is what the enrolment policy decides for a new run.
+type Verdict int
+
+// Verdicts of Admit.
+const (
+	// Enroll: the run goes ahead.
+	Enroll Verdict = iota
+	// Skip: the run ends without acting; Admission.Reason says why.
+	Skip
+	// Wait: an older run of the subject is not admitted yet; decide again
+	// once it is.
+	Wait
+	// Replace: cancel Admission.Replace, then go ahead.
+	Replace
+)
+
+// Admission is the decision on one new run.
+type Admission struct {
+	Verdict Verdict
+	// Reason is a v1alpha1.Skip* reason when Verdict is Skip.
+	Reason string
+	// Message says why, for people.
+	Message string
+	// Replace names the active runs to cancel when Verdict is Replace.
+	Replace []string
+}
+
+// Admit applies a workflow's enrolment policy to a new run, given the other
+// runs of the same workflow and subject that exist. It is a pure decision:
+// the run controller, the one writer of run status, calls it when it first
+// sees a run, so two receivers racing on two replicas cannot both enrol a
+// subject that the policy allows only once. Runs not yet admitted are taken
+// in creation order: the older one is decided first.
+//
+// reenroll: Never is decided here against the runs that still exist; the
+// caller also keeps a durable record for subjects whose runs are gone.
+func Admit(policy v1alpha1.EnrollmentPolicy, self Candidate, others []Candidate, subject string) Admission {
+	p := policy.Defaulted()
+	if p.Reenroll == v1alpha1.ReenrollAlways && p.Concurrency == v1alpha1.ConcurrencyAllow {
+		return Admission{Verdict: Enroll}
+	}
+	var holders []string
+	for _, o := range others {
+		switch {
+		case o.Name == self.Name:
+			continue
+		case p.Reenroll == v1alpha1.ReenrollNever && (o.Started || o.before(self)):
+			return Admission{Verdict: Skip, Reason: v1alpha1.SkipAlreadyEnrolled,
+				Message: fmt.Sprintf("subject %q was enrolled before (run %s) and reenroll is Never", subject, o.Name)}
+		case o.Finished:
+			continue
+		case !o.Started && o.before(self):
+			return Admission{Verdict: Wait, Message: fmt.Sprintf("run %s for subject %q was created first and is not admitted yet", o.Name, subject)}
+		case o.Started:
+			holders = append(holders, o.Name)
+		}
+	}
+	if len(holders) == 0 {
+		return Admission{Verdict: Enroll}
+	}
+	switch {
+	case p.Concurrency == v1alpha1.ConcurrencyReplace:
+		return Admission{Verdict: Replace, Replace: holders,
+			Message: fmt.Sprintf("replaces active run(s) %v of subject %q (concurrency Replace)", holders, subject)}
+	case p.Concurrency == v1alpha1.ConcurrencyAllow && p.Reenroll == v1alpha1.ReenrollAfterExit:
+		return Admission{Verdict: Skip, Reason: v1alpha1.SkipAlreadyEnrolled,
+			Message: fmt.Sprintf("subject %q is enrolled in run %s and reenroll is AfterExit", subject, holders[0])}
+	case p.Concurrency == v1alpha1.ConcurrencyAllow:
+		return Admission{Verdict: Enroll}
+	}
+	return Admission{Verdict: Skip, Reason: v1alpha1.SkipActiveRun,
+		Message: fmt.Sprintf("subject %q has active run %s and concurrency is Forbid", subject, holders[0])}
+}
