@@ -71,6 +71,7 @@ func Admit(policy v1alpha1.EnrollmentPolicy, self Candidate, others []Candidate,
 		return Admission{Verdict: Enroll}
 	}
 	var holders []string
+	waitFor := ""
 	for _, o := range others {
 		switch {
 		case o.Name == self.Name:
@@ -80,13 +81,16 @@ func Admit(policy v1alpha1.EnrollmentPolicy, self Candidate, others []Candidate,
 				Message: fmt.Sprintf("subject %q was enrolled before (run %s) and reenroll is Never", subject, o.Name)}
 		case o.Finished:
 			continue
-		case !o.Started && o.before(self):
-			return Admission{Verdict: Wait, Message: fmt.Sprintf("run %s for subject %q was created first and is not admitted yet", o.Name, subject)}
 		case o.Started:
 			holders = append(holders, o.Name)
+		case o.before(self) && waitFor == "":
+			waitFor = o.Name
 		}
 	}
 	if len(holders) == 0 {
+		if waitFor != "" {
+			return Admission{Verdict: Wait, Message: fmt.Sprintf("run %s for subject %q was created first and is not admitted yet", waitFor, subject)}
+		}
 		return Admission{Verdict: Enroll}
 	}
 	switch {

