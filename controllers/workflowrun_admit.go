@@ -48,6 +48,10 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 		}
 		return r.skipRun(run, now, v1alpha1.SkipDuplicate, dup), nil
 	}
+	policy := spec.Enrollment.Defaulted()
+	if policy.Reenroll == v1alpha1.ReenrollAlways && policy.Concurrency == v1alpha1.ConcurrencyAllow {
+		return admitResult{}, nil // nothing to arbitrate
+	}
 	var list v1alpha1.WorkflowRunList
 	if err := r.List(ctx, &list, client.InNamespace(run.Namespace),
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(run.Spec.WorkflowName, run.Spec.Subject)}); err != nil {
@@ -61,7 +65,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 		}
 		others = append(others, candidate(o))
 	}
-	a := runner.Admit(spec.Enrollment, candidate(run), others, run.Spec.Subject)
+	a := runner.Admit(policy, candidate(run), others, run.Spec.Subject)
 	switch a.Verdict {
 	case runner.Wait:
 		return admitResult{wait: true}, nil
@@ -74,7 +78,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 			}
 		}
 	}
-	if spec.Enrollment.Defaulted().Reenroll == v1alpha1.ReenrollNever {
+	if policy.Reenroll == v1alpha1.ReenrollNever {
 		holder, err := r.enrolOnce(ctx, run)
 		if err != nil {
 			return admitResult{}, err

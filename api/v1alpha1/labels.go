@@ -32,8 +32,6 @@ const (
 	LabelSubjectHash = "crmflow.io/subject-hash"
 	// LabelTrigger says what created the run: event, schedule, dateField or test.
 	LabelTrigger = "crmflow.io/trigger"
-	// LabelFinished is "true" once the run finished, so active runs are cheap to select.
-	LabelFinished = "crmflow.io/finished"
 )
 
 // SubjectHash is the LabelSubjectHash value of a subject (subjects are not

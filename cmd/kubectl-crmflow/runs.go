@@ -54,17 +54,13 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, ns, workflow 
 		}
 		return fmt.Errorf("get workflow %s/%s: %w", ns, workflow, err)
 	}
-	sel := client.MatchingLabels{v1alpha1.LabelWorkflow: workflow}
-	if active {
-		sel[v1alpha1.LabelFinished] = "false"
-	}
+	sel := client.MatchingLabels{v1alpha1.LabelWorkflow: v1alpha1.WorkflowLabelValue(workflow)}
 	var runs v1alpha1.WorkflowRunList
 	if err := c.List(ctx, &runs, client.InNamespace(ns), sel); err != nil {
 		return fmt.Errorf("list runs of %s/%s: %w", ns, workflow, err)
 	}
 	items := runs.Items
 	if active {
-		// Runs not yet labelled finished=false count as active when their phase says so.
 		items = items[:0]
 		for _, r := range runs.Items {
 			if !r.Status.Phase.IsFinished() {

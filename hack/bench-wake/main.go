@@ -196,10 +196,16 @@ func bench(root string, n int, wait time.Duration, workers, creators int) error 
 	deadline := time.Now().Add(wait + 5*time.Minute)
 	for {
 		list := &v1alpha1.WorkflowRunList{}
-		if err := cl.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelFinished: "true"}); err != nil {
+		if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return err
 		}
-		if len(list.Items) == n {
+		finished := 0
+		for i := range list.Items {
+			if list.Items[i].Status.Phase.IsFinished() {
+				finished++
+			}
+		}
+		if finished == n {
 			break
 		}
 		if time.Now().After(deadline) {

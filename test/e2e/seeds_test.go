@@ -14,18 +14,19 @@ import (
 )
 
 // Write bounds per run, for the controllers' writes only (the run's creation
-// is intake's). A run costs one status write per pass that changes it: the
-// first pass (enrolment and every instant step up to the first wait), one
-// per wake (a timer or a delivered event), and one metadata patch adding
-// crmflow.io/finished=true. Waiting costs nothing. So:
-//   - VIP routing and negative sentiment: all steps instant → 1 status + 1 label = 2;
+// and a delivered reply are intake's). A run costs one status write per pass
+// that changes it: the first pass (admission, enrolment and every instant
+// step up to the first wait) and one per wake (a timer or a delivered
+// event). Waiting costs nothing. So:
+//   - VIP routing and negative sentiment: all steps instant → 1 status write
+//     (2 API writes per run with intake's create: the Cost budget);
 //   - lead follow-up without reply: first pass (settle waits), 3 wakes
-//     (settle, await-reply timeout, await-second-reply timeout) + label = 5;
-//   - lead follow-up with a reply: first pass, settle wake, the reply + label = 4.
+//     (settle, await-reply timeout, await-second-reply timeout) = 4;
+//   - lead follow-up with a reply: first pass, settle wake, the reply = 3.
 const (
-	instantSeedWrites = 2
-	leadNoReplyWrites = 5
-	leadReplyWrites   = 4
+	instantSeedWrites = 1
+	leadNoReplyWrites = 4
+	leadReplyWrites   = 3
 )
 
 // newFakeClock starts a fake clock at a whole second (the API stores
@@ -34,15 +35,13 @@ func newFakeClock() *clocktesting.FakeClock {
 	return clocktesting.NewFakeClock(time.Now().Add(time.Minute).Truncate(time.Second))
 }
 
-// expectSucceeded asserts the Succeeded condition, the phase and the
-// finished label of a run.
+// expectSucceeded asserts the Succeeded condition and the phase of a run.
 func expectSucceeded(g Gomega, run *v1alpha1.WorkflowRun, reason string) {
 	g.Expect(run.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
 	c := meta.FindStatusCondition(run.Status.Conditions, v1alpha1.RunSucceededCondition)
 	g.Expect(c).NotTo(BeNil())
 	g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 	g.Expect(c.Reason).To(Equal(reason))
-	g.Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelFinished, "true"))
 	g.Expect(run.Status.CompletionTime).NotTo(BeNil())
 }
 

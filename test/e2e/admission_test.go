@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// The enrolment policy holds across receivers: intake only creates runs,
+// and the run controller, the one writer of run status, admits them.
+var _ = Describe("Enrolment admission by the run controller", func() {
+	var (
+		ns  string
+		clk *clocktesting.FakeClock
+	)
+	BeforeEach(func() {
+		ns = newNamespace()
+		clk = newFakeClock()
+		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
+	})
+	event := func(id, subject string) v1alpha1.CloudEvent {
+		return cloudEvent("conversation.started", id, subject, clk.Now(), map[string]any{"conversation": map[string]any{"contactId": subject}})
+	}
+	runsOf := func(g Gomega) []v1alpha1.WorkflowRun {
+		list := &v1alpha1.WorkflowRunList{}
+		g.Expect(k8sClient.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
+		return list.Items
+	}
+
+	It("admits exactly one of 30 runs created at once for one subject under Forbid, and counts the others", func() {
+		wf := createWorkflow(remindWorkflow(ns, "burst", func(w *v1alpha1.Workflow) { // waits an hour
+			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{} // the defaults: AfterExit, Forbid
+		}))
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				enrol(wf, event(fmt.Sprintf("b%d", i), "c-burst"), "c-burst")
+			}()
+		}
+		wg.Wait()
+		Eventually(func(g Gomega) {
+			waiting, refused := 0, 0
+			for _, r := range runsOf(g) {
+				switch {
+				case r.Status.Phase == v1alpha1.RunWaiting:
+					waiting++
+				case r.Status.Phase == v1alpha1.RunCancelled && r.Status.Result == v1alpha1.ReasonNotAdmitted:
+					g.Expect(r.Status.Message).To(HavePrefix(v1alpha1.SkipActiveRun + ": "))
+					g.Expect(r.Status.Steps).To(BeEmpty(), "a refused run performs nothing")
+					refused++
+				}
+			}
+			g.Expect(waiting).To(Equal(1))
+			g.Expect(refused).To(Equal(29))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.Workflow{}
+			g.Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(wf), got)).To(Succeed())
+			g.Expect(got.Status.Runs.Active).To(BeEquivalentTo(1))
+			g.Expect(got.Status.SkippedEvents).To(ContainElement(And(
+				HaveField("Reason", v1alpha1.SkipActiveRun), HaveField("Count", BeEquivalentTo(29)))))
+		}).Should(Succeed())
+	})
+
+	It("cancels the active run when a new one is admitted under Replace", func() {
+		wf := createWorkflow(remindWorkflow(ns, "replace", func(w *v1alpha1.Workflow) {
+			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyReplace}
+		}))
+		first := enrol(wf, event("r1", "c-r"), "c-r")
+		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunWaiting))
+		second := enrol(wf, event("r2", "c-r"), "c-r")
+		Eventually(phaseOf(second)).Should(Equal(v1alpha1.RunWaiting))
+		Eventually(func(g Gomega) {
+			got := getRun(first)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
+			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonCancelled))
+		}).Should(Succeed())
+	})
+
+	It("enrols a subject once under reenroll Never, even after its run is gone", func() {
+		wf := createWorkflow(remindWorkflow(ns, "once", withSteps(notifyStep("remind", "once {{ subject }}")), func(w *v1alpha1.Workflow) {
+			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
+		}))
+		first := enrol(wf, event("n1", "c-n"), "c-n")
+		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunSucceeded))
+		Expect(k8sClient.Delete(suiteCtx, getRun(first)(Default))).To(Succeed())
+
+		again := enrol(wf, event("n2", "c-n"), "c-n")
+		Eventually(func(g Gomega) {
+			got := getRun(again)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
+			g.Expect(got.Status.Message).To(HavePrefix(v1alpha1.SkipAlreadyEnrolled + ": "))
+			g.Expect(strings.Contains(got.Status.Message, first.Name)).To(BeTrue(), got.Status.Message)
+		}).Should(Succeed())
+	})
+})
