@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -116,6 +117,10 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	at, cleared, err := e.prog.StartAt(ev, now)
 	if err != nil {
 		return verdict{skip: v1alpha1.SkipEvaluationError, message: fmt.Sprintf("start time: %v", err)}, subject, nil
+	}
+	if at.UTC().After(latestStorable) {
+		return verdict{}, subject, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(
+			"attribute \"time\" plus the delay of workflow %s is past the year 9999", wf.Name)}
 	}
 	unlock := r.locks.lock(wf.Namespace + "/" + wf.Name + "/" + subject)
 	defer unlock()
@@ -276,6 +281,10 @@ func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (ve
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return duplicate(run), nil
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		// The API server will refuse this run however often it is sent.
+		return verdict{}, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(
+			"the event cannot be stored as a run of workflow %s: %s", run.Spec.WorkflowName, err.Error())}
 	case err != nil:
 		return verdict{}, fmt.Errorf("create WorkflowRun %s: %w", run.Name, err)
 	}

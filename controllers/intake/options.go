@@ -61,7 +61,21 @@ type Options struct {
 	// Recorder records Kubernetes Events on Workflows; default the manager's
 	// recorder named "crmflow-intake".
 	Recorder events.EventRecorder
+	// MaxEventAge refuses (400) an event whose time is further in the past
+	// (default 30 days): a sender replaying a month-old backlog is more
+	// likely broken than late.
+	MaxEventAge time.Duration
+	// MaxClockSkew refuses (400) an event whose time is further in the
+	// future (default 1h): a far-future time plus a trigger delay would hold
+	// a subject's enrolment for ever.
+	MaxClockSkew time.Duration
 }
+
+// Defaults of the event time bounds.
+const (
+	DefaultMaxEventAge  = 30 * 24 * time.Hour
+	DefaultMaxClockSkew = time.Hour
+)
 
 func (o Options) withDefaults() Options {
 	if o.Addr == "" {
@@ -78,6 +92,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxEventAge <= 0 {
+		o.MaxEventAge = DefaultMaxEventAge
+	}
+	if o.MaxClockSkew <= 0 {
+		o.MaxClockSkew = DefaultMaxClockSkew
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = DefaultRetryAfter

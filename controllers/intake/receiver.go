@@ -117,6 +117,9 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 	if err != nil {
 		return nil, err
 	}
+	if err := r.validateEvents(evs); err != nil {
+		return nil, err
+	}
 	answer := &Answer{Events: make([]EventResult, 0, len(evs))}
 	var skips []recordedSkip
 	for i := range evs {
