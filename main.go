@@ -27,6 +27,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -69,6 +70,8 @@ type config struct {
 	maxHops         int
 	maxEventBytes   int64
 	runWorkers      int
+	maxEventAge     time.Duration
+	maxClockSkew    time.Duration
 	zap             zap.Options
 	showHelpAndExit bool
 }
@@ -110,6 +113,8 @@ Flags:
 	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrolment from an event that crmflow actions caused this many times in a row (loop prevention).")
 	fs.Int64Var(&c.maxEventBytes, "max-event-bytes", intake.DefaultMaxBodyBytes, "Largest accepted request body and event data, in bytes; larger requests get 413.")
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
+	fs.DurationVar(&c.maxEventAge, "max-event-age", intake.DefaultMaxEventAge, "Refuse (400) events whose time attribute is older than this.")
+	fs.DurationVar(&c.maxClockSkew, "max-clock-skew", intake.DefaultMaxClockSkew, "Refuse (400) events whose time attribute is further ahead of the receiver's clock than this.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err
@@ -254,6 +259,8 @@ func run(ctx context.Context, c config) error {
 		Clock:        realClock,
 		MaxBodyBytes: c.maxEventBytes,
 		MaxHops:      int32(c.maxHops),
+		MaxEventAge:  c.maxEventAge,
+		MaxClockSkew: c.maxClockSkew,
 	}); err != nil {
 		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
 	}
