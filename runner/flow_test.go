@@ -336,3 +336,26 @@ func TestInvalidSnapshotFailsTheRun(t *testing.T) {
 	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonInvalidWorkflow))
 	g.Expect(out.Status.Message).To(ContainSubstring("spec.steps[0].if: 1:4: Syntax error"))
 }
+
+// A wait never ends before its duration has passed, whatever the sub-second
+// part of the moment it began: status keeps whole seconds, so its start is
+// recorded rounded up and the wake compared with the precise clock.
+func TestWaitNeverEndsEarly(t *testing.T) {
+	g := NewWithT(t)
+	h := newHarness(t, newRun(eventSpec(waitStep("pause", "2s"), tagStep("after"))))
+	h.clk.Step(900 * time.Millisecond) // the wait begins at t0+0.9s
+	began := h.clk.Now()
+	out := h.advance()
+	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
+	g.Expect(out.WakeAt).NotTo(BeNil())
+	g.Expect(out.WakeAt.Sub(began)).To(BeNumerically(">=", 2*time.Second), "wakeAt %s, began %s", out.WakeAt, began)
+
+	h.clk.Step(1950 * time.Millisecond) // 1.95s after the wait began: not yet
+	h.advance()
+	g.Expect(h.step("pause").Phase).To(Equal(v1alpha1.StepWaiting))
+
+	h.clk.SetTime(*out.WakeAt)
+	h.advance()
+	g.Expect(h.step("pause").Phase).To(Equal(v1alpha1.StepSucceeded))
+	g.Expect(h.clk.Now().Sub(began)).To(BeNumerically(">=", 2*time.Second))
+}
