@@ -77,7 +77,11 @@ func (a *advance) advance() error {
 		return nil
 	}
 	a.st.ObservedGeneration = a.run.Generation
-	p, err := a.e.Compile(a.spec)
+	compile := a.e.Compile
+	if a.in.Spec != nil {
+		compile = a.e.compileShared
+	}
+	p, err := compile(a.spec)
 	var ce *CompileError
 	if errors.As(err, &ce) {
 		a.initStatus()

@@ -84,6 +84,28 @@ func (e *Engine) Compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	return p, nil
 }
 
+// compileShared is Compile for a spec that is never modified afterwards: its
+// program is remembered by the spec's address, skipping the content hash.
+func (e *Engine) compileShared(spec *v1alpha1.WorkflowSpec) (*Program, error) {
+	e.mu.Lock()
+	p, ok := e.shared[spec]
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := e.Compile(spec)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shared == nil || len(e.shared) >= maxCachedPrograms {
+		e.shared = map[*v1alpha1.WorkflowSpec]*Program{}
+	}
+	e.shared[spec] = p
+	return p, nil
+}
+
 func (e *Engine) cached(key [32]byte) (*Program, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -57,6 +57,9 @@ type Engine struct {
 	envErr error
 	mu     sync.Mutex
 	cache  map[[32]byte]*Program
+	// shared maps specs that are never modified (resolved revisions) to
+	// their program, so a run's pass does not re-hash its spec.
+	shared map[*v1alpha1.WorkflowSpec]*Program
 	clock  clock.PassiveClock
 
 	// defaultLeadID and defaultTicketID are the compiled defaults of
@@ -95,8 +98,9 @@ type Input struct {
 	// Run is the run as last read; Advance does not modify it.
 	Run *v1alpha1.WorkflowRun
 	// Spec is the workflow spec the run executes: the ControllerRevision it
-	// references, resolved by the caller. Nil means the run's inline
-	// spec.workflow (test runs).
+	// references, resolved by the caller, shared and never modified (the
+	// engine remembers its program by the pointer). Nil means the run's
+	// inline spec.workflow (test runs).
 	Spec *v1alpha1.WorkflowSpec
 	// WorkflowPaused holds the run at its next step boundary.
 	WorkflowPaused bool
