@@ -483,6 +483,19 @@ type RunCounts struct {
 	Cancelled int32 `json:"cancelled"`
 }
 
+// DateRunCounts counts changes to scheduled dateField runs.
+type DateRunCounts struct {
+	// rescheduled counts pending runs moved because an event carried a new date.
+	// +optional
+	Rescheduled int64 `json:"rescheduled,omitempty"`
+	// dropped counts pending runs deleted because the date was cleared or already passed.
+	// +optional
+	Dropped int64 `json:"dropped,omitempty"`
+	// lastTime a pending run was rescheduled or dropped.
+	// +optional
+	LastTime *metav1.Time `json:"lastTime,omitempty"`
+}
+
 // SkipCount counts triggers that did not enrol, for one reason.
 type SkipCount struct {
 	// reason is why the trigger was skipped, one of the Skip* reasons:
@@ -557,6 +570,11 @@ type WorkflowStatus struct {
 	// +listMapKey=reason
 	// +kubebuilder:validation:MaxItems=32
 	SkippedEvents []SkipCount `json:"skippedEvents,omitempty"`
+
+	// dateRuns counts what later events did to runs a dateField trigger
+	// scheduled: moved to a new date, or dropped (the date was cleared or passed).
+	// +optional
+	DateRuns *DateRunCounts `json:"dateRuns,omitempty"`
 
 	// lastTriggeredTime is when the workflow last enrolled someone.
 	// +optional

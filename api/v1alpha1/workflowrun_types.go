@@ -375,6 +375,7 @@ type WorkflowRunStatus struct {
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Result",type=string,JSONPath=`.status.result`
 // +kubebuilder:printcolumn:name="Wake At",type=date,JSONPath=`.status.wakeAt`,priority=1
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.spec.workflowRevision`,priority=1
 // +kubebuilder:printcolumn:name="Dry Run",type=boolean,JSONPath=`.spec.dryRun`,priority=1

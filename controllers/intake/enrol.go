@@ -65,8 +65,10 @@ func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.Clou
 			r.skips.triggered(e.wf, r.opts.Clock.Now())
 		case v.rescheduled != "":
 			res.Rescheduled = append(res.Rescheduled, RunRef{Workflow: e.wf.Name, Run: v.rescheduled})
+			r.skips.dateRun(e.wf, true, r.opts.Clock.Now()) // persisted already; a resend finds the date unchanged
 		case v.dropped != "":
 			res.Dropped = append(res.Dropped, RunRef{Workflow: e.wf.Name, Run: v.dropped})
+			r.skips.dateRun(e.wf, false, r.opts.Clock.Now())
 		case v.skip != "":
 			res.Skipped = append(res.Skipped, Skip{Workflow: e.wf.Name, Reason: v.skip, Message: v.message})
 			skips = append(skips, recordedSkip{workflow: e.wf, reason: v.skip, message: fmt.Sprintf("event %s: %s", ev.ID, v.message)})

@@ -80,8 +80,10 @@ var _ = Describe("exactly-once enrolment", func() {
 		admitted := burst[0].DeepCopy()
 		admitted.Status.Phase = v1alpha1.RunRunning
 		Expect(k8sClient.Status().Update(ctx, admitted)).To(Succeed())
+		attempt := 0
 		Eventually(func() []intake.Skip {
-			return post(ns, event("while-active", "lead.created", "", lead(98))).First().Skipped
+			attempt++ // a new event each time: an attempt before the cache saw the admission creates a run
+			return post(ns, event(fmt.Sprint("while-active-", attempt), "lead.created", "", lead(98))).First().Skipped
 		}).Should(ConsistOf(HaveField("Reason", v1alpha1.SkipActiveRun)))
 
 		// Once that run finished, AfterExit lets the subject enrol again.

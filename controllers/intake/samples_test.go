@@ -135,6 +135,13 @@ var _ = Describe("the seed samples' triggers", func() {
 		r = post(ns, event("u-6", "contact.updated", "", contact(time.Now().AddDate(0, 0, 2).Format("2006-01-02"))))
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDatePassed)), r.Raw)
 		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.Workflow{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: wf.Name}, got)).To(Succeed())
+			g.Expect(got.Status.DateRuns).NotTo(BeNil())
+			g.Expect(got.Status.DateRuns.Rescheduled).To(BeEquivalentTo(1))
+			g.Expect(got.Status.DateRuns.Dropped).To(BeEquivalentTo(2))
+		}).Should(Succeed(), "reschedules and drops are counted on the Workflow")
 		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipDatePassed)).Should(And(
 			HaveField("Count", BeNumerically("==", 1)), HaveField("LastMessage", ContainSubstring("already past"))))
 	})

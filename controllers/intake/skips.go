@@ -45,8 +45,11 @@ type skipRecorder struct {
 
 // delta is what one workflow's status has not seen yet.
 type delta struct {
-	skips     map[string]*v1alpha1.SkipCount
-	triggered *time.Time
+	skips       map[string]*v1alpha1.SkipCount
+	triggered   *time.Time
+	rescheduled int64
+	dropped     int64
+	dateChanged *time.Time
 }
 
 func newSkipRecorder(c client.Client, live client.Reader, clk clock.WithTicker, rec events.EventRecorder, eventInterval time.Duration) *skipRecorder {
@@ -87,6 +90,19 @@ func (s *skipRecorder) triggered(wf *v1alpha1.Workflow, at time.Time) {
 	if d.triggered == nil || at.After(*d.triggered) {
 		d.triggered = &at
 	}
+}
+
+// dateRun notes a pending date run rescheduled (or dropped).
+func (s *skipRecorder) dateRun(wf *v1alpha1.Workflow, rescheduled bool, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deltaOf(workflowKey(wf))
+	if rescheduled {
+		d.rescheduled++
+	} else {
+		d.dropped++
+	}
+	d.dateChanged = &at
 }
 
 // run flushes every interval until ctx ends, then once more.
@@ -141,6 +157,15 @@ func (s *skipRecorder) write(ctx context.Context, key types.NamespacedName, d *d
 			t := metav1.NewTime(*d.triggered)
 			next.Status.LastTriggeredTime = &t
 		}
+		if d.rescheduled > 0 || d.dropped > 0 {
+			if next.Status.DateRuns == nil {
+				next.Status.DateRuns = &v1alpha1.DateRunCounts{}
+			}
+			next.Status.DateRuns.Rescheduled += d.rescheduled
+			next.Status.DateRuns.Dropped += d.dropped
+			t := metav1.NewTime(*d.dateChanged)
+			next.Status.DateRuns.LastTime = &t
+		}
 		err := s.client.Status().Patch(ctx, next, client.MergeFromWithOptions(wf, client.MergeFromWithOptimisticLock{}))
 		switch {
 		case err == nil:
@@ -189,6 +214,11 @@ func (s *skipRecorder) requeue(key types.NamespacedName, d *delta) {
 	}
 	if d.triggered != nil && (cur.triggered == nil || d.triggered.After(*cur.triggered)) {
 		cur.triggered = d.triggered
+	}
+	cur.rescheduled += d.rescheduled
+	cur.dropped += d.dropped
+	if d.dateChanged != nil && (cur.dateChanged == nil || d.dateChanged.After(*cur.dateChanged)) {
+		cur.dateChanged = d.dateChanged
 	}
 }
 

@@ -310,7 +310,7 @@ var _ = Describe("the chart's RBAC, under the manager's real identity", Ordered,
 
 		By("kubectl get, wait and describe read the run at a glance and as an execution log")
 		get := kubectl("get", "workflowruns")
-		Expect(get).To(MatchRegexp(`NAME\s+WORKFLOW\s+SUBJECT\s+PHASE\s+STEP\s+AGE`))
+		Expect(get).To(MatchRegexp(`NAME\s+WORKFLOW\s+SUBJECT\s+PHASE\s+STEP\s+RESULT\s+AGE`))
 		Expect(get).To(MatchRegexp(r.Name + `\s+vip-routing\s+c-42\s+Succeeded`))
 		Expect(kubectl("get", "crmwf", "vip-routing")).To(MatchRegexp(`vip-routing\s+Active\s+True`))
 		Expect(kubectl("wait", "--for=condition=Succeeded", "workflowrun/"+r.Name, "--timeout=30s")).
