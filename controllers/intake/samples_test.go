@@ -102,7 +102,9 @@ var _ = Describe("the seed samples' triggers", func() {
 			return obj{"contact": obj{"id": "c-7", "email": "c7@example.com", "renewalDate": renewal}}
 		}
 
-		r := postUntilMatched(ns, event("u-1", "contact.updated", "", contact(day)), wf.Name)
+		first := event("u-1", "contact.updated", "", contact(day))
+		first.SetTime(time.Now().Add(-time.Minute))
+		r := postUntilMatched(ns, first, wf.Name)
 		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		name := r.First().Enrolled[0].Run
 		midnight, _ := time.ParseInLocation("2006-01-02", day, berlin)
@@ -112,13 +114,21 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelTrigger, "dateField"))
 
 		moved := date.AddDate(0, 0, 10).Format("2006-01-02")
-		r = post(ns, event("u-2", "contact.updated", "", contact(moved)))
+		second := event("u-2", "contact.updated", "", contact(moved))
+		second.SetTime(time.Now())
+		r = post(ns, second)
 		Expect(r.First().Rescheduled).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
 		movedMidnight, _ := time.ParseInLocation("2006-01-02", moved, berlin)
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", movedMidnight.Add(-14*24*time.Hour)))
 		Expect(run.Spec.Event.ID).To(Equal("u-2"))
 		Expect(runsOf(ns, wf.Name)).To(HaveLen(1))
+
+		// A redelivery of the older u-1 never moves the date back.
+		r = post(ns, first)
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipStaleEvent)), r.Raw)
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
+		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", movedMidnight.Add(-14*24*time.Hour)))
 
 		r = post(ns, event("u-3", "contact.updated", "", contact(nil)))
 		Expect(r.First().Dropped).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
