@@ -252,6 +252,9 @@ func run(ctx context.Context, c config) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
 	}
+	if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: realClock}); err != nil {
+		return fmt.Errorf("add the finished-run cleaner: %w", err)
+	}
 	if err := intake.Setup(mgr, intake.Options{
 		Addr:         c.receiverAddr,
 		Engine:       engine,

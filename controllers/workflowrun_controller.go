@@ -70,9 +70,12 @@ type WorkflowRunReconciler struct {
 	// Dedup, when set, refuses a new run whose event already enrolled the
 	// workflow in a run that was archived and removed from etcd.
 	Dedup EventDeduper
-	// FinishedRunsArchived: an archiver removes finished runs from etcd, so
-	// this controller does not delete them after their TTL.
+	// FinishedRunsArchived: finished runs are archived to the run history
+	// store, so they stay in etcd only ArchiveGrace after they finish
+	// instead of their workflow's ttlAfterFinished.
 	FinishedRunsArchived bool
+	// ArchiveGrace is how long an archived run stays in etcd (default 1m).
+	ArchiveGrace time.Duration
 	// MaxRequeueAfter caps every RequeueAfter; 0 means no cap. Suites that
 	// drive a fake clock set it to a fraction of a second so waiting runs
 	// notice that the fake clock passed their wakeAt. A revisit that changes
@@ -142,6 +145,9 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if rev != "" && run.Spec.WorkflowRevision == "" {
 		out.Status.WorkflowRevision = rev
+	}
+	if out.Status.Phase.IsFinished() && out.Status.RemoveAfter == "" {
+		out.Status.RemoveAfter = r.removeAfter(run, &out.Status, spec)
 	}
 
 	// A waiting run whose wake has not come is left exactly as it was: no write.

@@ -144,11 +144,36 @@ func (r *WorkflowRunReconciler) recordActions(records []runner.ActionRecord) {
 // DefaultTTLAfterFinished is the API's default for history.ttlAfterFinished.
 const DefaultTTLAfterFinished = 7 * 24 * time.Hour
 
+// DefaultArchiveGrace is how long an archived run stays in etcd by default.
+const DefaultArchiveGrace = time.Minute
+
+// removeAfter is the status.removeAfter of a run finishing with status st:
+// its completion plus the retention in etcd.
+func (r *WorkflowRunReconciler) removeAfter(run *v1alpha1.WorkflowRun, st *v1alpha1.WorkflowRunStatus, spec *v1alpha1.WorkflowSpec) string {
+	done := run.CreationTimestamp.Time
+	if st.CompletionTime != nil {
+		done = st.CompletionTime.Time
+	}
+	keep := DefaultTTLAfterFinished
+	switch {
+	case r.FinishedRunsArchived && r.ArchiveGrace > 0:
+		keep = r.ArchiveGrace
+	case r.FinishedRunsArchived:
+		keep = DefaultArchiveGrace
+	case spec != nil && spec.History.TTLAfterFinished != nil:
+		if d, err := spec.History.TTLAfterFinished.Parse(); err == nil {
+			keep = d
+		}
+	}
+	return v1alpha1.RemoveAfterMinute(done.Add(keep))
+}
+
 // reconcileFinished deletes a finished run when its TTL after completion has
-// passed and requeues for that moment until then. Where an archiver removes
-// finished runs (after writing them to the run history store), it does nothing.
+// passed and requeues for that moment until then. A run that carries
+// status.removeAfter is left to the RunCleaner, which removes a minute's
+// runs with one collection delete.
 func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (ctrl.Result, error) {
-	if r.FinishedRunsArchived {
+	if run.Status.RemoveAfter != "" {
 		return ctrl.Result{}, nil
 	}
 	due, err := ttlDue(run, spec)

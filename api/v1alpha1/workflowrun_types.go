@@ -17,6 +17,8 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -149,6 +151,19 @@ const (
 	RunFailed    RunPhase = "Failed"
 	RunCancelled RunPhase = "Cancelled"
 )
+
+// RemoveAfterFormat is the layout of status.removeAfter: a UTC minute.
+const RemoveAfterFormat = "2006-01-02T15:04Z"
+
+// RemoveAfterMinute is the status.removeAfter value of the minute that
+// holds t, rounded up, so a run never leaves before its retention ends.
+func RemoveAfterMinute(t time.Time) string {
+	t = t.UTC()
+	if r := t.Truncate(time.Minute); !r.Equal(t) {
+		t = r.Add(time.Minute)
+	}
+	return t.Format(RemoveAfterFormat)
+}
 
 // IsFinished reports whether the phase is terminal.
 func (p RunPhase) IsFinished() bool {
@@ -322,6 +337,15 @@ type WorkflowRunStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
+	// removeAfter is the minute (UTC, "2006-01-02T15:04Z") after which the
+	// finished run leaves etcd: its completion plus the workflow's
+	// history.ttlAfterFinished, or plus the archive grace when finished runs
+	// are archived to the run history store. Runs are removed a minute at a
+	// time, with one collection delete selecting this field.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	RemoveAfter string `json:"removeAfter,omitempty"`
+
 	// currentStep is the step the run is at (empty once finished).
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
@@ -371,6 +395,9 @@ type WorkflowRunStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=crmrun,categories=crmflow
+// +kubebuilder:selectablefield:JSONPath=".spec.workflowName"
+// +kubebuilder:selectablefield:JSONPath=".status.phase"
+// +kubebuilder:selectablefield:JSONPath=".status.removeAfter"
 // +kubebuilder:printcolumn:name="Workflow",type=string,JSONPath=`.spec.workflowName`
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

@@ -103,13 +103,15 @@ var _ = Describe("Run lifecycle", func() {
 		Expect(target.on("/notify/" + ns)).To(BeEmpty())
 	})
 
-	It("deletes a finished run after ttlAfterFinished", func() {
+	It("removes a finished run from etcd within a minute after ttlAfterFinished", func() {
 		wf := createWorkflow(remindWorkflow(ns, "ttl", withHistory(10, "2h"), withSteps(notifyStep("remind", "now"))))
 		run := enrol(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
+		done := getRun(run)(Default)
+		Expect(done.Status.RemoveAfter).To(Equal(v1alpha1.RemoveAfterMinute(done.Status.CompletionTime.Add(2 * time.Hour))))
 		clk.Step(time.Hour)
 		Consistently(phaseOf(run), "1s", "100ms").Should(Equal(v1alpha1.RunSucceeded))
-		clk.Step(time.Hour + time.Second)
+		clk.Step(time.Hour + time.Minute) // removed with its minute, by one collection delete
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{}))
 		}).Should(BeTrue())

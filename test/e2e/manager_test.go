@@ -174,6 +174,8 @@ func startManager(o managerOptions) *testManager {
 		MaxRequeueAfter: o.poll,
 	}).SetupWithManager(mgr)).To(Succeed())
 
+	Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
+
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
