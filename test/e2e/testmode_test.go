@@ -40,7 +40,7 @@ var _ = Describe("Test runs of a live Workflow", func() {
 			g.Expect(got.Status.WorkflowRevision).To(HavePrefix(wf.Name + "-"))
 			g.Expect(stepOf(got, "notify-vip-team").Message).To(ContainSubstring("would"))
 		}).Should(Succeed())
-		Expect(target.on("/notify/" + ns + "/vip-support")).To(BeEmpty(), "a dry run sends nothing")
+		Expect(target.on("/notify/"+ns+"/vip-support")).To(BeEmpty(), "a dry run sends nothing")
 
 		Consistently(func(g Gomega) v1alpha1.RunCounts {
 			got := &v1alpha1.Workflow{}
