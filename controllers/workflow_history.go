@@ -36,7 +36,7 @@ func (r *WorkflowReconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Work
 		limit = int(*wf.Spec.History.Limit)
 	}
 	var runs v1alpha1.WorkflowRunList
-	if err := r.List(ctx, &runs, client.InNamespace(wf.Namespace), client.MatchingFields{index.FinishedRunByWorkflow: wf.Name}); err != nil {
+	if err := r.List(ctx, &runs, client.InNamespace(wf.Namespace), client.MatchingFields{index.FinishedRunByWorkflow: wf.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list finished runs of workflow %s: %w", klog.KObj(wf), err)
 	}
 	for _, run := range beyondHistoryLimit(runs.Items, limit) {
@@ -96,7 +96,7 @@ func (r *WorkflowReconciler) pruneRevisions(ctx context.Context, wf *v1alpha1.Wo
 			continue
 		}
 		var users v1alpha1.WorkflowRunList
-		if err := r.List(ctx, &users, client.InNamespace(wf.Namespace), client.MatchingFields{index.ActiveRunByRevision: rev.Name}); err != nil {
+		if err := r.List(ctx, &users, client.InNamespace(wf.Namespace), client.MatchingFields{index.ActiveRunByRevision: rev.Name}, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("list runs of revision %s: %w", rev.Name, err)
 		}
 		if len(users.Items) == 0 {

@@ -54,7 +54,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 	}
 	var list v1alpha1.WorkflowRunList
 	if err := r.List(ctx, &list, client.InNamespace(run.Namespace),
-		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(run.Spec.WorkflowName, run.Spec.Subject)}); err != nil {
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(run.Spec.WorkflowName, run.Spec.Subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return admitResult{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
 	}
 	others := make([]runner.Candidate, 0, len(list.Items))

@@ -131,3 +131,13 @@ func TestInterested(t *testing.T) {
 	run.Status.Phase = v1alpha1.RunSucceeded
 	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeFalse())
 }
+
+func TestListensTo(t *testing.T) {
+	g := NewWithT(t)
+	spec := eventSpec(eventStep("await", "message.received", "1d", ""))
+	spec.ExitWhen = []v1alpha1.ExitGoal{{Types: []v1alpha1.EventType{"lead.status.changed"}}}
+	g.Expect(ListensTo(spec, "message.received")).To(BeTrue(), "a waitForEvent step")
+	g.Expect(ListensTo(spec, "lead.status.changed")).To(BeTrue(), "an exit goal")
+	g.Expect(ListensTo(spec, "lead.created")).To(BeFalse())
+	g.Expect(ListensTo(nil, "lead.created")).To(BeFalse())
+}

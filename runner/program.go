@@ -211,6 +211,25 @@ func Interested(run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, ev *v1al
 	return st != nil && st.Phase == v1alpha1.StepWaiting && hasType(spec.Steps[i].WaitForEvent.Types, ev.Type)
 }
 
+// ListensTo reports whether a workflow listens to events of type typ at
+// any point of a run: an exit goal, or any waitForEvent step.
+func ListensTo(spec *v1alpha1.WorkflowSpec, typ string) bool {
+	if spec == nil {
+		return false
+	}
+	for _, g := range spec.ExitWhen {
+		if hasType(g.Types, typ) {
+			return true
+		}
+	}
+	for i := range spec.Steps {
+		if w := spec.Steps[i].WaitForEvent; w != nil && hasType(w.Types, typ) {
+			return true
+		}
+	}
+	return false
+}
+
 // stepStatus finds a step's log entry.
 func stepStatus(st *v1alpha1.WorkflowRunStatus, name string) *v1alpha1.StepStatus {
 	for i := range st.Steps {

@@ -90,7 +90,7 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, subject string, now time.Time) ([]*v1alpha1.WorkflowRun, error) {
 	var runs v1alpha1.WorkflowRunList
 	if err := r.client.List(ctx, &runs, client.InNamespace(wf.Namespace),
-		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}); err != nil {
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 	}
 	candidates := r.recent.names(index.WorkflowSubjectKey(wf.Name, subject), now)

@@ -249,7 +249,7 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 	}
 	var list v1alpha1.WorkflowRunList
 	if err := r.client.List(ctx, &list, client.InNamespace(wf.Namespace),
-		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)}); err != nil {
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return runner.Admission{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
 	}
 	others := make([]runner.Candidate, 0, len(list.Items))
