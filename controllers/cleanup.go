@@ -38,7 +38,7 @@ type RunCleaner struct {
 	ArchivedThrough func() time.Time
 }
 
-// NeedLeaderElection: one replica removes runs.
+// NeedLeaderElection is true: one replica removes runs.
 func (c *RunCleaner) NeedLeaderElection() bool { return true }
 
 // Start sweeps every Interval until ctx ends.

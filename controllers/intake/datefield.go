@@ -145,9 +145,8 @@ func isPending(run *v1alpha1.WorkflowRun, now time.Time) bool {
 // moment after its create returns, and a second date event for the subject
 // within that moment must find the run to move it, not schedule another.
 type recentRuns struct {
-	mu     sync.Mutex
-	byKey  map[string][]recentRun
-	window time.Duration
+	mu    sync.Mutex
+	byKey map[string][]recentRun
 }
 
 type recentRun struct {

@@ -29,7 +29,3 @@ func engineCompiler(e *runner.Engine) compileFunc {
 		return p, nil
 	}
 }
-
-// interested reports whether a not-finished run listens to ev's type now:
-// its current waitForEvent step or one of its exit goals.
-var interested = runner.Interested
