@@ -31,6 +31,7 @@ import (
 	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -227,9 +228,11 @@ func run(ctx context.Context, c config) error {
 	}
 	shared := controllers.NewShared(mgr)
 	if err := (&controllers.WorkflowReconciler{
-		Client:    mgr.GetClient(),
-		Clock:     realClock,
-		Compile:   func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
+		Client: mgr.GetClient(),
+		Clock:  realClock,
+		Compile: func(spec *v1alpha1.WorkflowSpec) error {
+			return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
+		},
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
 		Recorder:  mgr.GetEventRecorder("crmflow-workflow"),

@@ -19,8 +19,9 @@ import (
 	"github.com/crmflow/crmflow/controllers/revision"
 )
 
-// CompileFunc checks a workflow spec; its error (a *runner.CompileError for
-// an invalid spec) becomes the Ready condition's message verbatim.
+// CompileFunc validates a workflow spec (main wraps runner.Engine.Validate,
+// the validation the admission webhook runs); its error becomes the Ready
+// and Stalled conditions' message verbatim.
 type CompileFunc func(spec *v1alpha1.WorkflowSpec) error
 
 // WorkflowReconciler keeps a Workflow's status: Ready (the spec compiled),
@@ -107,7 +108,9 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	} else {
 		wf.Status.NextScheduleTime = nil
 	}
-	wf.Status.ObservedGeneration = wf.Generation
+	if compileErr == nil {
+		wf.Status.ObservedGeneration = wf.Generation // only a valid spec is observed
+	}
 
 	if err := r.patchStatus(ctx, base, wf); err != nil {
 		// A conflict: intake (or our previous pass, not yet in the cache)

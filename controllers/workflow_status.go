@@ -9,8 +9,9 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-// setReadyCondition records whether the spec compiled; a compile error is
-// the message verbatim, field paths and CEL positions included.
+// setReadyCondition records whether the spec validated: Ready, and Stalled
+// while it does not (Flux's error policy); the error is the message
+// verbatim, field paths and CEL positions included.
 func setReadyCondition(wf *v1alpha1.Workflow, compileErr error) {
 	c := metav1.Condition{
 		Type:               v1alpha1.WorkflowReady,
@@ -19,11 +20,16 @@ func setReadyCondition(wf *v1alpha1.Workflow, compileErr error) {
 		Message:            "every expression and template compiled",
 		ObservedGeneration: wf.Generation,
 	}
-	if compileErr != nil {
-		c.Status = metav1.ConditionFalse
-		c.Reason = v1alpha1.ReasonCompileFailed
-		c.Message = truncate(compileErr.Error(), 32768)
+	if compileErr == nil {
+		meta.SetStatusCondition(&wf.Status.Conditions, c)
+		meta.RemoveStatusCondition(&wf.Status.Conditions, v1alpha1.WorkflowStalled)
+		return
 	}
+	c.Status = metav1.ConditionFalse
+	c.Reason = v1alpha1.ReasonCompileFailed
+	c.Message = truncate(compileErr.Error(), 32768)
+	meta.SetStatusCondition(&wf.Status.Conditions, c)
+	c.Type, c.Status, c.Reason = v1alpha1.WorkflowStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec
 	meta.SetStatusCondition(&wf.Status.Conditions, c)
 }
 

@@ -463,6 +463,12 @@ const (
 	// WorkflowReady is True when the spec compiled: every expression and
 	// template type-checked. Its message carries the compile error otherwise.
 	WorkflowReady = "Ready"
+	// WorkflowStalled is True while the spec is invalid: nothing fires until
+	// it is fixed, and retrying cannot help (kstatus). observedGeneration
+	// stays at the last generation that was valid.
+	WorkflowStalled = "Stalled"
+	// ReasonInvalidSpec is the Stalled reason for a spec that does not validate.
+	ReasonInvalidSpec = "InvalidSpec"
 )
 
 // RunCounts counts a workflow's runs by phase, as the cache sees them now.

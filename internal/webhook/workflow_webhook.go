@@ -141,19 +141,19 @@ func (o *Options) missingSecrets(ctx context.Context, namespace string, spec *v1
 	}
 	var out []string
 	seen := map[string]bool{}
-	for _, r := range secretRefs(spec, path) {
-		if seen[r.name] || len(validation.IsDNS1123Subdomain(r.name)) > 0 {
+	for _, r := range runner.SecretRefs(spec, path) {
+		if seen[r.Name] || len(validation.IsDNS1123Subdomain(r.Name)) > 0 {
 			continue
 		}
-		seen[r.name] = true
+		seen[r.Name] = true
 		var s corev1.Secret
-		err := o.Secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: r.name}, &s)
+		err := o.Secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: r.Name}, &s)
 		switch {
 		case apierrors.IsNotFound(err):
-			out = append(out, fmt.Sprintf("%s: Secret %q does not exist in namespace %q (yet); steps that need it fail until it does", r.path.Child("name"), r.name, namespace))
-		case err == nil && r.key != "":
-			if _, ok := s.Data[r.key]; !ok {
-				out = append(out, fmt.Sprintf("%s: Secret %q has no key %q", r.path.Child("key"), r.name, r.key))
+			out = append(out, fmt.Sprintf("%s: Secret %q does not exist in namespace %q (yet); steps that need it fail until it does", r.Path.Child("name"), r.Name, namespace))
+		case err == nil && r.Key != "":
+			if _, ok := s.Data[r.Key]; !ok {
+				out = append(out, fmt.Sprintf("%s: Secret %q has no key %q", r.Path.Child("key"), r.Name, r.Key))
 			}
 		}
 	}

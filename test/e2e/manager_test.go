@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sync"
 	"time"
 
@@ -152,11 +153,13 @@ func startManager(o managerOptions) *testManager {
 	shared := controllers.NewShared(mgr)
 	shared.Counters.FlushInterval = 200 * time.Millisecond
 	Expect((&controllers.WorkflowReconciler{
-		Revisions:       shared.Revisions,
-		Counters:        shared.Counters,
-		Client:          mgr.GetClient(),
-		Clock:           o.clock,
-		Compile:         func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
+		Revisions: shared.Revisions,
+		Counters:  shared.Counters,
+		Client:    mgr.GetClient(),
+		Clock:     o.clock,
+		Compile: func(spec *v1alpha1.WorkflowSpec) error {
+			return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
+		},
 		Recorder:        mgr.GetEventRecorder("crmflow-workflow"),
 		Metrics:         m,
 		MaxRequeueAfter: o.poll,
