@@ -42,7 +42,7 @@ import (
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/runner"
-	"github.com/crmflow/crmflow/test/testenv"
+	"github.com/crmflow/crmflow/internal/controlplane"
 )
 
 func main() {
@@ -61,7 +61,7 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := testenv.New(".")
+	env := controlplane.New(".")
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start control plane: %w", err)
