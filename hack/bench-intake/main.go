@@ -41,8 +41,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
-	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/internal/controlplane"
+	"github.com/crmflow/crmflow/runner"
 )
 
 func main() {
