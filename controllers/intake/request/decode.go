@@ -296,6 +296,9 @@ func convertData(ev *ceevent.Event, out *v1alpha1.CloudEvent, lim Limits) error 
 		return errorf(http.StatusBadRequest,
 			"data is not valid JSON although datacontenttype is %q: %v", contentTypeOrDefault(out.DataContentType), err)
 	}
+	if err := checkJSONShape(compact.Bytes(), MaxDataDepth); err != nil {
+		return err
+	}
 	out.Data = &runtime.RawExtension{Raw: compact.Bytes()}
 	return nil
 }
