@@ -25,8 +25,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
 
@@ -72,6 +74,7 @@ type config struct {
 	runWorkers      int
 	maxEventAge     time.Duration
 	maxClockSkew    time.Duration
+	egressAllow     []string
 	zap             zap.Options
 	showHelpAndExit bool
 }
@@ -115,6 +118,11 @@ Flags:
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
 	fs.DurationVar(&c.maxEventAge, "max-event-age", intake.DefaultMaxEventAge, "Refuse (400) events whose time attribute is older than this.")
 	fs.DurationVar(&c.maxClockSkew, "max-clock-skew", intake.DefaultMaxClockSkew, "Refuse (400) events whose time attribute is further ahead of the receiver's clock than this.")
+	fs.Func("egress-allow", "Comma-separated CIDRs, addresses and host names (.suffix for a domain) that HTTP actions may reach although the egress policy denies them by default (loopback, link-local/metadata); e.g. 127.0.0.1 for a local start. May be repeated.", func(v string) error {
+		allow, err := actions.ParseEgressAllow(v)
+		c.egressAllow = append(c.egressAllow, allow...)
+		return err
+	})
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err
@@ -159,6 +167,20 @@ func envName(flagName string) string {
 		}
 	}
 	return string(b)
+}
+
+// ownPorts are the manager's listening ports, which HTTP actions may not
+// reach on this host.
+func (c config) ownPorts() []int {
+	ports := []int{c.webhookPort}
+	for _, addr := range []string{c.metricsAddr, c.probeAddr, c.receiverAddr} {
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n > 0 {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
 }
 
 func main() {
@@ -217,7 +239,10 @@ func run(ctx context.Context, c config) error {
 
 	realClock := clock.RealClock{}
 	engine := runner.New(runner.Options{
-		Executor:   actions.NewExecutor(actions.Config{Clock: realClock}),
+		Executor: actions.NewExecutor(actions.Config{Clock: realClock, Egress: &actions.EgressPolicy{
+			Allow:     c.egressAllow,
+			DenyPorts: c.ownPorts(),
+		}}),
 		CRMSinkURL: c.crmSinkURL,
 		MaxHops:    int32(c.maxHops),
 	})
