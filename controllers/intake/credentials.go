@@ -15,6 +15,12 @@ import (
 	"github.com/crmflow/crmflow/controllers/intake/request"
 )
 
+// Intake watches only Secrets named crmflow-intake (its cache lists and
+// watches with the field selector metadata.name=crmflow-intake), so its
+// permission names that one Secret: RBAC authorizes a list or watch
+// restricted by resourceNames when the request carries that field selector.
+// +kubebuilder:rbac:groups="",resources=secrets,resourceNames=crmflow-intake,verbs=get;list;watch
+
 // Reasons of the Kubernetes Events intake records about credentials.
 const (
 	// ReasonUnusableCredential: a crmflow-intake Secret yields no usable
