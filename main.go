@@ -47,6 +47,7 @@ import (
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
+	"github.com/crmflow/crmflow/internal/faultinject"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
@@ -217,7 +218,17 @@ func run(ctx context.Context, c config) error {
 	if c.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	if v := os.Getenv(faultinject.EnvVar); v != "" {
+		// Test only (test/fault): make API writes fail on purpose.
+		sp, err := faultinject.Parse(v)
+		if err != nil {
+			return err
+		}
+		log.Info("injecting faults into API writes", "seed", sp.Seed, "rate", sp.Rate)
+		faultinject.Wrap(restConfig, sp, os.Stderr)
+	}
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		WebhookServer:           webhook.NewServer(webhook.Options{Port: c.webhookPort, CertDir: c.webhookCertDir, TLSOpts: tlsOpts}),
