@@ -47,6 +47,7 @@ import (
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
+	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/internal/faultinject"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
@@ -76,6 +77,7 @@ type config struct {
 	maxEventAge     time.Duration
 	maxClockSkew    time.Duration
 	egressAllow     []string
+	sigTolerance    time.Duration
 	zap             zap.Options
 	showHelpAndExit bool
 }
@@ -119,6 +121,7 @@ Flags:
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
 	fs.DurationVar(&c.maxEventAge, "max-event-age", intake.DefaultMaxEventAge, "Refuse (400) events whose time attribute is older than this.")
 	fs.DurationVar(&c.maxClockSkew, "max-clock-skew", intake.DefaultMaxClockSkew, "Refuse (400) events whose time attribute is further ahead of the receiver's clock than this.")
+	fs.DurationVar(&c.sigTolerance, "signature-tolerance", request.DefaultSignatureTolerance, "How far a signed event request's X-Crmflow-Timestamp may be from the receiver's clock, either way; older (replayed) or newer signed requests get 403.")
 	fs.Func("egress-allow", "Comma-separated CIDRs, addresses and host names (.suffix for a domain) that HTTP actions may reach although the egress policy denies them by default (loopback, link-local/metadata); e.g. 127.0.0.1 for a local start. May be repeated.", func(v string) error {
 		allow, err := actions.ParseEgressAllow(v)
 		c.egressAllow = append(c.egressAllow, allow...)
@@ -136,6 +139,9 @@ Flags:
 	}
 	if c.runWorkers < 1 {
 		return c, fmt.Errorf("--run-workers must be at least 1, got %d", c.runWorkers)
+	}
+	if c.sigTolerance < time.Second {
+		return c, fmt.Errorf("--signature-tolerance must be at least 1s, got %s", c.sigTolerance)
 	}
 	if c.maxEventBytes < 1024 {
 		return c, fmt.Errorf("--max-event-bytes must be at least 1024, got %d", c.maxEventBytes)
@@ -292,14 +298,15 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("add the finished-run cleaner: %w", err)
 	}
 	if err := intake.Setup(mgr, intake.Options{
-		Addr:         c.receiverAddr,
-		Engine:       engine,
-		Revisions:    shared.Revisions,
-		Clock:        realClock,
-		MaxBodyBytes: c.maxEventBytes,
-		MaxHops:      int32(c.maxHops),
-		MaxEventAge:  c.maxEventAge,
-		MaxClockSkew: c.maxClockSkew,
+		Addr:               c.receiverAddr,
+		Engine:             engine,
+		Revisions:          shared.Revisions,
+		Clock:              realClock,
+		MaxBodyBytes:       c.maxEventBytes,
+		MaxHops:            int32(c.maxHops),
+		MaxEventAge:        c.maxEventAge,
+		MaxClockSkew:       c.maxClockSkew,
+		SignatureTolerance: c.sigTolerance,
 	}); err != nil {
 		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
 	}
