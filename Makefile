@@ -65,7 +65,8 @@ control-plane: ## Build kube-apiserver, etcd and kubectl for tests into bin/k8s/
 
 .PHONY: test
 test: control-plane $(HELM) verify-generated lint ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
-	go test $(GO_TEST_FLAGS) ./...
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/fault$$')
+	go test $(GO_TEST_FLAGS) -v ./test/fault/
 	$(MAKE) fuzz
 
 .PHONY: fuzz

@@ -25,8 +25,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 	_ "time/tzdata" // cron and business-hours time zones work in distroless images too
 
@@ -46,6 +48,8 @@ import (
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
+	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/internal/faultinject"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
@@ -73,6 +77,8 @@ type config struct {
 	runWorkers      int
 	maxEventAge     time.Duration
 	maxClockSkew    time.Duration
+	egressAllow     []string
+	sigTolerance    time.Duration
 	zap             zap.Options
 	showHelpAndExit bool
 }
@@ -116,6 +122,12 @@ Flags:
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
 	fs.DurationVar(&c.maxEventAge, "max-event-age", intake.DefaultMaxEventAge, "Refuse (400) events whose time attribute is older than this.")
 	fs.DurationVar(&c.maxClockSkew, "max-clock-skew", intake.DefaultMaxClockSkew, "Refuse (400) events whose time attribute is further ahead of the receiver's clock than this.")
+	fs.DurationVar(&c.sigTolerance, "signature-tolerance", request.DefaultSignatureTolerance, "How far a signed event request's X-Crmflow-Timestamp may be from the receiver's clock, either way; older (replayed) or newer signed requests get 403.")
+	fs.Func("egress-allow", "Comma-separated CIDRs, addresses and host names (.suffix for a domain) that HTTP actions may reach although the egress policy denies them by default (loopback, link-local/metadata); e.g. 127.0.0.1 for a local start. May be repeated.", func(v string) error {
+		allow, err := actions.ParseEgressAllow(v)
+		c.egressAllow = append(c.egressAllow, allow...)
+		return err
+	})
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err
@@ -128,6 +140,9 @@ Flags:
 	}
 	if c.runWorkers < 1 {
 		return c, fmt.Errorf("--run-workers must be at least 1, got %d", c.runWorkers)
+	}
+	if c.sigTolerance < time.Second {
+		return c, fmt.Errorf("--signature-tolerance must be at least 1s, got %s", c.sigTolerance)
 	}
 	if c.maxEventBytes < 1024 {
 		return c, fmt.Errorf("--max-event-bytes must be at least 1024, got %d", c.maxEventBytes)
@@ -160,6 +175,20 @@ func envName(flagName string) string {
 		}
 	}
 	return string(b)
+}
+
+// ownPorts are the manager's listening ports, which HTTP actions may not
+// reach on this host.
+func (c config) ownPorts() []int {
+	ports := []int{c.webhookPort}
+	for _, addr := range []string{c.metricsAddr, c.probeAddr, c.receiverAddr} {
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n > 0 {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
 }
 
 func main() {
@@ -196,7 +225,17 @@ func run(ctx context.Context, c config) error {
 	if c.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	if v := os.Getenv(faultinject.EnvVar); v != "" {
+		// Test only (test/fault): make API writes fail on purpose.
+		sp, err := faultinject.Parse(v)
+		if err != nil {
+			return err
+		}
+		log.Info("injecting faults into API writes", "seed", sp.Seed, "rate", sp.Rate)
+		faultinject.Wrap(restConfig, sp, os.Stderr)
+	}
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		WebhookServer:           webhook.NewServer(webhook.Options{Port: c.webhookPort, CertDir: c.webhookCertDir, TLSOpts: tlsOpts}),
@@ -218,7 +257,10 @@ func run(ctx context.Context, c config) error {
 
 	realClock := clock.RealClock{}
 	engine := runner.New(runner.Options{
-		Executor:   actions.NewExecutor(actions.Config{Clock: realClock}),
+		Executor: actions.NewExecutor(actions.Config{Clock: realClock, Egress: &actions.EgressPolicy{
+			Allow:     c.egressAllow,
+			DenyPorts: c.ownPorts(),
+		}}),
 		CRMSinkURL: c.crmSinkURL,
 		MaxHops:    int32(c.maxHops),
 	})
@@ -259,14 +301,15 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("add the finished-run cleaner: %w", err)
 	}
 	if err := intake.Setup(mgr, intake.Options{
-		Addr:         c.receiverAddr,
-		Engine:       engine,
-		Revisions:    shared.Revisions,
-		Clock:        realClock,
-		MaxBodyBytes: c.maxEventBytes,
-		MaxHops:      int32(c.maxHops),
-		MaxEventAge:  c.maxEventAge,
-		MaxClockSkew: c.maxClockSkew,
+		Addr:               c.receiverAddr,
+		Engine:             engine,
+		Revisions:          shared.Revisions,
+		Clock:              realClock,
+		MaxBodyBytes:       c.maxEventBytes,
+		MaxHops:            int32(c.maxHops),
+		MaxEventAge:        c.maxEventAge,
+		MaxClockSkew:       c.maxClockSkew,
+		SignatureTolerance: c.sigTolerance,
 	}); err != nil {
 		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 )
@@ -40,6 +41,15 @@ func TestParseFlags(t *testing.T) {
 		{name: "tiny event limit", args: []string{"--max-event-bytes=10"}, wantErr: "--max-event-bytes must be at least 1024"},
 		{name: "not a number", args: []string{"--max-hops=many"}, wantErr: "max-hops"},
 		{name: "bad environment value", env: map[string]string{"CRMFLOW_MAX_HOPS": "many"}, wantErr: `CRMFLOW_MAX_HOPS="many"`},
+		{name: "egress allow-list", args: []string{"--egress-allow=127.0.0.1, 10.0.0.0/8", "--egress-allow=crm.internal"},
+			check: func(g Gomega, c config) {
+				g.Expect(c.egressAllow).To(Equal([]string{"127.0.0.1", "10.0.0.0/8", "crm.internal"}))
+				g.Expect(c.ownPorts()).To(ConsistOf(9443, 8082, 8081, 8090))
+			}},
+		{name: "signature tolerance", args: []string{"--signature-tolerance=2m"},
+			check: func(g Gomega, c config) { g.Expect(c.sigTolerance).To(Equal(2 * time.Minute)) }},
+		{name: "signature tolerance too small", args: []string{"--signature-tolerance=0s"}, wantErr: "--signature-tolerance must be at least 1s"},
+		{name: "bad egress entry", env: map[string]string{"CRMFLOW_EGRESS_ALLOW": "10.0.0.0/99"}, wantErr: `"10.0.0.0/99" is not a CIDR`},
 		{name: "unknown flag", args: []string{"--max-hopz=3"}, wantErr: "max-hopz"},
 	}
 	for _, tc := range cases {

@@ -245,14 +245,17 @@ type stepResult struct {
 func (a *advance) following(idx int) stepResult { return stepResult{index: idx + 1} }
 
 // enter makes step idx current with a fresh log entry (a step reached again
-// through a branch starts over).
+// through a branch starts over as its next visit, with a new idempotency
+// key, and remembers the events its earlier visits consumed).
 func (a *advance) enter(idx int) {
 	name := a.p.steps[idx].step.Name
 	a.st.CurrentStep = name
 	a.st.WakeAt, a.st.WaitingFor = nil, nil
 	a.st.Phase = v1alpha1.RunRunning
-	fresh := v1alpha1.StepStatus{Name: name, Phase: v1alpha1.StepPending}
+	fresh := v1alpha1.StepStatus{Name: name, Phase: v1alpha1.StepPending, Visit: 1}
 	if ss := stepStatus(a.st, name); ss != nil {
+		fresh.Visit = visitOf(ss) + 1
+		fresh.ConsumedEvents = consumedBy(ss)
 		*ss = fresh
 	} else {
 		a.st.Steps = append(a.st.Steps, fresh)
@@ -265,7 +268,7 @@ func (a *advance) entry(name string) *v1alpha1.StepStatus {
 	if ss := stepStatus(a.st, name); ss != nil {
 		return ss
 	}
-	a.st.Steps = append(a.st.Steps, v1alpha1.StepStatus{Name: name, Phase: v1alpha1.StepPending})
+	a.st.Steps = append(a.st.Steps, v1alpha1.StepStatus{Name: name, Phase: v1alpha1.StepPending, Visit: 1})
 	return &a.st.Steps[len(a.st.Steps)-1]
 }
 

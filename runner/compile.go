@@ -19,12 +19,15 @@ type Program struct {
 	conditions []compiledCondition
 	subject    *expr.Program
 	dateField  *expr.Program
-	dateOffset time.Duration
-	dateZone   *time.Location
-	delay      time.Duration
-	exitGoals  []compiledGoal
-	steps      []compiledStep
-	stepIndex  map[string]int
+	// dateOffsetDays are the offset's calendar days (d, w), added in
+	// dateZone; dateOffset is the rest, elapsed time.
+	dateOffsetDays int
+	dateOffset     time.Duration
+	dateZone       *time.Location
+	delay          time.Duration
+	exitGoals      []compiledGoal
+	steps          []compiledStep
+	stepIndex      map[string]int
 }
 
 type compiledCondition struct {
@@ -212,7 +215,7 @@ func (e *Engine) compileTrigger(p *Program, pr *problems) {
 			pr.addErr("spec.trigger.dateField.field", err)
 		}
 		p.dateField = prg
-		if p.dateOffset, err = df.Offset.Parse(); err != nil {
+		if p.dateOffsetDays, p.dateOffset, err = df.Offset.Calendar(); err != nil {
 			pr.add("spec.trigger.dateField.offset", "%v", err)
 		}
 		if p.dateZone, err = expr.LoadZone(df.TimeZone); err != nil {

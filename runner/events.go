@@ -77,17 +77,32 @@ func (a *advance) consumedEvents() map[eventKey]bool {
 		seen[eventKey{source: ev.Source, id: ev.ID}] = true
 	}
 	for i := range a.st.Steps {
-		ev, ok := decodeOutput(a.st.Steps[i].Output)["event"].(map[string]any)
-		if !ok {
-			continue
-		}
-		id, _ := ev["id"].(string)
-		source, _ := ev["source"].(string)
-		if id != "" && source != "" {
-			seen[eventKey{source: source, id: id}] = true
+		for _, r := range consumedBy(&a.st.Steps[i]) {
+			seen[eventKey{source: r.Source, id: r.ID}] = true
 		}
 	}
 	return seen
+}
+
+// maxConsumedEvents bounds steps[].consumedEvents (the API's MaxItems).
+const maxConsumedEvents = 16
+
+// consumedBy lists the events a step entry has consumed: on earlier visits
+// (consumedEvents) and on this one (output.event), newest last, at most
+// maxConsumedEvents.
+func consumedBy(ss *v1alpha1.StepStatus) []v1alpha1.EventReference {
+	out := append([]v1alpha1.EventReference(nil), ss.ConsumedEvents...)
+	if ev, ok := decodeOutput(ss.Output)["event"].(map[string]any); ok {
+		id, _ := ev["id"].(string)
+		source, _ := ev["source"].(string)
+		if id != "" && source != "" {
+			out = append(out, v1alpha1.EventReference{Source: source, ID: id})
+		}
+	}
+	if len(out) > maxConsumedEvents {
+		out = out[len(out)-maxConsumedEvents:]
+	}
+	return out
 }
 
 // matchGoal reports the first exit goal ev meets.

@@ -181,7 +181,9 @@ func (p *Program) StartAt(ev *v1alpha1.CloudEvent, now time.Time) (time.Time, bo
 		if err != nil {
 			return time.Time{}, false, fmt.Errorf("spec.trigger.dateField.field %q: %w", p.dateField.Source, err)
 		}
-		return at.Add(p.dateOffset), false, nil
+		// Days are calendar days in the trigger's zone: "-14d" from a
+		// midnight is a midnight, across a DST change too.
+		return at.In(p.dateZone).AddDate(0, 0, p.dateOffsetDays).Add(p.dateOffset), false, nil
 	}
 	return time.Time{}, false, errors.New("schedule triggers start on cron ticks, not at an event-derived time")
 }

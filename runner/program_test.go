@@ -99,6 +99,15 @@ func TestStartAt(t *testing.T) {
 		Steps: []v1alpha1.Step{{Name: "done", End: &v1alpha1.EndAction{}}},
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
+	newYork, _ := time.LoadLocation("America/New_York")
+	nyTrig := func(offset string) *v1alpha1.WorkflowSpec {
+		s := dateTrig.DeepCopy()
+		s.Trigger.DateField.TimeZone, s.Trigger.DateField.Offset = "America/New_York", v1alpha1.SignedDuration(offset)
+		return s
+	}
+	renewal := func(date string) *v1alpha1.CloudEvent {
+		return newEvent("contact.updated", obj{"contact": obj{"renewalDate": date}})
+	}
 	cases := []struct {
 		name    string
 		spec    *v1alpha1.WorkflowSpec
@@ -113,6 +122,19 @@ func TestStartAt(t *testing.T) {
 			time.Date(2026, 6, 16, 0, 0, 0, 0, berlin), false, ""},
 		{"RFC 3339 date", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30T12:00:00Z"}}),
 			time.Date(2026, 6, 16, 12, 0, 0, 0, time.UTC), false, ""},
+		// Issue 10 item 11: d and w are calendar days in the trigger's zone,
+		// so an offset across a DST change keeps the wall-clock time
+		// (24-hour days fired at 23:00 the evening before, or at 01:00).
+		{"-14d across spring-forward (2025-03-09)", nyTrig("-14d"), renewal("2025-03-20"),
+			time.Date(2025, 3, 6, 0, 0, 0, 0, newYork), false, ""},
+		{"-2w across spring-forward", nyTrig("-2w"), renewal("2025-03-20"),
+			time.Date(2025, 3, 6, 0, 0, 0, 0, newYork), false, ""},
+		{"-14d across fall-back (2025-11-02)", nyTrig("-14d"), renewal("2025-11-10"),
+			time.Date(2025, 10, 27, 0, 0, 0, 0, newYork), false, ""},
+		{"+1d3h across fall-back: the day is calendar, the hours elapsed", nyTrig("1d3h"), renewal("2025-11-01"),
+			time.Date(2025, 11, 2, 2, 0, 0, 0, newYork), false, ""},
+		{"hours stay elapsed time", nyTrig("-336h"), renewal("2025-03-20"),
+			time.Date(2025, 3, 5, 23, 0, 0, 0, newYork), false, ""},
 		{"missing date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{}}), time.Time{}, true, ""},
 		{"null date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": nil}}), time.Time{}, true, ""},
 		{"empty date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": ""}}), time.Time{}, true, ""},

@@ -37,7 +37,7 @@ func newSeedRun(t *testing.T, name string, ev *v1alpha1.CloudEvent) *seedRun {
 	if c := wf.Spec.Connections; c != nil && c.SMTP != nil {
 		c.SMTP.Host, c.SMTP.Port = w.smtp.Host, int32(w.smtp.Port)
 	}
-	exec := actions.NewExecutor(actions.Config{Clock: clk, TLSConfig: w.smtp.ClientTLS()})
+	exec := actions.NewExecutor(actions.Config{Clock: clk, TLSConfig: w.smtp.ClientTLS(), Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}})
 	e := New(Options{Executor: exec, CRMSinkURL: w.http.URL + "/sink", Clock: clk, Random: func() float64 { return 0.5 }})
 	p, err := e.Compile(&wf.Spec)
 	if err != nil {
@@ -211,7 +211,7 @@ func TestRealTargetFailsTwice(t *testing.T) {
 	w.http.FailNext("", 2, http.StatusServiceUnavailable, "")
 	w.http.Respond(servers.Answer(http.StatusOK, `{"ok":true}`))
 	clk := clocktesting.NewFakeClock(t0)
-	e := New(Options{Executor: actions.NewExecutor(actions.Config{Clock: clk}), Clock: clk, Random: func() float64 { return 0.5 }})
+	e := New(Options{Executor: actions.NewExecutor(actions.Config{Clock: clk, Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}}), Clock: clk, Random: func() float64 { return 0.5 }})
 	spec := eventSpec(v1alpha1.Step{Name: "hook", CallWebhook: &v1alpha1.WebhookAction{URL: v1alpha1.Template(w.http.URL + "/hook"), Body: `{"lead": "{{ lead.id }}"}`}})
 	run := newRun(spec)
 	var wakes []time.Time

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,18 +14,33 @@ import (
 	"github.com/crmflow/crmflow/runner/expr"
 )
 
-// idempotencyKey is the same for every attempt of a step: "<run UID>/<step>".
-func (a *advance) idempotencyKey(step string) string {
-	return string(a.run.UID) + "/" + step
+// idempotencyKey identifies one visit of a step, the same for every attempt
+// of that visit: "<run UID>/<step>" on the first visit (the key runs had
+// before visits were counted), "<run UID>/<step>/<visit>" on later ones, so
+// every pass of a branch loop is a new side effect to the receiver.
+func (a *advance) idempotencyKey(step string, visit int32) string {
+	key := string(a.run.UID) + "/" + step
+	if visit > 1 {
+		key += "/" + strconv.Itoa(int(visit))
+	}
+	return key
 }
+
+// visitOf is a step entry's visit; entries written before visits were
+// counted are first visits.
+func visitOf(ss *v1alpha1.StepStatus) int32 { return max(ss.Visit, 1) }
 
 // origin identifies a step's action for the executor: idempotency key and
 // loop-prevention metadata (the executor appends the run's own link).
-func (a *advance) origin(step string) actions.Origin {
+func (a *advance) origin(ss *v1alpha1.StepStatus) actions.Origin {
+	key := ss.IdempotencyKey
+	if key == "" {
+		key = a.idempotencyKey(ss.Name, visitOf(ss))
+	}
 	o := actions.Origin{
 		Namespace: a.run.Namespace, Workflow: a.run.Spec.WorkflowName, Run: a.run.Name,
-		RunUID: string(a.run.UID), Step: step, Subject: a.run.Spec.Subject,
-		IdempotencyKey: a.idempotencyKey(step),
+		RunUID: string(a.run.UID), Step: ss.Name, Subject: a.run.Spec.Subject,
+		IdempotencyKey: key,
 	}
 	if c := a.run.Spec.Cause; c != nil {
 		o.Hops = c.Hops
@@ -36,7 +52,8 @@ func (a *advance) origin(step string) actions.Origin {
 // start begins the current step: guard, then its action.
 func (a *advance) start(idx int, cs *compiledStep, ss *v1alpha1.StepStatus) stepResult {
 	ss.StartTime = a.metaNow()
-	ss.IdempotencyKey = a.idempotencyKey(ss.Name)
+	ss.Visit = visitOf(ss)
+	ss.IdempotencyKey = a.idempotencyKey(ss.Name, ss.Visit)
 	ss.Phase = v1alpha1.StepRunning
 	if cs.guard != nil {
 		ok, err := cs.guard.EvalBool(a.vars())
@@ -99,7 +116,7 @@ func (a *advance) stepFailed(idx int, cs *compiledStep, ss *v1alpha1.StepStatus,
 
 // attempt renders and performs (or, in a dry run, describes) a side-effecting step.
 func (a *advance) attempt(idx int, cs *compiledStep, ss *v1alpha1.StepStatus) stepResult {
-	req, err := a.buildRequest(cs, a.origin(ss.Name))
+	req, err := a.buildRequest(cs, a.origin(ss))
 	if a.dryRun {
 		if err != nil {
 			return a.stepFailed(idx, cs, ss, fmt.Errorf("would fail: %w", err))

@@ -41,6 +41,62 @@ func (d SignedDuration) Parse() (time.Duration, error) {
 	return v, err
 }
 
+// Calendar splits a SignedDuration into whole calendar days (its d and w
+// units, a week being 7 days) and the rest as elapsed time: "-14d" is
+// (-14, 0), "1w2d3h" is (9, 3h), "1.5d" is (1, 12h). Adding days with
+// time.AddDate in a time zone keeps the wall-clock time across a DST change,
+// where adding 24h per day would not.
+func (d SignedDuration) Calendar() (days int, rest time.Duration, err error) {
+	s := string(d)
+	if s == "" {
+		return 0, 0, nil
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var dayCount float64
+	var other strings.Builder
+	for rest := s; rest != ""; {
+		i := 0
+		for i < len(rest) && (rest[i] == '.' || (rest[i] >= '0' && rest[i] <= '9')) {
+			i++
+		}
+		j := i
+		for j < len(rest) && !(rest[j] == '.' || (rest[j] >= '0' && rest[j] <= '9')) {
+			j++
+		}
+		if i == 0 || j == i {
+			return 0, 0, fmt.Errorf("invalid duration %q", string(d))
+		}
+		num, unit := rest[:i], rest[i:j]
+		rest = rest[j:]
+		if unit == "d" || unit == "w" {
+			var f float64
+			if _, err := fmt.Sscanf(num, "%g", &f); err != nil {
+				return 0, 0, fmt.Errorf("invalid duration %q: %w", string(d), err)
+			}
+			if unit == "w" {
+				f *= 7
+			}
+			dayCount += f
+			continue
+		}
+		other.WriteString(num + unit)
+	}
+	whole := int(dayCount)
+	rest = time.Duration((dayCount - float64(whole)) * 24 * float64(time.Hour))
+	if other.Len() > 0 {
+		r, err := time.ParseDuration(other.String())
+		if err != nil {
+			return 0, 0, fmt.Errorf("invalid duration %q: %w", string(d), err)
+		}
+		rest += r
+	}
+	if neg {
+		whole, rest = -whole, -rest
+	}
+	return whole, rest, nil
+}
+
 // parseExtendedDuration expands d and w units to hours and defers to time.ParseDuration.
 func parseExtendedDuration(s string) (time.Duration, error) {
 	if s == "" {

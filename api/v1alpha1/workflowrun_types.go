@@ -288,10 +288,28 @@ type StepStatus struct {
 	// +optional
 	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
 
-	// idempotencyKey is sent with every attempt (run UID + step name).
+	// visit counts the times the run has entered this step: 1 the first
+	// time, one more each time a branch loops back to it. Each visit is a
+	// new side effect with its own idempotency key; the attempts of one
+	// visit share it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Visit int32 `json:"visit,omitempty"`
+
+	// idempotencyKey is sent with every attempt of this visit:
+	// "<run UID>/<step>" on the first visit, "<run UID>/<step>/<visit>" on
+	// later ones.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+
+	// consumedEvents are the events (source and id) that ended this step's
+	// waitForEvent on earlier visits, newest last, so that a repeated
+	// delivery of one of them is not consumed again by a later visit.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ConsumedEvents []EventReference `json:"consumedEvents,omitempty"`
 
 	// message says what happened, e.g. "sent to ann@example.com", "would wait 1h",
 	// "condition false: skipped", or the last error.
@@ -305,6 +323,19 @@ type StepStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	Output *runtime.RawExtension `json:"output,omitempty"`
+}
+
+// EventReference names a CloudEvent: its id is unique per source.
+type EventReference struct {
+	// source of the event.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	Source string `json:"source"`
+
+	// id of the event.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	ID string `json:"id"`
 }
 
 // WorkflowRunStatus is the run's execution log.

@@ -57,8 +57,11 @@ Reach an in-cluster receiver with a port-forward first:
 
 A namespace that holds a Secret named crmflow-intake requires its credential:
 --token for key "token" (sent as a bearer token) or --hmac-key for key
-"hmacKey" (the body is signed in X-Crmflow-Signature). CRMFLOW_TOKEN and
-CRMFLOW_HMAC_KEY set them from the environment.
+"hmacKey": the request is signed in X-Crmflow-Signature over the signing
+time (X-Crmflow-Timestamp, the current time; the receiver refuses it after
+5 minutes), Content-Type, every ce-* header and the body, so neither the
+attributes nor the body can be changed and it cannot be replayed later.
+CRMFLOW_TOKEN and CRMFLOW_HMAC_KEY set them from the environment.
 
 Exit status: 0 when the receiver accepted the event (2xx), 1 when it refused it.`,
 		Example: `  kubectl crmflow send -n sales --url http://127.0.0.1:8080 \
@@ -85,7 +88,7 @@ Exit status: 0 when the receiver accepted the event (2xx), 1 when it refused it.
 	f.StringVar(&o.data, "data", "", "the event's JSON data, or @FILE to read it from a file")
 	f.StringVar(&o.eventTime, "time", "", "the event's time, RFC 3339 (default: now)")
 	f.StringVar(&o.token, "token", os.Getenv("CRMFLOW_TOKEN"), "bearer token of the namespace's crmflow-intake Secret")
-	f.StringVar(&o.hmacKey, "hmac-key", os.Getenv("CRMFLOW_HMAC_KEY"), "HMAC key of the namespace's crmflow-intake Secret; signs the body")
+	f.StringVar(&o.hmacKey, "hmac-key", os.Getenv("CRMFLOW_HMAC_KEY"), "HMAC key of the namespace's crmflow-intake Secret; signs the timestamp, ce-* headers and body")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for the receiver's answer")
 	return cmd
 }
@@ -197,7 +200,8 @@ func (o *sendOptions) run(ctx context.Context, out io.Writer, namespace string, 
 		h.Set("Authorization", "Bearer "+o.token)
 	}
 	if o.hmacKey != "" {
-		h.Set(request.SignatureHeader, request.Sign([]byte(o.hmacKey), data))
+		// Signed last: the signature covers Content-Type, every ce-* header and the body.
+		request.SignRequest([]byte(o.hmacKey), clk.Now(), h, data)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

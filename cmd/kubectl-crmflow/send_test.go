@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/crmflow/crmflow/controllers/intake/request"
 )
@@ -68,7 +70,9 @@ func TestSendFromFlags(t *testing.T) {
 
 func TestSendFromFileSigned(t *testing.T) {
 	g := NewWithT(t)
-	srv, last := receiver(t, request.Credentials{HMACKey: []byte("k3y")})
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) // runPlugin's clock
+	creds := request.Credentials{HMACKey: []byte("k3y"), Clock: clocktesting.NewFakePassiveClock(now.Add(time.Minute))}
+	srv, last := receiver(t, creds)
 	_, errOut, code := runPlugin(t, "send", "-n", "support", "--url", srv.URL, "--hmac-key", "k3y",
 		"-f", filepath.Join("testdata", "events", "message-received-negative.json"), "--subject", "c-override")
 	g.Expect(code).To(Equal(0), errOut)
@@ -78,6 +82,21 @@ func TestSendFromFileSigned(t *testing.T) {
 	g.Expect(req.header.Get("ce-subject")).To(Equal("c-override"), "flags override the file")
 	g.Expect(req.header.Get("ce-time")).To(Equal("2026-03-02T10:00:00Z"))
 	g.Expect(string(req.body)).To(ContainSubstring(`"sentiment"`))
+	g.Expect(req.header.Get(request.TimestampHeader)).To(Equal("1772452800"), "signed at the plugin's now")
+	g.Expect(req.header.Get(request.SignatureHeader)).To(HavePrefix("v1="))
+
+	// The signature covers the attributes: the same body and signature with
+	// another ce-id, ce-subject or hop count is refused, and so is a replay
+	// after the tolerance.
+	g.Expect(creds.Verify(req.header, req.body)).To(Succeed())
+	for _, h := range []string{"ce-id", "ce-subject", "ce-type", "ce-crmflowhops"} {
+		tampered := req.header.Clone()
+		tampered.Set(h, "other")
+		g.Expect(creds.Verify(tampered, req.body)).To(MatchError(ContainSubstring("does not match the request")), h)
+	}
+	late := creds
+	late.Clock = clocktesting.NewFakePassiveClock(now.Add(6 * time.Minute))
+	g.Expect(late.Verify(req.header, req.body)).To(MatchError(ContainSubstring("6m0s away from the receiver's clock")))
 }
 
 func TestSendRefused(t *testing.T) {

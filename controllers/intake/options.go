@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 
+	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
 )
@@ -58,6 +59,10 @@ type Options struct {
 	// EventInterval is the least time between two Kubernetes Events of one
 	// workflow and skip reason (default 1m).
 	EventInterval time.Duration
+	// SignatureTolerance is how far a signed request's X-Crmflow-Timestamp
+	// may be from the receiver's clock, either way; older or newer signed
+	// requests are refused as replays (default 5m).
+	SignatureTolerance time.Duration
 	// Recorder records Kubernetes Events on Workflows; default the manager's
 	// recorder named "crmflow-intake".
 	Recorder events.EventRecorder
@@ -107,6 +112,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.SignatureTolerance <= 0 {
+		o.SignatureTolerance = request.DefaultSignatureTolerance
 	}
 	if o.EventInterval <= 0 {
 		o.EventInterval = DefaultEventInterval

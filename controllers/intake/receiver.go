@@ -9,9 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -135,27 +132,6 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 		r.skips.record(s)
 	}
 	return answer, nil
-}
-
-// credentials returns namespace ns's configured credentials, or a 404 when
-// the namespace does not exist.
-func (r *Receiver) credentials(ctx context.Context, ns string) (request.Credentials, error) {
-	var namespace corev1.Namespace
-	if err := r.tenants.Get(ctx, types.NamespacedName{Name: ns}, &namespace); err != nil {
-		if apierrors.IsNotFound(err) {
-			return request.Credentials{}, &request.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("namespace %q not found", ns)}
-		}
-		return request.Credentials{}, fmt.Errorf("read namespace %q: %w", ns, err)
-	}
-	var secret corev1.Secret
-	err := r.tenants.Get(ctx, types.NamespacedName{Namespace: ns, Name: request.SecretName}, &secret)
-	switch {
-	case apierrors.IsNotFound(err):
-		return request.Credentials{}, nil
-	case err != nil:
-		return request.Credentials{}, fmt.Errorf("read Secret %s/%s: %w", ns, request.SecretName, err)
-	}
-	return request.Credentials{Token: secret.Data[request.TokenKey], HMACKey: secret.Data[request.HMACKey]}, nil
 }
 
 // writeError answers a refusal with its 4xx, and any failure to persist with

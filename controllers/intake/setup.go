@@ -28,7 +28,6 @@ import (
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns/status,verbs=get;update
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Setup builds the receiver on mgr and adds it, and its small cache of

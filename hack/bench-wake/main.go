@@ -143,7 +143,7 @@ func bench(root string, n int, wait time.Duration, workers, creators int) error 
 		lateness = append(lateness, d)
 		mu.Unlock()
 	})
-	engine := runner.New(runner.Options{Executor: actions.NewExecutor(actions.Config{})})
+	engine := runner.New(runner.Options{Executor: actions.NewExecutor(actions.Config{Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}})})
 	if err := (&controllers.WorkflowRunReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{}, Engine: engine,
 		Secrets: controllers.SecretReader{Reader: mgr.GetAPIReader()}, Metrics: metrics, MaxConcurrentReconciles: workers,

@@ -134,6 +134,9 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM) (*ma
 		"--health-probe-bind-address=" + o.probeAddr,
 		"--crm-sink-url=" + crm.SinkURL(),
 		"--enable-webhooks=false",
+		// The local CRM sink and test targets listen on 127.0.0.1, which the
+		// egress policy refuses unless allowed.
+		"--egress-allow=127.0.0.1",
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)

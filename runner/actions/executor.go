@@ -43,6 +43,11 @@ type Config struct {
 	// UserAgent of HTTP requests and the User-Agent/X-Mailer of emails;
 	// empty means DefaultUserAgent.
 	UserAgent string
+	// Egress limits the addresses HTTP requests may reach. Nil: the
+	// default EgressPolicy (no loopback, link-local or metadata addresses).
+	// The check after DNS resolution needs the default HTTPClient; a
+	// caller-supplied HTTPClient still gets the URL and redirect checks.
+	Egress *EgressPolicy
 }
 
 // executor dispatches a Request to the executor of its kind.
@@ -59,8 +64,26 @@ type executor struct {
 // CloudEvents over HTTP (binary mode) for contact and CRM commands. It is
 // safe for concurrent use.
 func NewExecutor(cfg Config) Executor {
+	policy := EgressPolicy{}
+	if cfg.Egress != nil {
+		policy = *cfg.Egress
+	}
+	eg, egErr := compileEgress(policy)
+	if egErr != nil {
+		eg, _ = compileEgress(EgressPolicy{DenyPorts: policy.DenyPorts})
+	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = defaultHTTPClient()
+		cfg.HTTPClient = defaultHTTPClient(eg)
+	} else {
+		c := *cfg.HTTPClient
+		own := c.CheckRedirect
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if err := eg.checkRedirect(req, via); err != nil || own == nil {
+				return err
+			}
+			return own(req, via)
+		}
+		cfg.HTTPClient = &c
 	}
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
@@ -72,10 +95,12 @@ func NewExecutor(cfg Config) Executor {
 		cfg.UserAgent = DefaultUserAgent
 	}
 	t := &transport{
-		client:   cfg.HTTPClient,
-		maxBytes: cfg.MaxResponseBytes,
-		clock:    cfg.Clock,
-		agent:    cfg.UserAgent,
+		egress:    eg,
+		egressErr: egErr,
+		client:    cfg.HTTPClient,
+		maxBytes:  cfg.MaxResponseBytes,
+		clock:     cfg.Clock,
+		agent:     cfg.UserAgent,
 	}
 	return &executor{
 		email:   &emailSender{clock: cfg.Clock, tls: cfg.TLSConfig, agent: cfg.UserAgent},
@@ -88,11 +113,12 @@ func NewExecutor(cfg Config) Executor {
 
 // defaultHTTPClient has the timeouts of http.DefaultTransport but no
 // overall client timeout: each attempt's context carries the deadline.
-func defaultHTTPClient() *http.Client {
+// Every connection and redirect is checked against the egress policy.
+func defaultHTTPClient(eg *egress) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
+	return &http.Client{CheckRedirect: eg.checkRedirect, Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		DialContext:           eg.dialContext(dialer),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   10,

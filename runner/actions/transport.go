@@ -36,10 +36,13 @@ const excerptBytes = 200
 // transport sends HTTP requests for every HTTP-based executor and classifies
 // their answers into Result outputs and *Error values.
 type transport struct {
-	client   *http.Client
-	maxBytes int
-	clock    clock.PassiveClock
-	agent    string
+	egress *egress
+	// egressErr is a bad EgressPolicy: every request fails with it.
+	egressErr error
+	client    *http.Client
+	maxBytes  int
+	clock     clock.PassiveClock
+	agent     string
 }
 
 // target describes one HTTP request for messages and classification.
@@ -103,10 +106,17 @@ func (t *transport) newRequest(ctx context.Context, tg target, rawURL, key strin
 // is an *Error: retryable for 408, 429 and 5xx, permanent otherwise, with the
 // server's Retry-After. Network failures and timeouts are retryable.
 func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
+	if t.egressErr != nil {
+		return response{}, permanent(fmt.Errorf("%s: the manager's egress policy is invalid: %w", tg, t.egressErr))
+	}
+	if err := t.egress.checkURL(req.URL); err != nil {
+		return response{}, permanent(fmt.Errorf("%s: %w", tg, err))
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		wrapped := fmt.Errorf("%s: %w", tg, networkError(req.Context(), err))
-		if untrustedCertificate(err) {
+		var refused *EgressError
+		if untrustedCertificate(err) || errors.As(err, &refused) {
 			return response{}, permanent(wrapped)
 		}
 		return response{}, transient(wrapped)
@@ -120,6 +130,9 @@ func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
 			return out, transient(fmt.Errorf("%s: read response: %w", tg, networkError(req.Context(), readErr)))
 		}
 		return out, nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return out, &Error{StatusCode: resp.StatusCode, Err: redirectFailure(tg, resp.StatusCode, resp.Header.Get("Location"))}
 	}
 	return out, &Error{
 		Retryable:  retryableStatus(resp.StatusCode),

@@ -73,12 +73,47 @@ func (s *Schedule) String() string { return s.expr }
 
 // Next returns the first tick strictly after t (in UTC), and false when the
 // expression never fires again within five years (e.g. "0 0 30 2 *").
+//
+// Daylight-saving time, in the schedule's zone:
+//   - When clocks go back (America/New_York, 2025-11-02, 01:00–01:59 twice),
+//     a wall-clock time that occurs twice fires once, at its first
+//     occurrence, unless the hour field is "*": an hourly schedule fires in
+//     both hours, since they are an hour apart.
+//   - When clocks go forward (2025-03-09, 02:00–02:59 does not exist), a
+//     tick in the missing hour does not fire that day: "30 2 * * *" skips
+//     2025-03-09, as a Kubernetes CronJob does.
 func (s *Schedule) Next(t time.Time) (time.Time, bool) {
-	n := s.spec.Next(t)
-	if n.IsZero() {
-		return time.Time{}, false
+	// A repeated hour holds at most 60 minute ticks to pass over.
+	for range 64 {
+		n := s.spec.Next(t)
+		if n.IsZero() {
+			return time.Time{}, false
+		}
+		if s.everyHour() || !repeatedWallClock(n.In(s.spec.Location)) {
+			return n.UTC(), true
+		}
+		t = n
 	}
-	return n.UTC(), true
+	return time.Time{}, false
+}
+
+// everyHour reports whether the hour field is "*" (or lists every hour).
+func (s *Schedule) everyHour() bool {
+	const all = 1<<24 - 1
+	return s.spec.Hour&all == all
+}
+
+// repeatedWallClock reports whether n's wall-clock time already occurred
+// earlier, before clocks went back.
+func repeatedWallClock(n time.Time) bool {
+	_, now := n.Zone()
+	_, before := n.Add(-3 * time.Hour).Zone()
+	if before <= now {
+		return false
+	}
+	earlier := n.Add(-time.Duration(before-now) * time.Second)
+	_, off := earlier.Zone()
+	return off == before && earlier.Format("2006-01-02T15:04:05") == n.Format("2006-01-02T15:04:05")
 }
 
 // Latest returns the latest tick in (after, now], and false when there is none.

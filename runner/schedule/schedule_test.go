@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -173,4 +174,50 @@ func TestPlanAtTimeZone(t *testing.T) {
 	p := s.PlanAt(mustTime(t, "2026-01-04T00:00:00Z"), mustTime(t, "2026-01-05T14:30:00Z"), ptr[int64](3600))
 	g.Expect(p.Run).To(Equal(mustTime(t, "2026-01-05T14:00:00Z")))
 	g.Expect(p.Next).To(Equal(mustTime(t, "2026-01-12T14:00:00Z")))
+}
+
+// TestDaylightSaving (issue 10 item 11): in America/New_York a daily tick
+// in the repeated hour of 2025-11-02 fires once, an hourly schedule keeps
+// both hours, and a tick in the missing hour of 2025-03-09 is skipped that
+// day (documented).
+func TestDaylightSaving(t *testing.T) {
+	ticks := func(expr string, from string, n int) []string {
+		s, err := Parse(expr, "America/New_York")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, _ := time.Parse(time.RFC3339, from)
+		var out []string
+		for range n {
+			next, ok := s.Next(at)
+			if !ok {
+				t.Fatalf("%s: no tick after %s", expr, at)
+			}
+			out = append(out, next.Format(time.RFC3339))
+			at = next
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		expr, from string
+		want       []string
+	}{
+		{"30 1 * * *", "2025-11-01T12:00:00Z", []string{"2025-11-02T05:30:00Z", "2025-11-03T06:30:00Z"}},
+		{"*/30 1 * * *", "2025-11-02T04:00:00Z", []string{"2025-11-02T05:00:00Z", "2025-11-02T05:30:00Z", "2025-11-03T06:00:00Z"}},
+		{"0 1,2 * * *", "2025-11-02T04:00:00Z", []string{"2025-11-02T05:00:00Z", "2025-11-02T07:00:00Z", "2025-11-03T06:00:00Z"}},
+		{"0 * * * *", "2025-11-02T04:30:00Z", []string{"2025-11-02T05:00:00Z", "2025-11-02T06:00:00Z", "2025-11-02T07:00:00Z"}},
+		{"30 2 * * *", "2025-03-08T12:00:00Z", []string{"2025-03-10T06:30:00Z"}},
+		{"30 1 * * *", "2025-03-08T12:00:00Z", []string{"2025-03-09T06:30:00Z", "2025-03-10T05:30:00Z"}},
+	} {
+		if got := ticks(tc.expr, tc.from, len(tc.want)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s after %s: got %v, want %v", tc.expr, tc.from, got, tc.want)
+		}
+	}
+	// Planning across the repeated hour counts no miss and runs once.
+	s, _ := Parse("30 1 * * *", "America/New_York")
+	last, _ := time.Parse(time.RFC3339, "2025-11-02T05:30:00Z")
+	now, _ := time.Parse(time.RFC3339, "2025-11-02T06:45:00Z")
+	if p := s.PlanAt(last, now, nil); !p.Run.IsZero() || p.Missed != 0 {
+		t.Errorf("the repeated 01:30 must not run again: %+v", p)
+	}
 }

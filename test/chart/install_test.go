@@ -216,7 +216,8 @@ var _ = BeforeSuite(func() {
 	}
 	// Out of a pod the manager cannot read its namespace from the
 	// ServiceAccount mount; name it so leader election uses the chart's Role.
-	managerArgs = append(managerArgs, "--leader-election-namespace="+releaseNS, "--crm-sink-url="+sink.URL)
+	// The sink and hooks listen on 127.0.0.1, which the egress policy refuses unless allowed.
+	managerArgs = append(managerArgs, "--leader-election-namespace="+releaseNS, "--crm-sink-url="+sink.URL, "--egress-allow=127.0.0.1")
 	managerLog = &syncBuffer{}
 	cmd := exec.CommandContext(ctx, manager, managerArgs...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+saConfig)

@@ -153,6 +153,7 @@ func TestTemplateDefaults(t *testing.T) {
 		"ClusterRoleBinding/crmflow-manager",
 		"Deployment/crmflow",
 		"MutatingWebhookConfiguration/crmflow-mutating",
+		"NetworkPolicy/crmflow",
 		"Role/crmflow-leader-election",
 		"RoleBinding/crmflow-leader-election",
 		"Secret/crmflow-webhook-cert",
@@ -162,6 +163,21 @@ func TestTemplateDefaults(t *testing.T) {
 		"ServiceAccount/crmflow",
 		"ValidatingWebhookConfiguration/crmflow-validating",
 	}))
+
+	// Egress is restricted by default, with the documented holes only:
+	// DNS, the API server's ports, and actions on their ports everywhere but
+	// link-local (cloud metadata).
+	var np networkingv1.NetworkPolicy
+	r.get(t, "NetworkPolicy", "", &np)
+	g.Expect(np.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
+	g.Expect(np.Spec.Egress).To(HaveLen(3))
+	g.Expect(np.Spec.Egress[0].Ports).To(HaveLen(2))
+	g.Expect(np.Spec.Egress[0].Ports[0].Port.IntVal).To(Equal(int32(53)))
+	g.Expect(np.Spec.Egress[1].To).To(BeEmpty())
+	actions := np.Spec.Egress[2]
+	g.Expect(actions.To).To(HaveLen(1))
+	g.Expect(actions.To[0].IPBlock.CIDR).To(Equal("0.0.0.0/0"))
+	g.Expect(actions.To[0].IPBlock.Except).To(ConsistOf("169.254.0.0/16"))
 
 	var dep appsv1.Deployment
 	r.get(t, "Deployment", "crmflow", &dep)
@@ -309,11 +325,13 @@ func TestTemplateNonDefaults(t *testing.T) {
 	g.Expect(ports).To(ConsistOf(int32(8080), int32(9443), int32(8082), int32(8081)))
 	g.Expect(np.Spec.Ingress[0].From).To(HaveLen(1))
 	g.Expect(np.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
+	g.Expect(np.Spec.Egress).To(HaveLen(4), "the three holes and the extra rule")
+	g.Expect(np.Spec.Egress[3].To[0].IPBlock.CIDR).To(Equal("10.96.0.1/32"))
 }
 
 func TestTemplateWebhooksAndMetricsOff(t *testing.T) {
 	g := NewWithT(t)
-	r := renderChart(t, "--set", "webhook.enabled=false,metrics.enabled=false,leaderElection.enabled=false,serviceMonitor.enabled=true")
+	r := renderChart(t, "--set", "webhook.enabled=false,metrics.enabled=false,leaderElection.enabled=false,serviceMonitor.enabled=true,networkPolicy.enabled=false")
 	g.Expect(r.kinds()).To(Equal([]string{
 		"ClusterRole/crmflow-manager",
 		"ClusterRoleBinding/crmflow-manager",

@@ -110,14 +110,24 @@ func TestRBACMatchesMarkers(t *testing.T) {
 		"charts/crmflow/files/manager-rules.yaml must grant exactly what config/rbac/role.yaml grants")
 }
 
-// permissions flattens rules into sorted "group/resource:verb" entries.
+// permissions flattens rules into sorted "group/resource:verb" entries,
+// "group/resource[name]:verb" for rules restricted by resourceNames.
 func permissions(rules []rbacv1.PolicyRule) []string {
 	set := map[string]bool{}
 	for _, r := range rules {
+		names := r.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
+		}
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
-				for _, v := range r.Verbs {
-					set[fmt.Sprintf("%s/%s:%s", g, res, v)] = true
+				for _, n := range names {
+					if n != "" {
+						n = "[" + n + "]"
+					}
+					for _, v := range r.Verbs {
+						set[fmt.Sprintf("%s/%s%s:%s", g, res, n, v)] = true
+					}
 				}
 			}
 		}

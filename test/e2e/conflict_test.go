@@ -69,7 +69,7 @@ var _ = Describe("Status write conflicts", func() {
 			APIReader: k8sClient,
 			Clock:     clk,
 			Engine: runner.New(runner.Options{
-				Executor:   actions.NewExecutor(actions.Config{Clock: clk}),
+				Executor:   actions.NewExecutor(actions.Config{Clock: clk, Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}}),
 				CRMSinkURL: target.URL + "/crm",
 			}),
 			Secrets:   controllers.SecretReader{Reader: k8sClient},

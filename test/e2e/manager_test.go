@@ -141,7 +141,7 @@ func startManager(o managerOptions) *testManager {
 	Expect(index.Setup(ctx, mgr.GetFieldIndexer())).To(Succeed())
 
 	engine := runner.New(runner.Options{
-		Executor:   actions.NewExecutor(actions.Config{Clock: o.clock}),
+		Executor:   actions.NewExecutor(actions.Config{Clock: o.clock, Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}}),
 		CRMSinkURL: target.URL + "/crm",
 		MaxHops:    8,
 	})

@@ -80,7 +80,9 @@ var _ = Describe("Schedule triggers", func() {
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", h1))
 		Expect(run.OwnerReferences).To(ConsistOf(And(HaveField("Name", wf.Name), HaveField("Controller", ptr.To(true)))))
 		Eventually(func(g Gomega) {
-			g.Expect(getWorkflow(wf)(g).Status.LastScheduleTime.Time).To(BeTemporally("==", h1))
+			last := getWorkflow(wf)(g).Status.LastScheduleTime
+			g.Expect(last).NotTo(BeNil(), "lastScheduleTime not written yet")
+			g.Expect(last.Time).To(BeTemporally("==", h1))
 		}).Should(Succeed())
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
 

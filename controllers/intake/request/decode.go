@@ -143,7 +143,8 @@ func decodeStructured(body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
 	// The SDK reads specversion wherever it appears; look first so an
 	// unsupported version gets its own message instead of a parse error.
 	var probe struct {
-		SpecVersion *string `json:"specversion"`
+		SpecVersion *string         `json:"specversion"`
+		Data        json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(trimmed, &probe); err != nil {
 		return v1alpha1.CloudEvent{}, errorf(http.StatusBadRequest, "malformed CloudEvent JSON: %v", err)
@@ -153,6 +154,13 @@ func decodeStructured(body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
 	}
 	if err := checkSpecVersion(*probe.SpecVersion); err != nil {
 		return v1alpha1.CloudEvent{}, err
+	}
+	// The SDK's parser refuses some out-of-range numbers with an obscure
+	// message: check the data's shape first, as binary mode does.
+	if len(probe.Data) > 0 {
+		if err := checkJSONShape(probe.Data, MaxDataDepth); err != nil {
+			return v1alpha1.CloudEvent{}, err
+		}
 	}
 	var ev ceevent.Event
 	if err := json.Unmarshal(trimmed, &ev); err != nil {
@@ -295,6 +303,9 @@ func convertData(ev *ceevent.Event, out *v1alpha1.CloudEvent, lim Limits) error 
 	if err := json.Compact(&compact, data); err != nil {
 		return errorf(http.StatusBadRequest,
 			"data is not valid JSON although datacontenttype is %q: %v", contentTypeOrDefault(out.DataContentType), err)
+	}
+	if err := checkJSONShape(compact.Bytes(), MaxDataDepth); err != nil {
+		return err
 	}
 	out.Data = &runtime.RawExtension{Raw: compact.Bytes()}
 	return nil

@@ -87,34 +87,6 @@ func TestDecodeRefusals(t *testing.T) {
 	}
 }
 
-func TestCredentials(t *testing.T) {
-	c := Credentials{Token: []byte("s3cret"), HMACKey: []byte("k")}
-	body := []byte("payload")
-	for _, tc := range []struct {
-		name   string
-		h      http.Header
-		status int
-	}{
-		{"none", header(), 401},
-		{"wrong token", header("Authorization", "Bearer nope"), 403},
-		{"token", header("Authorization", "Bearer s3cret"), 0},
-		{"signature", header(SignatureHeader, Sign([]byte("k"), body)), 0},
-		{"wrong signature", header(SignatureHeader, Sign([]byte("other"), body)), 403},
-	} {
-		err := c.Verify(tc.h, body)
-		got := 0
-		if err != nil {
-			got = StatusOf(err)
-		}
-		if got != tc.status {
-			t.Errorf("%s: got %d (%v), want %d", tc.name, got, err, tc.status)
-		}
-	}
-	if err := (Credentials{}).Verify(header(), body); err != nil {
-		t.Errorf("no credential configured must accept: %v", err)
-	}
-}
-
 // FuzzDecode feeds arbitrary Content-Types, ce- headers and bodies to the
 // parser: it must never panic, refuse only with a 4xx, and accept only
 // events that would fit a WorkflowRun.
