@@ -168,7 +168,7 @@ func (a *advance) notYetScheduled() bool {
 		return false
 	}
 	a.st.Phase = v1alpha1.RunPending
-	a.hold(sched.Time, &v1alpha1.WaitingFor{Reason: "Delay", Message: "starts at " + expr.FormatTime(sched.Time)})
+	a.hold(sched.Time, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitDelay, Message: "starts at " + expr.FormatTime(sched.Time)})
 	return true
 }
 
@@ -282,10 +282,10 @@ func (a *advance) current() *v1alpha1.StepStatus {
 
 // pause holds the run at a step boundary while its workflow is paused.
 func (a *advance) pause() {
-	was := a.st.WaitingFor != nil && a.st.WaitingFor.Reason == "Paused"
+	was := a.st.WaitingFor != nil && a.st.WaitingFor.Reason == v1alpha1.WaitPaused
 	a.st.Phase = v1alpha1.RunWaiting
 	a.st.WakeAt = nil
-	a.st.WaitingFor = &v1alpha1.WaitingFor{Reason: "Paused", Message: fmt.Sprintf("workflow %s is paused; holding before step %q", a.run.Spec.WorkflowName, a.st.CurrentStep)}
+	a.st.WaitingFor = &v1alpha1.WaitingFor{Reason: v1alpha1.WaitPaused, Message: fmt.Sprintf("workflow %s is paused; holding before step %q", a.run.Spec.WorkflowName, a.st.CurrentStep)}
 	if !was {
 		a.transition(false, v1alpha1.ReasonPaused, a.st.WaitingFor.Message)
 	}

@@ -229,7 +229,7 @@ func (a *advance) eventWaitingFor(cs *compiledStep, deadline time.Time) *v1alpha
 	for i, t := range cs.step.WaitForEvent.Types {
 		types[i] = string(t)
 	}
-	return &v1alpha1.WaitingFor{Reason: "Event", EventTypes: types,
+	return &v1alpha1.WaitingFor{Reason: v1alpha1.WaitEvent, EventTypes: types,
 		Message: truncate(fmt.Sprintf("%s for %s, timeout at %s", joinTypes(cs.step.WaitForEvent.Types), a.run.Spec.Subject, expr.FormatTime(deadline)), 1024)}
 }
 

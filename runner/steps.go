@@ -150,7 +150,7 @@ func (a *advance) attemptFailed(idx int, cs *compiledStep, ss *v1alpha1.StepStat
 		ss.Phase = v1alpha1.StepRunning
 		ss.NextAttemptTime = &t
 		ss.Message = truncate(fmt.Sprintf("attempt %d of %d failed: %v; next attempt at %s", ss.Attempts, cs.retry.attempts, err, expr.FormatTime(at)), 2048)
-		a.hold(at, &v1alpha1.WaitingFor{Reason: "Retry", Message: truncate(fmt.Sprintf("step %q: attempt %d at %s", ss.Name, ss.Attempts+1, expr.FormatTime(at)), 1024)})
+		a.hold(at, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitRetry, Message: truncate(fmt.Sprintf("step %q: attempt %d at %s", ss.Name, ss.Attempts+1, expr.FormatTime(at)), 1024)})
 		a.transition(true, v1alpha1.ReasonRetrying, ss.Message)
 		return stepResult{hold: true}
 	}
@@ -167,7 +167,7 @@ func (a *advance) retry(idx int, cs *compiledStep, ss *v1alpha1.StepStatus) step
 		return a.start(idx, cs, ss) // interrupted flow step: start it again
 	}
 	if next := ss.NextAttemptTime; next != nil && a.now.Before(next.Time) {
-		a.hold(next.Time, &v1alpha1.WaitingFor{Reason: "Retry", Message: fmt.Sprintf("step %q: attempt %d at %s", ss.Name, ss.Attempts+1, expr.FormatTime(next.Time))})
+		a.hold(next.Time, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitRetry, Message: fmt.Sprintf("step %q: attempt %d at %s", ss.Name, ss.Attempts+1, expr.FormatTime(next.Time))})
 		return stepResult{hold: true}
 	}
 	ss.NextAttemptTime = nil
@@ -279,11 +279,11 @@ func (a *advance) waitTarget(cs *compiledStep, ss *v1alpha1.StepStatus, starting
 	switch {
 	case w.Duration != nil:
 		at := ss.StartTime.Add(cs.duration)
-		return at, &v1alpha1.WaitingFor{Reason: "Duration", Message: fmt.Sprintf("%s, until %s", *w.Duration, expr.FormatTime(at))}, nil
+		return at, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitDuration, Message: fmt.Sprintf("%s, until %s", *w.Duration, expr.FormatTime(at))}, nil
 	case !starting && a.st.WakeAt != nil:
-		reason := "Until"
+		reason := v1alpha1.WaitUntil
 		if cs.window != nil {
-			reason = "BusinessHours"
+			reason = v1alpha1.WaitBusinessHours
 		}
 		return a.st.WakeAt.Time, &v1alpha1.WaitingFor{Reason: reason, Message: "until " + expr.FormatTime(a.st.WakeAt.Time)}, nil
 	case cs.until != nil:
@@ -295,10 +295,10 @@ func (a *advance) waitTarget(cs *compiledStep, ss *v1alpha1.StepStatus, starting
 		if err != nil {
 			return time.Time{}, nil, fmt.Errorf("wait.until: %w", err)
 		}
-		return at, &v1alpha1.WaitingFor{Reason: "Until", Message: "until " + expr.FormatTime(at)}, nil
+		return at, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitUntil, Message: "until " + expr.FormatTime(at)}, nil
 	default:
 		at := cs.window.Next(a.now)
-		return at, &v1alpha1.WaitingFor{Reason: "BusinessHours", Message: "until business hours open at " + expr.FormatTime(at)}, nil
+		return at, &v1alpha1.WaitingFor{Reason: v1alpha1.WaitBusinessHours, Message: "until business hours open at " + expr.FormatTime(at)}, nil
 	}
 }
 

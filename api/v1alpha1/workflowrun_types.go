@@ -243,12 +243,33 @@ type ConditionResult struct {
 	Message string `json:"message,omitempty"`
 }
 
+// WaitReason says what a waiting run waits for.
+// +kubebuilder:validation:Enum=Duration;Until;BusinessHours;Event;Retry;Delay;Paused
+type WaitReason string
+
+// Wait reasons.
+const (
+	// WaitDuration: a wait step's duration.
+	WaitDuration WaitReason = "Duration"
+	// WaitUntil: a wait step's until time.
+	WaitUntil WaitReason = "Until"
+	// WaitBusinessHours: the next business-hours window.
+	WaitBusinessHours WaitReason = "BusinessHours"
+	// WaitEvent: a waitForEvent step's event, or its timeout.
+	WaitEvent WaitReason = "Event"
+	// WaitRetry: the next attempt of a failed step.
+	WaitRetry WaitReason = "Retry"
+	// WaitDelay: the run's scheduled start (trigger delay, date field).
+	WaitDelay WaitReason = "Delay"
+	// WaitPaused: the workflow is Paused; the run holds at a step boundary.
+	WaitPaused WaitReason = "Paused"
+)
+
 // WaitingFor says what a waiting run waits for.
 type WaitingFor struct {
 	// reason is Duration, Until, BusinessHours, Event, Retry, Delay or Paused.
 	// +required
-	// +kubebuilder:validation:MaxLength=64
-	Reason string `json:"reason"`
+	Reason WaitReason `json:"reason"`
 
 	// eventTypes the run waits for (waitForEvent and exit goals not included).
 	// +optional

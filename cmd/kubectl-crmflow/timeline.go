@@ -114,7 +114,7 @@ func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
 		fmt.Fprintf(w, "Duration:   %s\n", humanDuration(st.CompletionTime.Sub(st.StartTime.Time)))
 	}
 	if st.WaitingFor != nil {
-		wait := "Waiting:    " + st.WaitingFor.Reason
+		wait := "Waiting:    " + string(st.WaitingFor.Reason)
 		if len(st.WaitingFor.EventTypes) > 0 {
 			wait += " for " + strings.Join(st.WaitingFor.EventTypes, ", ")
 		}
