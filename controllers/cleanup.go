@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,9 +34,13 @@ type RunCleaner struct {
 	Clock clock.PassiveClock
 	// Interval between sweeps (default 30s).
 	Interval time.Duration
-	// ArchivedThrough, when set, bounds what is removed: runs whose minute
-	// is after it may not be in the run history store yet, and stay.
-	ArchivedThrough func() time.Time
+	// Archived, when set, says whether a finished run is in the run history
+	// store: a minute of a namespace is removed only once every run of it
+	// that is not a dry run was archived, so a run never leaves etcd before
+	// the store holds it (the store down: runs wait, none lost).
+	Archived func(types.UID) bool
+	// Removed, when set, is told the runs of each minute removed.
+	Removed func([]types.UID)
 }
 
 // NeedLeaderElection is true: one replica removes runs.
@@ -64,19 +69,16 @@ func (c *RunCleaner) Start(ctx context.Context) error {
 // Sweep removes every due minute of finished runs now.
 func (c *RunCleaner) Sweep(ctx context.Context) error {
 	due := c.Clock.Now()
-	if c.ArchivedThrough != nil {
-		if a := c.ArchivedThrough(); a.Before(due) {
-			due = a
-		}
-	}
 	var runs v1alpha1.WorkflowRunList
 	if err := c.Client.List(ctx, &runs, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
 	type bucket struct{ namespace, minute string }
-	buckets := map[bucket]bool{}
+	buckets := map[bucket][]types.UID{}
+	held := map[bucket]bool{}
 	for i := range runs.Items {
-		st := &runs.Items[i].Status
+		run := &runs.Items[i]
+		st := &run.Status
 		if st.RemoveAfter == "" || !st.Phase.IsFinished() {
 			continue
 		}
@@ -84,11 +86,17 @@ func (c *RunCleaner) Sweep(ctx context.Context) error {
 		if err != nil || at.After(due) {
 			continue
 		}
-		buckets[bucket{runs.Items[i].Namespace, st.RemoveAfter}] = true
+		b := bucket{run.Namespace, st.RemoveAfter}
+		buckets[b] = append(buckets[b], run.UID)
+		if c.Archived != nil && !run.Spec.DryRun && !c.Archived(run.UID) {
+			held[b] = true
+		}
 	}
 	ordered := make([]bucket, 0, len(buckets))
 	for b := range buckets {
-		ordered = append(ordered, b)
+		if !held[b] {
+			ordered = append(ordered, b)
+		}
 	}
 	sort.Slice(ordered, func(i, j int) bool {
 		if ordered[i].minute != ordered[j].minute {
@@ -101,6 +109,9 @@ func (c *RunCleaner) Sweep(ctx context.Context) error {
 			client.MatchingFields{FieldRemoveAfter: b.minute}, client.PropagationPolicy("Background"))
 		if err != nil {
 			return fmt.Errorf("remove runs of %s due at %s: %w", b.namespace, b.minute, err)
+		}
+		if c.Removed != nil {
+			c.Removed(buckets[b])
 		}
 	}
 	return nil
