@@ -99,6 +99,8 @@ type managerOptions struct {
 	writes *writeCounter
 	// metrics, when set, receives crmflow's metrics.
 	metrics *controllers.Metrics
+	// noCleaner leaves finished runs in etcd (a spec drives its own RunCleaner).
+	noCleaner bool
 }
 
 // cacheFor is crmflow's cache options limited to one namespace.
@@ -177,7 +179,9 @@ func startManager(o managerOptions) *testManager {
 		MaxRequeueAfter: o.poll,
 	}).SetupWithManager(mgr)).To(Succeed())
 
-	Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
+	if !o.noCleaner {
+		Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
+	}
 
 	done := make(chan struct{})
 	go func() {
