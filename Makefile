@@ -64,7 +64,7 @@ control-plane: ## Build kube-apiserver, etcd and kubectl for tests into bin/k8s/
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(LOCALBIN)/k8s
 
 .PHONY: test
-test: control-plane $(HELM) verify-generated lint ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
+test: control-plane $(HELM) console verify-generated lint ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/fault$$')
 	go test $(GO_TEST_FLAGS) -v ./test/fault/
 	$(MAKE) fuzz
@@ -81,8 +81,23 @@ test-unit: ## Run the tests that need no API server.
 
 ##@ Build
 
+# The console's single-page app (web/console), built with Vite from the
+# committed package-lock.json into internal/console/dist, which go:embed
+# embeds in the manager and the kubectl plugin. Never committed.
+CONSOLE_DIST := internal/console/dist/index.html
+CONSOLE_SRC := $(shell find web/console/src -type f 2>/dev/null) web/console/index.html web/console/vite.config.js
+
+.PHONY: console
+console: $(CONSOLE_DIST) ## Build the console's web assets (npm ci + vite build).
+
+web/console/node_modules/.package-lock.json: web/console/package.json web/console/package-lock.json
+	cd web/console && npm ci --no-audit --no-fund
+
+$(CONSOLE_DIST): web/console/node_modules/.package-lock.json $(CONSOLE_SRC)
+	cd web/console && npm run build
+
 .PHONY: build
-build: ## Build the manager binary.
+build: console ## Build the manager binary (with the console embedded).
 	go build -o $(LOCALBIN)/manager .
 
 .PHONY: dev

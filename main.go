@@ -49,6 +49,7 @@ import (
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/internal/console"
 	"github.com/crmflow/crmflow/internal/faultinject"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
@@ -64,6 +65,7 @@ type config struct {
 	secureMetrics   bool
 	probeAddr       string
 	receiverAddr    string
+	consoleAddr     string
 	webhookPort     int
 	webhookCertDir  string
 	enableHTTP2     bool
@@ -109,6 +111,7 @@ Flags:
 	fs.BoolVar(&c.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview); false serves plain HTTP, as the Helm chart's ServiceMonitor scrapes it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	fs.StringVar(&c.receiverAddr, "receiver-bind-address", intake.DefaultAddr, "Address of the CloudEvents receiver (POST /v1/namespaces/<namespace>/events).")
+	fs.StringVar(&c.consoleAddr, "console-bind-address", "", "Address of the web console (off when empty). Every Kubernetes call it makes carries the signed-in person's own bearer token, never the manager's.")
 	fs.IntVar(&c.webhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
 	fs.StringVar(&c.webhookCertDir, "webhook-cert-dir", "", "Directory holding tls.crt and tls.key of the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
 	fs.BoolVar(&c.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks (defaulting, and validation that compiles every expression); needs a serving certificate in --webhook-cert-dir.")
@@ -314,6 +317,11 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
 	}
 
+	if c.consoleAddr != "" {
+		if err := console.AddToManager(mgr, c.consoleAddr, engine); err != nil {
+			return fmt.Errorf("set up the console: %w", err)
+		}
+	}
 	if c.enableWebhooks {
 		if err := crmwebhook.SetupWithManager(mgr, engine, crmwebhook.WithCRMSinkURL(c.crmSinkURL)); err != nil {
 			return fmt.Errorf("set up admission webhooks: %w", err)

@@ -29,6 +29,7 @@ into automated work (TRIGGER -> CONDITIONS -> STEPS).
   send     post a CloudEvent to the crmflow receiver
   runs     list a workflow's recent runs
   history  show one run's step log as a timeline
+  ui       serve the web console on 127.0.0.1 with your kubeconfig's identity
 
 The usual kubectl flags (--kubeconfig, --context, -n/--namespace, ...) apply.`,
 		SilenceUsage:  true,
@@ -41,6 +42,7 @@ The usual kubectl flags (--kubeconfig, --context, -n/--namespace, ...) apply.`,
 		newSendCommand(streams, flags, clk),
 		newRunsCommand(streams, flags, clk),
 		newHistoryCommand(streams, flags, clk),
+		newUICommand(streams, flags, clk),
 	)
 	return root
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/clock"
+
+	"github.com/crmflow/crmflow/internal/console"
+	"github.com/crmflow/crmflow/runner"
+)
+
+// uiOptions are the flags of `kubectl crmflow ui`.
+type uiOptions struct {
+	port       int
+	crmSinkURL string
+}
+
+func newUICommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) *cobra.Command {
+	o := &uiOptions{}
+	cmd := &cobra.Command{
+		Use:   "ui [--port 8089]",
+		Short: "Serve the crmflow console on 127.0.0.1 with your kubeconfig's identity",
+		Long: `ui serves crmflow's web console on 127.0.0.1 only: the workflow list, the
+builder (every change validated by the API server's dry run), Test on a sample
+contact, Activate/Pause and run timelines. Every Kubernetes call is made with
+the identity of your kubeconfig (the usual --kubeconfig/--context flags apply),
+so the console can do exactly what kubectl can, nothing more.
+
+Stop it with Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx, streams.Out, flags, clk)
+		},
+	}
+	cmd.Flags().IntVar(&o.port, "port", 8089, "port on 127.0.0.1 (0 picks a free one)")
+	cmd.Flags().StringVar(&o.crmSinkURL, "crm-sink-url", "https://crm-sink.invalid/", "the CRM sink Test renders contact and CRM commands for (nothing is sent)")
+	return cmd
+}
+
+func (o *uiOptions) run(ctx context.Context, out io.Writer, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) error {
+	c, ns, err := newClient(flags)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
+	if err != nil {
+		return fmt.Errorf("listen on 127.0.0.1:%d: %w", o.port, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	srv, err := console.NewLocal(c, console.Options{
+		Listener: ln, Scheme: c.Scheme(), Engine: runner.New(runner.Options{CRMSinkURL: o.crmSinkURL}),
+		Clock: clk, DefaultNamespace: ns,
+		AllowedHosts: []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("localhost:%d", port)},
+	})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	fmt.Fprintf(out, "crmflow console: http://127.0.0.1:%d/ (namespace %s; Ctrl-C to stop)\n", port, ns)
+	return srv.Start(ctx)
+}

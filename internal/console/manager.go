@@ -1,0 +1,24 @@
+package console
+
+import (
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/crmflow/crmflow/runner"
+)
+
+// AddToManager serves the in-cluster console on addr from mgr (every
+// replica; no leader election). It uses mgr's REST config only for the API
+// server's address and CA: each request carries the signed-in person's
+// own token (NewPassThrough).
+func AddToManager(mgr ctrl.Manager, addr string, engine *runner.Engine) error {
+	srv, err := NewPassThrough(mgr.GetConfig(), Options{Addr: addr, Scheme: mgr.GetScheme(), Engine: engine})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return fmt.Errorf("add console: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+)
+
+// maxScanPages bounds how many API pages one filtered runs page reads.
+const maxScanPages = 5
+
+// runSummary is one row of the runs page: small on purpose, so a page of
+// runs stays a few kilobytes whatever the runs carry.
+type runSummary struct {
+	Name           string            `json:"name"`
+	Workflow       string            `json:"workflow"`
+	Subject        string            `json:"subject,omitempty"`
+	Phase          v1alpha1.RunPhase `json:"phase,omitempty"`
+	CurrentStep    string            `json:"currentStep,omitempty"`
+	EventType      string            `json:"eventType,omitempty"`
+	DryRun         bool              `json:"dryRun,omitempty"`
+	Created        metav1.Time       `json:"created"`
+	CompletionTime *metav1.Time      `json:"completionTime,omitempty"`
+	WakeAt         *metav1.Time      `json:"wakeAt,omitempty"`
+}
+
+// listRuns serves one page of runs, paginated by the API server
+// (limit/continue: never the whole list), filtered by workflow and subject
+// through labels and by phase through the finished label plus an exact check.
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := DefaultRunsPageSize
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return fieldError(http.StatusBadRequest, "limit", "must be a positive number")
+		}
+		limit = min(n, MaxRunsPageSize)
+	}
+	sel := labels.NewSelector()
+	add := func(key string, op selection.Operator, vals ...string) error {
+		req, err := labels.NewRequirement(key, op, vals)
+		if err != nil {
+			return fieldError(http.StatusBadRequest, key, err.Error())
+		}
+		sel = sel.Add(*req)
+		return nil
+	}
+	if wf := q.Get("workflow"); wf != "" {
+		if err := add(v1alpha1.LabelWorkflow, selection.Equals, wf); err != nil {
+			return fieldError(http.StatusBadRequest, "workflow", "is not a workflow name")
+		}
+	}
+	subject := q.Get("subject")
+	if subject != "" {
+		_ = add(v1alpha1.LabelSubjectHash, selection.Equals, v1alpha1.SubjectHash(subject))
+	}
+	phase := v1alpha1.RunPhase(q.Get("phase"))
+	switch phase {
+	case "":
+	case v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled:
+		_ = add(v1alpha1.LabelFinished, selection.Equals, "true")
+	case v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunWaiting:
+		_ = add(v1alpha1.LabelFinished, selection.NotEquals, "true")
+	default:
+		return fieldError(http.StatusBadRequest, "phase", "must be Pending, Running, Waiting, Succeeded, Failed or Cancelled")
+	}
+	items := []runSummary{}
+	cont := q.Get("continue")
+	for page := 0; page < maxScanPages && len(items) < limit; page++ {
+		var list v1alpha1.WorkflowRunList
+		if err := c.List(r.Context(), &list, client.InNamespace(r.PathValue("ns")),
+			client.MatchingLabelsSelector{Selector: sel}, client.Limit(int64(limit-len(items))), client.Continue(cont)); err != nil {
+			return kubeError(err, "list runs")
+		}
+		for i := range list.Items {
+			run := &list.Items[i]
+			if (phase != "" && run.Status.Phase != phase && !(phase == v1alpha1.RunPending && run.Status.Phase == "")) ||
+				(subject != "" && run.Spec.Subject != subject) {
+				continue
+			}
+			items = append(items, summarizeRun(run))
+		}
+		cont = list.Continue
+		if cont == "" || phase == "" {
+			break
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "continue": cont})
+}
+
+func summarizeRun(run *v1alpha1.WorkflowRun) runSummary {
+	sum := runSummary{Name: run.Name, Workflow: run.Spec.WorkflowName, Subject: run.Spec.Subject, Phase: run.Status.Phase,
+		CurrentStep: run.Status.CurrentStep, DryRun: run.Spec.DryRun, Created: run.CreationTimestamp,
+		CompletionTime: run.Status.CompletionTime, WakeAt: run.Status.WakeAt}
+	if sum.Phase == "" {
+		sum.Phase = v1alpha1.RunPending
+	}
+	if run.Spec.Event != nil {
+		sum.EventType = run.Spec.Event.Type
+	}
+	return sum
+}
+
+// runDetail is a run's timeline: what triggered it and its status. It does
+// not carry the workflow spec (runs reference a revision of it).
+type runDetail struct {
+	Name          string                     `json:"name"`
+	Namespace     string                     `json:"namespace"`
+	Workflow      string                     `json:"workflow"`
+	Subject       string                     `json:"subject,omitempty"`
+	DryRun        bool                       `json:"dryRun,omitempty"`
+	Cancel        bool                       `json:"cancel,omitempty"`
+	Created       metav1.Time                `json:"created"`
+	ScheduledTime *metav1.Time               `json:"scheduledTime,omitempty"`
+	Event         *v1alpha1.CloudEvent       `json:"event,omitempty"`
+	Status        v1alpha1.WorkflowRunStatus `json:"status"`
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	var run v1alpha1.WorkflowRun
+	if err := c.Get(r.Context(), types.NamespacedName{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}, &run); err != nil {
+		return kubeError(err, "get run")
+	}
+	return writeJSON(w, http.StatusOK, runDetail{Name: run.Name, Namespace: run.Namespace, Workflow: run.Spec.WorkflowName,
+		Subject: run.Spec.Subject, DryRun: run.Spec.DryRun, Cancel: run.Spec.Cancel, Created: run.CreationTimestamp,
+		ScheduledTime: run.Spec.ScheduledTime, Event: run.Spec.Event, Status: run.Status})
+}
+
+// cancelRun sets spec.cancel; the run controller stops the run at once.
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	run := &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}}
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))
+	if err := c.Patch(r.Context(), run, patch); err != nil {
+		return kubeError(err, "cancel run")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"cancelled": true})
+}
+
+// recentSample is a subject seen in recent runs with its last event.
+type recentSample struct {
+	Subject   string       `json:"subject"`
+	Run       string       `json:"run"`
+	EventType string       `json:"eventType"`
+	Time      *metav1.Time `json:"time,omitempty"`
+	Data      string       `json:"data"`
+}
+
+// samples offers Test's sample contacts: the catalogue's example for the
+// trigger's type, and subjects of this namespace's recent runs (one page)
+// with their last event's data.
+func (s *Server) samples(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	eventType := r.URL.Query().Get("type")
+	var list v1alpha1.WorkflowRunList
+	if err := c.List(r.Context(), &list, client.InNamespace(r.PathValue("ns")), client.Limit(100)); err != nil {
+		return kubeError(err, "list runs")
+	}
+	latest := map[string]recentSample{}
+	for i := range list.Items {
+		run := &list.Items[i]
+		ev := run.Spec.Event
+		if ev == nil || run.Spec.Subject == "" || ev.Data == nil || (eventType != "" && ev.Type != eventType) ||
+			strings.HasPrefix(ev.Type, "io.crmflow.") {
+			continue
+		}
+		prev, seen := latest[run.Spec.Subject]
+		if seen && prev.Time != nil && ev.Time != nil && !prev.Time.Before(ev.Time) {
+			continue
+		}
+		latest[run.Spec.Subject] = recentSample{Subject: run.Spec.Subject, Run: run.Name, EventType: ev.Type, Time: ev.Time, Data: string(ev.Data.Raw)}
+	}
+	recent := make([]recentSample, 0, len(latest))
+	for _, v := range latest {
+		recent = append(recent, v)
+	}
+	example := string(mustJSON(exampleFor(eventType)))
+	return writeJSON(w, http.StatusOK, map[string]any{"example": example, "known": knownEventType(eventType), "recent": recent})
+}

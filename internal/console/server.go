@@ -1,0 +1,164 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/crmflow/crmflow/runner"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxBodyBytes caps a request body (a pasted workflow or sample
+	// event); larger bodies get 413 and change nothing.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultRunsPageSize is the runs page's size when the browser asks for none.
+	DefaultRunsPageSize = 50
+	// MaxRunsPageSize caps the runs page's size.
+	MaxRunsPageSize = 200
+)
+
+// Options configure a console Server.
+type Options struct {
+	// Addr is the TCP address to listen on, e.g. "127.0.0.1:8089".
+	Addr string
+	// Listener, when set, is used instead of listening on Addr.
+	Listener net.Listener
+	// Scheme knows the Kubernetes and crmflow types. Required.
+	Scheme *runtime.Scheme
+	// Engine compiles workflows and computes Test plans (nothing is sent). Required.
+	Engine *runner.Engine
+	// Clock is the time source of Test plans (default the real clock).
+	Clock clock.PassiveClock
+	// DefaultNamespace is the namespace the app opens on (default "default").
+	DefaultNamespace string
+	// MaxBodyBytes caps request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// AllowedHosts, when set, are the only Host headers served (the local
+	// console allows only its own 127.0.0.1 and localhost addresses, so a
+	// DNS-rebinding page cannot reach it by another name).
+	AllowedHosts []string
+}
+
+// Server is the console: API and embedded app. It is a controller-runtime
+// Runnable (Start) so the manager can run it, and an http.Handler.
+type Server struct {
+	opts    Options
+	id      identity
+	assets  fs.FS
+	handler http.Handler
+}
+
+// NewLocal builds the console of `kubectl crmflow ui`: every call uses c,
+// the client of the user's kubeconfig.
+func NewLocal(c client.Client, opts Options) (*Server, error) {
+	if c == nil {
+		return nil, errors.New("console: a client is required")
+	}
+	return newServer(fixedIdentity{c: c}, opts)
+}
+
+// NewPassThrough builds the in-cluster console: cfg gives only the API
+// server's address and CA (its credentials are dropped); every call carries
+// the signed-in person's own bearer token, never the manager's.
+func NewPassThrough(cfg *rest.Config, opts Options) (*Server, error) {
+	if cfg == nil {
+		return nil, errors.New("console: a REST config is required")
+	}
+	if opts.Scheme == nil {
+		return nil, errors.New("console: Options.Scheme is required")
+	}
+	return newServer(newTokenIdentity(cfg, opts.Scheme), opts)
+}
+
+func newServer(id identity, opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("console: Options.Engine is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.DefaultNamespace == "" {
+		opts.DefaultNamespace = "default"
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{opts: opts, id: id, assets: assets()}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API under /api/ and the app elsewhere.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// NeedLeaderElection is false: every manager replica can serve the console.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Start serves until ctx ends, then shuts down gracefully.
+func (s *Server) Start(ctx context.Context) error {
+	ln := s.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.opts.Addr); err != nil {
+			return fmt.Errorf("console listen on %s: %w", s.opts.Addr, err)
+		}
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	log.FromContext(ctx).WithName("console").Info("serving the console", "address", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("console: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("console shutdown: %w", err)
+	}
+	return nil
+}
+
+// routes wires the API and the app behind the security middleware.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, apiHandler(h))
+	}
+	api("GET /api/session", s.session)
+	api("POST /api/login", s.login)
+	api("POST /api/logout", s.logout)
+	api("GET /api/catalogue", s.catalogue)
+	api("GET /api/namespaces", s.namespaces)
+	api("GET /api/namespaces/{ns}/workflows", s.listWorkflows)
+	api("GET /api/namespaces/{ns}/workflows/{name}", s.getWorkflow)
+	api("GET /api/namespaces/{ns}/workflows/{name}/export", s.exportWorkflow)
+	api("POST /api/namespaces/{ns}/workflows", s.saveWorkflow)
+	api("POST /api/namespaces/{ns}/workflows/{name}/state", s.setState)
+	api("POST /api/namespaces/{ns}/plan", s.plan)
+	api("GET /api/namespaces/{ns}/samples", s.samples)
+	api("GET /api/namespaces/{ns}/secrets", s.secrets)
+	api("GET /api/namespaces/{ns}/runs", s.listRuns)
+	api("GET /api/namespaces/{ns}/runs/{name}", s.getRun)
+	api("POST /api/namespaces/{ns}/runs/{name}/cancel", s.cancelRun)
+	api("POST /api/yaml/parse", s.parseYAML)
+	api("POST /api/yaml/render", s.renderYAML)
+	mux.Handle("/api/", apiHandler(func(http.ResponseWriter, *http.Request) error {
+		return &apiError{status: http.StatusNotFound, Message: "no such API endpoint"}
+	}))
+	mux.Handle("/", http.HandlerFunc(s.app))
+	return s.secure(mux)
+}

@@ -1,0 +1,276 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/webhook"
+)
+
+// workflowSummary is one row of the Workflows page.
+type workflowSummary struct {
+	Name              string               `json:"name"`
+	Namespace         string               `json:"namespace"`
+	Description       string               `json:"description,omitempty"`
+	State             string               `json:"state"`
+	Trigger           string               `json:"trigger"`
+	Ready             string               `json:"ready"`
+	ReadyMessage      string               `json:"readyMessage,omitempty"`
+	Runs              v1alpha1.RunCounts   `json:"runs"`
+	Skipped           []v1alpha1.SkipCount `json:"skipped,omitempty"`
+	LastTriggeredTime *metav1.Time         `json:"lastTriggeredTime,omitempty"`
+}
+
+// namespaces lists the namespaces the person may list; when they may not
+// (namespace-scoped RBAC), the app asks for a namespace by name instead.
+func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := c.List(r.Context(), &list); err != nil {
+		if apierrors.IsForbidden(err) {
+			return writeJSON(w, http.StatusOK, map[string]any{"namespaces": []string{}, "canList": false})
+		}
+		return kubeError(err, "list namespaces")
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, n := range list.Items {
+		names = append(names, n.Name)
+	}
+	sort.Strings(names)
+	return writeJSON(w, http.StatusOK, map[string]any{"namespaces": names, "canList": true})
+}
+
+func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	var list v1alpha1.WorkflowList
+	if err := c.List(r.Context(), &list, client.InNamespace(r.PathValue("ns"))); err != nil {
+		return kubeError(err, "list workflows")
+	}
+	rows := make([]workflowSummary, 0, len(list.Items))
+	for i := range list.Items {
+		rows = append(rows, summarize(&list.Items[i]))
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return writeJSON(w, http.StatusOK, map[string]any{"items": rows})
+}
+
+func summarize(wf *v1alpha1.Workflow) workflowSummary {
+	row := workflowSummary{Name: wf.Name, Namespace: wf.Namespace, Description: wf.Spec.Description,
+		State: string(wf.Spec.State), Trigger: describeTrigger(&wf.Spec.Trigger), Ready: "Unknown",
+		Runs: wf.Status.Runs, Skipped: wf.Status.SkippedEvents, LastTriggeredTime: wf.Status.LastTriggeredTime}
+	if row.State == "" {
+		row.State = string(v1alpha1.WorkflowDraft)
+	}
+	if c := meta.FindStatusCondition(wf.Status.Conditions, "Ready"); c != nil {
+		row.Ready = string(c.Status)
+		if c.Status != metav1.ConditionTrue {
+			row.ReadyMessage = c.Message
+		}
+	}
+	return row
+}
+
+// describeTrigger says what starts a workflow, for people.
+func describeTrigger(t *v1alpha1.Trigger) string {
+	switch {
+	case t.Event != nil:
+		d := "on"
+		for i, x := range t.Event.Types {
+			if i > 0 {
+				d += ","
+			}
+			d += " " + string(x)
+		}
+		if t.Event.Delay != nil {
+			d += " after " + string(*t.Event.Delay)
+		}
+		return d
+	case t.Schedule != nil:
+		tz := t.Schedule.TimeZone
+		if tz == "" {
+			tz = "UTC"
+		}
+		return fmt.Sprintf("cron %q (%s)", t.Schedule.Cron, tz)
+	case t.DateField != nil:
+		return fmt.Sprintf("date %s %s", t.DateField.Field, t.DateField.Offset)
+	}
+	return "no trigger"
+}
+
+func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
+	wf, err := s.fetchWorkflow(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"workflow": cleanWorkflow(wf), "summary": summarize(wf)})
+}
+
+func (s *Server) fetchWorkflow(r *http.Request) (*v1alpha1.Workflow, error) {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var wf v1alpha1.Workflow
+	if err := c.Get(r.Context(), types.NamespacedName{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}, &wf); err != nil {
+		return nil, kubeError(err, "get workflow")
+	}
+	return &wf, nil
+}
+
+// cleanWorkflow is the Workflow as the builder edits it: apiVersion, kind,
+// name, namespace, labels, annotations, resourceVersion and spec.
+func cleanWorkflow(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
+	out := &v1alpha1.Workflow{Spec: *wf.Spec.DeepCopy()}
+	out.APIVersion, out.Kind = v1alpha1.GroupVersion.String(), "Workflow"
+	out.Name, out.Namespace, out.ResourceVersion = wf.Name, wf.Namespace, wf.ResourceVersion
+	out.Labels, out.Annotations = wf.Labels, wf.Annotations
+	delete(out.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	return out
+}
+
+// exportWorkflow downloads the Workflow as YAML for GitOps (no status, no
+// server-set metadata).
+func (s *Server) exportWorkflow(w http.ResponseWriter, r *http.Request) error {
+	wf, err := s.fetchWorkflow(r)
+	if err != nil {
+		return err
+	}
+	out := cleanWorkflow(wf)
+	out.ResourceVersion = ""
+	raw, err := workflowYAML(out)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", wf.Name+".yaml"))
+	_, err = w.Write(raw)
+	return err
+}
+
+// saveRequest is the body of POST /api/namespaces/{ns}/workflows.
+type saveRequest struct {
+	// Workflow to create (no resourceVersion) or update (with the one it was read at).
+	Workflow *v1alpha1.Workflow `json:"workflow"`
+	// DryRun asks the API server to validate only (dryRun=All): CRD rules and
+	// the admission webhook answer, nothing is stored.
+	DryRun bool `json:"dryRun"`
+}
+
+// saveWorkflow creates or updates a Workflow, or only validates it. The
+// engine's validation (the same function the admission webhook runs) answers
+// first, so its field errors show even where no webhook is installed; then
+// the API server's own dry run or write.
+func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
+	var req saveRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Workflow == nil {
+		return fieldError(http.StatusBadRequest, "workflow", "the request names no workflow")
+	}
+	wf := req.Workflow
+	wf.Namespace = r.PathValue("ns")
+	wf.APIVersion, wf.Kind = v1alpha1.GroupVersion.String(), "Workflow"
+	wf.Status = v1alpha1.WorkflowStatus{}
+	if wf.Name == "" {
+		return fieldError(http.StatusUnprocessableEntity, "metadata.name", "a name is required")
+	}
+	if errs := webhook.ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec"), s.opts.Engine); len(errs) > 0 {
+		return invalid(errs)
+	}
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	var dry []string
+	if req.DryRun {
+		dry = []string{metav1.DryRunAll}
+	}
+	if wf.ResourceVersion == "" {
+		err = c.Create(r.Context(), wf, &client.CreateOptions{DryRun: dry})
+	} else {
+		err = c.Update(r.Context(), wf, &client.UpdateOptions{DryRun: dry})
+	}
+	if err != nil {
+		return kubeError(err, "save workflow")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"workflow": cleanWorkflow(wf), "dryRun": req.DryRun})
+}
+
+// invalid turns field errors into a 422 answer like the API server's.
+func invalid(errs field.ErrorList) error {
+	ae := &apiError{status: http.StatusUnprocessableEntity, Reason: string(metav1.StatusReasonInvalid), Message: errs.ToAggregate().Error()}
+	for _, e := range errs {
+		ae.Fields = append(ae.Fields, fieldProblem{Field: e.Field, Message: e.ErrorBody()})
+	}
+	return ae
+}
+
+// stateRequest is the body of POST …/workflows/{name}/state.
+type stateRequest struct {
+	State v1alpha1.WorkflowState `json:"state"`
+}
+
+// setState activates, pauses or drafts a Workflow with a merge patch of
+// spec.state: nothing else of the Workflow changes.
+func (s *Server) setState(w http.ResponseWriter, r *http.Request) error {
+	var req stateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	switch req.State {
+	case v1alpha1.WorkflowActive, v1alpha1.WorkflowPaused, v1alpha1.WorkflowDraft:
+	default:
+		return fieldError(http.StatusBadRequest, "state", fmt.Sprintf("%q is not Active, Paused or Draft", req.State))
+	}
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	wf := &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}}
+	patch := client.RawPatch(types.MergePatchType, mustJSON(map[string]any{"spec": map[string]any{"state": req.State}}))
+	if err := c.Patch(r.Context(), wf, patch); err != nil {
+		return kubeError(err, "change state")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"summary": summarize(wf)})
+}
+
+// secrets lists the names of the namespace's Secrets (metadata only: the
+// console never reads a Secret's data) for the builder's pickers.
+func (s *Server) secrets(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.id.clientFor(r)
+	if err != nil {
+		return err
+	}
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := c.List(r.Context(), &list, client.InNamespace(r.PathValue("ns"))); err != nil {
+		if apierrors.IsForbidden(err) {
+			return writeJSON(w, http.StatusOK, map[string]any{"names": []string{}, "canList": false})
+		}
+		return kubeError(err, "list secrets")
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, s := range list.Items {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return writeJSON(w, http.StatusOK, map[string]any{"names": names, "canList": true})
+}
