@@ -218,7 +218,11 @@ func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
 func invalid(errs field.ErrorList) error {
 	ae := &apiError{status: http.StatusUnprocessableEntity, Reason: string(metav1.StatusReasonInvalid), Message: errs.ToAggregate().Error()}
 	for _, e := range errs {
-		ae.Fields = append(ae.Fields, fieldProblem{Field: e.Field, Message: e.ErrorBody()})
+		msg := e.Detail
+		if msg == "" {
+			msg = e.ErrorBody()
+		}
+		ae.Fields = append(ae.Fields, fieldProblem{Field: e.Field, Message: msg})
 	}
 	return ae
 }

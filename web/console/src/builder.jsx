@@ -146,10 +146,23 @@ function ConditionsEditor({ wf, update, cat, errors }) {
   );
 }
 
+// StructuredText edits a list or map as lines. It keeps what the person
+// typed (a half-written "key:" line) and follows the value only when it
+// changes from elsewhere (YAML view, reorder).
+function StructuredText({ kind, value, onChange, cls, rows }) {
+  const [text, setText] = useState(toText(kind, value));
+  useEffect(() => {
+    if (JSON.stringify(fromText(kind, text)) !== JSON.stringify(fromText(kind, toText(kind, value)))) setText(toText(kind, value));
+  }, [JSON.stringify(value)]);
+  return <textarea class={cls} rows={rows} value={text} onInput={(e) => { setText(e.target.value); onChange(fromText(kind, e.target.value)); }} />;
+}
+
 function ActionField({ f, value, onChange, secrets, stepNames, cls }) {
   switch (f.kind) {
-    case 'textarea': case 'list': case 'map': case 'eventTypes':
-      return <textarea class={cls} rows={f.kind === 'textarea' ? 4 : 2} value={toText(f.kind, value)} onInput={(e) => onChange(fromText(f.kind, e.target.value))} />;
+    case 'textarea':
+      return <textarea class={cls} rows={4} value={value || ''} onInput={(e) => onChange(e.target.value)} />;
+    case 'list': case 'map': case 'eventTypes':
+      return <StructuredText kind={f.kind} cls={cls} rows={2} value={value} onChange={onChange} />;
     case 'select':
       return <select class={cls} value={value || ''} onChange={(e) => onChange(e.target.value)}>{f.options.map((o) => <option value={o}>{o || '(default)'}</option>)}</select>;
     case 'step':
@@ -288,13 +301,13 @@ function YamlView({ wf, setWf }) {
   );
 }
 
-export function Builder({ ns, name, tab: initialTab }) {
+export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
   const cat = useCatalogue();
   const [wf, setWf] = useState(name ? null : newWorkflow(ns));
   const [loadError, setLoadError] = useState(null);
   const [check, setCheck] = useState({ state: 'idle', errors: [] });
   const [saveError, setSaveError] = useState(null);
-  const [saved, setSaved] = useState('');
+  const [saved, setSaved] = useState(savedState === 'Active' ? 'Saved and activated.' : savedState === 'Draft' ? 'Saved as Draft.' : '');
   const [tab, setTab] = useState(initialTab || 'build');
   const [secrets, setSecrets] = useState([]);
   const seq = useRef(0);
@@ -344,7 +357,7 @@ export function Builder({ ns, name, tab: initialTab }) {
       d.workflow.spec.conditions = d.workflow.spec.conditions || [];
       d.workflow.spec.steps = d.workflow.spec.steps || [];
       setWf(d.workflow);
-      if (!name) go(href(ns, 'workflows', d.workflow.metadata.name));
+      if (!name) go(href(ns, 'workflows', d.workflow.metadata.name, { saved: state }));
     } catch (x) { setSaveError(x); }
   };
 

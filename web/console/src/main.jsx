@@ -57,7 +57,7 @@ function App() {
   let body;
   switch (page) {
     case 'new': body = <Builder key={'new-' + ns} ns={ns} />; break;
-    case 'workflows': body = name ? <Builder key={ns + '/' + name} ns={ns} name={name} tab={route.query.tab} /> : <WorkflowsPage ns={ns} />; break;
+    case 'workflows': body = name ? <Builder key={ns + '/' + name} ns={ns} name={name} tab={route.query.tab} saved={route.query.saved} /> : <WorkflowsPage ns={ns} />; break;
     case 'runs': body = name ? <RunPage key={name} ns={ns} name={name} /> : <RunsPage ns={ns} query={route.query} />; break;
     default: body = <WorkflowsPage ns={ns} />;
   }
