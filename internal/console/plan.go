@@ -143,7 +143,7 @@ func jsonProblem(text string, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := 1, 1
-		for _, ch := range text[:min(int(se.Offset), len(text))] {
+		for _, ch := range text[:max(0, min(int(se.Offset)-1, len(text)))] { // Offset counts the offending byte
 			if ch == '\n' {
 				line, col = line+1, 1
 			} else {

@@ -86,6 +86,9 @@ func newServer(id identity, opts Options) (*Server, error) {
 	if opts.Engine == nil {
 		return nil, errors.New("console: Options.Engine is required")
 	}
+	if opts.Scheme == nil {
+		return nil, errors.New("console: Options.Scheme is required")
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}

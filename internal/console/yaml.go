@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -37,12 +38,17 @@ func (s *Server) parseYAML(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var wf v1alpha1.Workflow
-	if err := yaml.UnmarshalStrict([]byte(req.YAML), &wf); err != nil {
+	// The API machinery's strict decoder names unknown fields by their full
+	// path (spec.trigger.webhook), as the API server does.
+	dec := kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s.opts.Scheme, s.opts.Scheme, kjson.SerializerOptions{Yaml: true, Strict: true})
+	gvk := v1alpha1.GroupVersion.WithKind("Workflow")
+	_, got, err := dec.Decode([]byte(req.YAML), &gvk, &wf)
+	if err != nil {
 		return &apiError{status: http.StatusUnprocessableEntity, Message: "the YAML is not a valid Workflow: " + err.Error(),
 			Fields: []fieldProblem{{Field: "yaml", Message: err.Error()}}}
 	}
-	if wf.Kind != "" && wf.Kind != "Workflow" {
-		return fieldError(http.StatusUnprocessableEntity, "kind", fmt.Sprintf("is %q, not Workflow", wf.Kind))
+	if got != nil && got.Kind != "Workflow" {
+		return fieldError(http.StatusUnprocessableEntity, "kind", fmt.Sprintf("is %q, not Workflow", got.Kind))
 	}
 	wf.Status = v1alpha1.WorkflowStatus{}
 	return writeJSON(w, http.StatusOK, map[string]any{"workflow": cleanWorkflow(&wf)})

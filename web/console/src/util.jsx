@@ -27,7 +27,7 @@ export function ErrorBox({ error }) {
   return (
     <div class="error-box" role="alert">
       <strong>{error.message}</strong>
-      {error.fields && error.fields.length > 0 && (
+      {error.fields && error.fields.length > 0 && !(error.fields.length === 1 && error.message.includes(error.fields[0].message)) && (
         <ul>{error.fields.map((f) => <li><code>{f.field}</code>: {f.message}</li>)}</ul>
       )}
     </div>
