@@ -27,6 +27,7 @@ type options struct {
 	manager      string
 	namespace    string
 	receiverAddr string
+	consoleAddr  string
 	sinkAddr     string
 	smtpAddr     string
 	metricsAddr  string
@@ -40,6 +41,7 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "bin/manager", "manager binary to run")
 	flag.StringVar(&o.namespace, "namespace", "default", "namespace the samples are applied to")
 	flag.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:8080", "address of crmflow's CloudEvents receiver")
+	flag.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:8089", "address of the web console (empty: no console)")
 	flag.StringVar(&o.sinkAddr, "sink-addr", "127.0.0.1:8090", "address of the local CRM (CloudEvents sink and notification hooks)")
 	flag.StringVar(&o.smtpAddr, "smtp-addr", "127.0.0.1:2525", "address of the local SMTP mailbox")
 	flag.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:8091", "manager metrics address")
@@ -99,7 +101,14 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	defer mgr.stop()
 
-	printWelcome(o, kubeconfig)
+	consoleURL := ""
+	if o.consoleAddr != "" {
+		if consoleURL, err = startConsole(ctx, cfg, o.consoleAddr, o.namespace, crm.SinkURL()); err != nil {
+			return err
+		}
+	}
+
+	printWelcome(o, kubeconfig, consoleURL)
 
 	var timeout <-chan time.Time
 	if o.exitAfter > 0 {
@@ -172,7 +181,10 @@ func (p *managerProcess) stop() {
 	}
 }
 
-func printWelcome(o options, kubeconfig string) {
+func printWelcome(o options, kubeconfig, consoleURL string) {
+	if consoleURL != "" {
+		fmt.Printf("\nThe web console (build, test, activate, watch runs): %s\n", consoleURL)
+	}
 	fmt.Printf(`
 ================================================================================
 crmflow is running.

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmflow/crmflow/internal/console"
+	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/test/testenv"
+)
+
+// startConsole serves the web console on addr as `kubectl crmflow ui`
+// does: with the dev kubeconfig's (admin) identity, on 127.0.0.1 only.
+// It returns the console's URL; it stops when ctx ends.
+func startConsole(ctx context.Context, cfg *rest.Config, addr, namespace, sinkURL string) (string, error) {
+	scheme, err := testenv.Scheme()
+	if err != nil {
+		return "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return "", fmt.Errorf("console client: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("console listen on %s: %w", addr, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	srv, err := console.NewLocal(c, console.Options{
+		Listener: ln, Scheme: scheme, Engine: runner.New(runner.Options{CRMSinkURL: sinkURL}), DefaultNamespace: namespace,
+		AllowedHosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", port)},
+	})
+	if err != nil {
+		_ = ln.Close()
+		return "", err
+	}
+	go func() {
+		if err := srv.Start(ctx); err != nil {
+			say("console stopped: %v", err)
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/", nil
+}
