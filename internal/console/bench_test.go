@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,20 +153,9 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// createRuns stores n runs of workflow wf in ns, each with a copy of a VIP
-// routing spec and a triggering event, as intake creates them.
+// createRuns stores n runs of workflow wf in ns, each referencing a revision
+// of the workflow and carrying its triggering event, as intake creates them.
 func createRuns(ctx context.Context, c client.Client, ns, wf string, n int) error {
-	spec := v1alpha1.WorkflowSpec{
-		State:   v1alpha1.WorkflowActive,
-		Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"conversation.started"}}},
-		Conditions: []v1alpha1.Condition{{Name: "contact-is-vip", Field: "contact.tags", Operator: "Contains",
-			Value: &apiextensionsv1.JSON{Raw: []byte(`"VIP"`)}}},
-		Subject: "conversation.contactId",
-		Steps: []v1alpha1.Step{
-			{Name: "notify-vip-team", Notify: &v1alpha1.NotifyAction{Channel: "vip-support", Message: "VIP {{ contact.firstName }} {{ contact.lastName }} started a conversation on {{ conversation.channel }}."}},
-			{Name: "tag-conversation", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"VIP_Conversation"}}},
-		},
-	}
 	work := make(chan int)
 	errs := make(chan error, 16)
 	var wg sync.WaitGroup
@@ -181,8 +169,8 @@ func createRuns(ctx context.Context, c client.Client, ns, wf string, n int) erro
 				t := metav1.Now()
 				run := &v1alpha1.WorkflowRun{
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%05d", wf, i), Namespace: ns, Labels: map[string]string{
-						v1alpha1.LabelWorkflow: wf, v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject), v1alpha1.LabelTrigger: "event"}},
-					Spec: v1alpha1.WorkflowRunSpec{WorkflowName: wf, Workflow: spec, Subject: subject,
+						v1alpha1.LabelWorkflow: v1alpha1.WorkflowLabelValue(wf), v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject), v1alpha1.LabelTrigger: "event"}},
+					Spec: v1alpha1.WorkflowRunSpec{WorkflowName: wf, WorkflowRevision: wf + "-6b8f7c9d5", Subject: subject,
 						Event: &v1alpha1.CloudEvent{ID: fmt.Sprintf("evt-%d", i), Source: "crm.bench", Type: "conversation.started", Subject: subject,
 							Time: &t, DataContentType: "application/json", Data: &runtime.RawExtension{Raw: []byte(data)}}},
 				}

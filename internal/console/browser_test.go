@@ -94,6 +94,13 @@ func (t *tab) waitText(sel, want string) {
 	Eventually(func() string { return t.text(sel) }).Should(ContainSubstring(want), "text of %s", sel)
 }
 
+// waitValue waits until the value of the input or textarea sel contains want.
+func (t *tab) waitValue(sel, want string) {
+	GinkgoHelper()
+	js := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.value : '' })()`, sel)
+	Eventually(func() string { return evalJS[string](t, js) }).Should(ContainSubstring(want), "value of %s", sel)
+}
+
 // screenshot writes a full-page PNG into the artifacts directory.
 func (t *tab) screenshot(name string) string {
 	GinkgoHelper()

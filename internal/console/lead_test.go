@@ -42,6 +42,7 @@ var _ = Describe("Testing the lead follow-up in the browser", func() {
 		t := newTab()
 		t.open(fmt.Sprintf("%s/#/ns/%s/workflows/lead-follow-up?tab=test", localURL, ns))
 		t.waitText("#test-sample", "Catalogue example for lead.created")
+		t.waitValue("#test-data", `"lead"`)
 
 		By("a lead that never replies")
 		t.click("#run-test")
@@ -55,7 +56,7 @@ var _ = Describe("Testing the lead follow-up in the browser", func() {
 
 		By("a lead that replies to the welcome email")
 		t.click("#add-reply")
-		t.waitText("#plan", "") // the plan of the first run stays until the next one
+		t.waitValue(`.reply[data-index="0"] .reply-type`, "message.received")
 		t.click("#run-test")
 		t.waitText(`.plan-step[data-name="follow-up"]`, "Skipped")
 		t.waitText(`.plan-step[data-name="await-second-reply"]`, "Skipped")
@@ -76,6 +77,7 @@ var _ = Describe("Bad input in the browser", func() {
 		By("malformed JSON as Test's sample")
 		t.open(fmt.Sprintf("%s/#/ns/%s/workflows/lead-follow-up?tab=test", localURL, ns))
 		t.waitText("#test-sample", "Catalogue example")
+		t.waitValue("#test-data", `"lead"`)
 		t.retype("#test-data", `{"lead": {"source": "Website",}}`)
 		t.click("#run-test")
 		t.waitText(".test .error-box", "event.data: is not a JSON object: line 1, column 31")
@@ -83,8 +85,7 @@ var _ = Describe("Bad input in the browser", func() {
 
 		By("an unknown trigger kind in the YAML view")
 		t.click("#tab-yaml")
-		t.waitText("#yaml", "") // rendered
-		Eventually(func() string { return evalJS[string](t, `document.querySelector('#yaml').value`) }).Should(ContainSubstring("lead.created"))
+		t.waitValue("#yaml", "lead.created")
 		t.retype("#yaml", "apiVersion: crmflow.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: lead-follow-up\nspec:\n  trigger:\n    webhook:\n      path: /x\n  steps:\n  - name: a\n    end: {}\n")
 		t.click("#yaml-apply")
 		t.waitText(".error-box", `unknown field "spec.trigger.webhook"`)

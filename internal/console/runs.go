@@ -34,7 +34,10 @@ type runSummary struct {
 
 // listRuns serves one page of runs, paginated by the API server
 // (limit/continue: never the whole list), filtered by workflow and subject
-// through labels and by phase through the finished label plus an exact check.
+// through labels. Phase has no label (runs carry no per-phase label, so that
+// a transition costs no metadata write): a phase filter reads up to
+// maxScanPages API pages to fill the page, and hands back the API server's
+// continue token to read on from.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.id.clientFor(r)
 	if err != nil {
@@ -59,7 +62,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if wf := q.Get("workflow"); wf != "" {
-		if err := add(v1alpha1.LabelWorkflow, selection.Equals, wf); err != nil {
+		if err := add(v1alpha1.LabelWorkflow, selection.Equals, v1alpha1.WorkflowLabelValue(wf)); err != nil {
 			return fieldError(http.StatusBadRequest, "workflow", "is not a workflow name")
 		}
 	}
@@ -69,11 +72,8 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	}
 	phase := v1alpha1.RunPhase(q.Get("phase"))
 	switch phase {
-	case "":
-	case v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled:
-		_ = add(v1alpha1.LabelFinished, selection.Equals, "true")
-	case v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunWaiting:
-		_ = add(v1alpha1.LabelFinished, selection.NotEquals, "true")
+	case "", v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled,
+		v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunWaiting:
 	default:
 		return fieldError(http.StatusBadRequest, "phase", "must be Pending, Running, Waiting, Succeeded, Failed or Cancelled")
 	}
@@ -120,6 +120,7 @@ type runDetail struct {
 	Name          string                     `json:"name"`
 	Namespace     string                     `json:"namespace"`
 	Workflow      string                     `json:"workflow"`
+	Revision      string                     `json:"workflowRevision,omitempty"`
 	Subject       string                     `json:"subject,omitempty"`
 	DryRun        bool                       `json:"dryRun,omitempty"`
 	Cancel        bool                       `json:"cancel,omitempty"`
@@ -138,7 +139,11 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err := c.Get(r.Context(), types.NamespacedName{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}, &run); err != nil {
 		return kubeError(err, "get run")
 	}
-	return writeJSON(w, http.StatusOK, runDetail{Name: run.Name, Namespace: run.Namespace, Workflow: run.Spec.WorkflowName,
+	rev := run.Spec.WorkflowRevision
+	if rev == "" {
+		rev = run.Status.WorkflowRevision
+	}
+	return writeJSON(w, http.StatusOK, runDetail{Name: run.Name, Namespace: run.Namespace, Workflow: run.Spec.WorkflowName, Revision: rev,
 		Subject: run.Spec.Subject, DryRun: run.Spec.DryRun, Cancel: run.Spec.Cancel, Created: run.CreationTimestamp,
 		ScheduledTime: run.Spec.ScheduledTime, Event: run.Spec.Event, Status: run.Status})
 }

@@ -122,6 +122,7 @@ func startManager() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Cache:                  controllers.CacheOptions(),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
 		}),
@@ -136,12 +137,15 @@ func startManager() {
 	})
 	m, err := controllers.NewMetrics(prometheus.NewRegistry())
 	Expect(err).NotTo(HaveOccurred())
+	shared := controllers.NewShared(mgr)
 	Expect((&controllers.WorkflowReconciler{
+		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), Clock: clk, Metrics: m,
 		Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
 		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.WorkflowRunReconciler{
+		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clk, Engine: engine, Metrics: m,
 		Secrets:  controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder: mgr.GetEventRecorder("crmflow-workflowrun"),
@@ -149,7 +153,7 @@ func startManager() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	receiverURL = "http://" + ln.Addr().String()
-	Expect(intake.Setup(mgr, intake.Options{Listener: ln, Engine: engine, Clock: clk})).To(Succeed())
+	Expect(intake.Setup(mgr, intake.Options{Listener: ln, Engine: engine, Revisions: shared.Revisions, Clock: clk})).To(Succeed())
 	Expect(crmwebhook.SetupWithManager(mgr, engine, crmwebhook.WithCRMSinkURL(hook.srv.URL+"/crm"))).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

@@ -62,6 +62,7 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		By("testing it with the catalogue's sample contact: nothing is sent")
 		t.click("#tab-test")
 		t.waitText("#test-sample", "Catalogue example for conversation.started")
+		t.waitValue("#test-data", `"conversation"`)
 		t.click("#run-test")
 		t.waitText("#plan", "PASS")
 		t.waitText(`.plan-step[data-name="notify-vip-team"] .rendered`, "VIP Ann Lee started a conversation on chat.")

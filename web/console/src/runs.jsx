@@ -82,7 +82,7 @@ export function RunPage({ ns, name }) {
       </div>
       <ErrorBox error={error} />
       <div class="card">
-        <p>Workflow <a href={href(ns, 'workflows', run.workflow)}>{run.workflow}</a> · subject <a href={href(ns, 'runs', { subject: run.subject })}>{run.subject}</a>{run.dryRun && ' · test run'}</p>
+        <p>Workflow <a href={href(ns, 'workflows', run.workflow)}>{run.workflow}</a> · subject <a href={href(ns, 'runs', { subject: run.subject })}>{run.subject}</a>{run.workflowRevision && <span> · revision <code>{run.workflowRevision}</code></span>}{run.dryRun && ' · test run'}</p>
         <p>Triggered by <b id="run-event-type">{ev.type || '—'}</b> id {ev.id} from {ev.source} at {time(ev.time || run.created)}</p>
         {st.result && <p>Result: {st.result} {st.message}</p>}
         {st.waitingFor && <p id="run-waiting" class="waiting">Waiting ({st.waitingFor.reason}): {st.waitingFor.message} · wakes {time(st.wakeAt)} ({ago(st.wakeAt)})</p>}

@@ -76,7 +76,7 @@ export function TestPanel({ ns, wf }) {
           </div>
         ))}
         <button id="add-reply" onClick={() => setReplies([...replies, { type: firstWaitType(wf), data: '{"message": {"text": "Yes, tell me more"}}' }])}>+ Simulated reply</button>
-        <div class="row"><button id="run-test" class="primary" onClick={run}>Run test (nothing is sent)</button></div>
+        <div class="row"><button id="run-test" class="primary" disabled={!samples} onClick={run}>Run test (nothing is sent)</button></div>
         <ErrorBox error={error} />
       </div>
       {plan && (
