@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -56,6 +57,14 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		t.click(`.palette-item[data-kind="updateContact"]`)
 		t.retype(`.step[data-index="2"] .step-name`, "stamp-last-contact")
 		t.typeInto(`.step[data-index="2"] .f-fields`, "last_vip_contact: {{ now }}")
+		By("reordering steps")
+		order := func() []string {
+			return evalJS[[]string](t, `[...document.querySelectorAll('#steps .step')].map(e => e.dataset.name)`)
+		}
+		t.click(`.step[data-index="2"] .step-up`)
+		Eventually(order).Should(Equal([]string{"notify-vip-team", "stamp-last-contact", "tag-conversation"}))
+		t.click(`.step[data-index="1"] .step-down`)
+		Eventually(order).Should(Equal([]string{"notify-vip-team", "tag-conversation", "stamp-last-contact"}))
 		t.waitText("#validation", "Valid: the API server accepts this workflow")
 		t.screenshot("builder-vip-routing")
 
@@ -83,6 +92,25 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		Expect(string(wf.Spec.Conditions[0].Value.Raw)).To(Equal(`"VIP"`))
 		Expect(wf.Spec.Steps).To(HaveLen(3))
 		Expect(wf.Spec.Steps[2].UpdateContact.Fields).To(HaveKeyWithValue("last_vip_contact", v1alpha1.Template("{{ now }}")))
+
+		By("editing and saving it again, and exporting its YAML")
+		t.waitValue("#wf-description", "Route conversations")
+		t.retype("#wf-description", "Route conversations with VIP contacts to the VIP support team. Fast.")
+		t.click("#save")
+		t.waitText("#saved", "Saved and activated.")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: "vip-routing"}, wf)).To(Succeed())
+			g.Expect(wf.Spec.Description).To(HaveSuffix("team. Fast."))
+		}).Should(Succeed())
+		Expect(wf.Spec.State).To(Equal(v1alpha1.WorkflowActive))
+		resp, err := http.Get(fmt.Sprintf("%s/api/namespaces/%s/workflows/vip-routing/export", localURL, ns)) //nolint:gosec // test URL
+		Expect(err).NotTo(HaveOccurred())
+		exported, err := io.ReadAll(resp.Body)
+		Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		Expect(resp.Header.Get("Content-Disposition")).To(ContainSubstring("vip-routing.yaml"))
+		Expect(string(exported)).To(And(ContainSubstring("kind: Workflow"), ContainSubstring("notify-vip-team"),
+			Not(ContainSubstring("status:")), Not(ContainSubstring("resourceVersion")), Not(ContainSubstring("managedFields"))))
 
 		t.click(`a[href="#/ns/` + ns + `/workflows"]`)
 		t.waitText(`#workflows tr[data-name="vip-routing"]`, "Active")

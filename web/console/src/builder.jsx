@@ -220,7 +220,7 @@ function StepCard({ step, i, n, cat, update, errors, secrets, stepNames }) {
         <button class="step-delete icon" title="Delete" onClick={() => update((w) => { w.spec.steps.splice(i, 1); })}>✕</button>
       </div>
       <FieldErr errors={errors} path={`${path}.name`} />
-      <label class="guard">Only if (CEL, optional) <input class="step-if" value={step.if || ''} placeholder='!steps["await-reply"].received'
+      <label class="guard">Only if (CEL, optional) <input class="step-if" value={step.if || ''} placeholder='e.g. !steps["await-reply"].received'
         onInput={(e) => set((s) => { s.if = e.target.value; })} /></label>
       <FieldErr errors={errors} path={`${path}.if`} />
       {def && def.fields.map((f) => (
@@ -353,7 +353,7 @@ export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
       const body = prune(wf);
       body.spec.state = state;
       const d = await api.post(nsPath(ns, '/workflows'), { workflow: body, dryRun: false });
-      setSaved(state === 'Active' ? 'Saved and activated.' : 'Saved as Draft.');
+      setSaved(state === 'Active' ? 'Saved and activated.' : state === 'Paused' ? 'Saved (paused).' : 'Saved as Draft.');
       d.workflow.spec.conditions = d.workflow.spec.conditions || [];
       d.workflow.spec.steps = d.workflow.spec.steps || [];
       setWf(d.workflow);
@@ -370,6 +370,7 @@ export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
         <h1>{name ? `Workflow ${name}` : 'New workflow'}</h1>
         <span class="state-now">state: {wf.spec.state || 'Draft'}</span>
         <span class="spacer" />
+        {name && <button id="save" onClick={() => save(wf.spec.state || 'Draft')}>Save</button>}
         <button id="save-draft" onClick={() => save('Draft')}>Save as Draft</button>
         <button id="activate" class="primary" onClick={() => save('Active')}>Activate</button>
         {name && <a id="export" class="button" href={nsPath(ns, `/workflows/${encodeURIComponent(name)}/export`)} download>Export YAML</a>}
@@ -399,6 +400,16 @@ export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
             <FieldErr errors={errors} path="metadata.name" />
             <label>Description <input id="wf-description" class="wide" value={wf.spec.description || ''}
               onInput={(e) => update((w) => { w.spec.description = e.target.value; })} /></label>
+            <label>Re-enrol a contact{' '}
+              <select id="wf-reenroll" value={wf.spec.enrollment?.reenroll || ''} onChange={(e) => update((w) => { w.spec.enrollment = { ...(w.spec.enrollment || {}), reenroll: e.target.value }; })}>
+                <option value="">(default)</option><option value="Never">Never</option><option value="AfterExit">After the run ends</option><option value="Always">Always</option>
+              </select></label>
+            <label>Concurrent runs per contact{' '}
+              <select id="wf-concurrency" value={wf.spec.enrollment?.concurrency || ''} onChange={(e) => update((w) => { w.spec.enrollment = { ...(w.spec.enrollment || {}), concurrency: e.target.value }; })}>
+                <option value="">(default)</option><option value="Allow">Allow</option><option value="Forbid">Forbid</option><option value="Replace">Replace</option>
+              </select></label>
+            <FieldErr errors={errors} path="spec.enrollment" />
+            <p class="muted small">Exit goals, retries and history limits: edit them in the YAML tab.</p>
           </fieldset>
           <TriggerEditor wf={wf} update={update} cat={cat} errors={errors} />
           <ConditionsEditor wf={wf} update={update} cat={cat} errors={errors} />
