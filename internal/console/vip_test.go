@@ -115,7 +115,6 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		t.click(`a[href="#/ns/` + ns + `/workflows"]`)
 		t.waitText(`#workflows tr[data-name="vip-routing"]`, "Active")
 		t.waitText(`#workflows tr[data-name="vip-routing"]`, "Ready")
-		t.screenshot("workflows")
 
 		By("sending a conversation.started event to the receiver")
 		run := sendEvent(ns, "conversation.started", "evt-vip-1", map[string]any{
@@ -133,6 +132,12 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		Expect(t.text("#run-event-type")).To(Equal("conversation.started"))
 		t.screenshot("run-timeline")
 		Expect(hook.received("/notify/" + ns + "/vip")).To(ContainElement(ContainSubstring("VIP Vera Ip started a conversation on chat.")))
+
+		By("seeing the run counted on the Workflows page")
+		t.open(fmt.Sprintf("%s/#/ns/%s/workflows", localURL, ns))
+		t.waitText(`#workflows tr[data-name="vip-routing"] .runs-count`, "0 / 1 / 0")
+		Expect(t.text(`#workflows tr[data-name="vip-routing"]`)).To(ContainSubstring("ago"), "last triggered")
+		t.screenshot("workflows")
 	})
 })
 

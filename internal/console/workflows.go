@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -139,7 +141,7 @@ func (s *Server) fetchWorkflow(r *http.Request) (*v1alpha1.Workflow, error) {
 func cleanWorkflow(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
 	out := &v1alpha1.Workflow{Spec: *wf.Spec.DeepCopy()}
 	out.APIVersion, out.Kind = v1alpha1.GroupVersion.String(), "Workflow"
-	out.Name, out.Namespace, out.ResourceVersion = wf.Name, wf.Namespace, wf.ResourceVersion
+	out.Name, out.Namespace, out.ResourceVersion, out.Generation = wf.Name, wf.Namespace, wf.ResourceVersion, wf.Generation
 	out.Labels, out.Annotations = wf.Labels, wf.Annotations
 	delete(out.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
 	return out
@@ -206,12 +208,36 @@ func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if wf.ResourceVersion == "" {
 		err = c.Create(r.Context(), wf, &client.CreateOptions{DryRun: dry})
 	} else {
-		err = c.Update(r.Context(), wf, &client.UpdateOptions{DryRun: dry})
+		err = updateSpec(r.Context(), c, wf, dry)
 	}
 	if err != nil {
 		return kubeError(err, "save workflow")
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"workflow": cleanWorkflow(wf), "dryRun": req.DryRun})
+}
+
+// updateSpec writes wf's spec over the stored Workflow (its labels and
+// annotations, kubectl's last-applied-configuration included, stay). Concurrency is judged on the spec (metadata.generation), not the
+// resourceVersion: the controller's status writes move the resourceVersion
+// while a person edits, and must not make their save fail; someone else's
+// spec change since the builder loaded it must.
+func updateSpec(ctx context.Context, c client.Client, wf *v1alpha1.Workflow, dry []string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur v1alpha1.Workflow
+		if err := c.Get(ctx, client.ObjectKeyFromObject(wf), &cur); err != nil {
+			return err
+		}
+		if wf.Generation != 0 && cur.Generation != wf.Generation {
+			return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("workflows").GroupResource(), wf.Name,
+				fmt.Errorf("someone changed the workflow since you opened it (generation %d, now %d): reload it", wf.Generation, cur.Generation))
+		}
+		cur.Spec = wf.Spec
+		if err := c.Update(ctx, &cur, &client.UpdateOptions{DryRun: dry}); err != nil {
+			return err
+		}
+		*wf = cur
+		return nil
+	})
 }
 
 // invalid turns field errors into a 422 answer like the API server's.
