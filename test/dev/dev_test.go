@@ -109,7 +109,7 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 	build(filepath.Join(tmp, "manager"), ".")
 	build(filepath.Join(tmp, "dev"), "./hack/dev")
 
-	receiver := freeAddr(t)
+	receiver, consoleAddr := freeAddr(t), freeAddr(t)
 	out := &output{}
 	cmd := exec.Command(filepath.Join(tmp, "dev"),
 		"--root", root,
@@ -120,6 +120,7 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 		"--smtp-addr", freeAddr(t),
 		"--metrics-addr", freeAddr(t),
 		"--probe-addr", freeAddr(t),
+		"--console-addr", consoleAddr,
 	)
 	cmd.Stdout, cmd.Stderr = out, out
 	g.Expect(cmd.Start()).To(Succeed())
@@ -143,6 +144,18 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 	g.Eventually(out.String).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).
 		Should(ContainSubstring("crmflow is running."))
 	g.Expect(out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
+
+	// The banner names the console, and it lists the samples.
+	g.Expect(out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + consoleAddr + "/"))
+	g.Eventually(func() string {
+		resp, err := http.Get("http://" + consoleAddr + "/api/namespaces/dev-smoke/workflows") //nolint:gosec // local test URL
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(ContainSubstring(`"name":"vip-routing"`))
 
 	// The banner's kubeconfig works, and kubectl explain shows our field docs.
 	explain := exec.Command(filepath.Join(testenv.AssetsDir(root), "kubectl"), "explain", "workflows.spec.steps",
