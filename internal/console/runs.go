@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
@@ -33,11 +34,11 @@ type runSummary struct {
 }
 
 // listRuns serves one page of runs, paginated by the API server
-// (limit/continue: never the whole list), filtered by workflow and subject
-// through labels. Phase has no label (runs carry no per-phase label, so that
-// a transition costs no metadata write): a phase filter reads up to
-// maxScanPages API pages to fill the page, and hands back the API server's
-// continue token to read on from.
+// (limit/continue: never the whole list), filtered by workflow and phase
+// through the CRD's selectable fields and by subject through its hash label.
+// Pending (no phase yet) and a subject whose hash collides are checked here,
+// reading up to maxScanPages API pages to fill the page and handing back
+// the API server's continue token to read on from.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.id.clientFor(r)
 	if err != nil {
@@ -61,10 +62,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		sel = sel.Add(*req)
 		return nil
 	}
+	// spec.workflowName and status.phase are selectable fields of the CRD:
+	// the API server filters them and pages the result itself.
+	var byField []fields.Selector
 	if wf := q.Get("workflow"); wf != "" {
-		if err := add(v1alpha1.LabelWorkflow, selection.Equals, v1alpha1.WorkflowLabelValue(wf)); err != nil {
-			return fieldError(http.StatusBadRequest, "workflow", "is not a workflow name")
-		}
+		byField = append(byField, fields.OneTermEqualSelector("spec.workflowName", wf))
 	}
 	subject := q.Get("subject")
 	if subject != "" {
@@ -72,8 +74,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	}
 	phase := v1alpha1.RunPhase(q.Get("phase"))
 	switch phase {
-	case "", v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled,
-		v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunWaiting:
+	case "", v1alpha1.RunPending: // a new run has no phase yet: Pending is checked below
+	case v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled, v1alpha1.RunRunning, v1alpha1.RunWaiting:
+		byField = append(byField, fields.OneTermEqualSelector("status.phase", string(phase)))
 	default:
 		return fieldError(http.StatusBadRequest, "phase", "must be Pending, Running, Waiting, Succeeded, Failed or Cancelled")
 	}
@@ -82,7 +85,8 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	for page := 0; page < maxScanPages && len(items) < limit; page++ {
 		var list v1alpha1.WorkflowRunList
 		if err := c.List(r.Context(), &list, client.InNamespace(r.PathValue("ns")),
-			client.MatchingLabelsSelector{Selector: sel}, client.Limit(int64(limit-len(items))), client.Continue(cont)); err != nil {
+			client.MatchingLabelsSelector{Selector: sel}, client.MatchingFieldsSelector{Selector: fields.AndSelectors(byField...)},
+			client.Limit(int64(limit-len(items))), client.Continue(cont)); err != nil {
 			return kubeError(err, "list runs")
 		}
 		for i := range list.Items {
@@ -94,8 +98,8 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 			items = append(items, summarizeRun(run))
 		}
 		cont = list.Continue
-		if cont == "" || phase == "" {
-			break
+		if cont == "" || (phase != v1alpha1.RunPending && subject == "") {
+			break // the API server filtered this page completely
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "continue": cont})
