@@ -13,7 +13,8 @@ import (
 // server's address and CA: each request carries the signed-in person's
 // own token (NewPassThrough).
 func AddToManager(mgr ctrl.Manager, addr string, engine *runner.Engine) error {
-	srv, err := NewPassThrough(mgr.GetConfig(), Options{Addr: addr, Scheme: mgr.GetScheme(), Engine: engine})
+	srv, err := NewPassThrough(mgr.GetConfig(), Options{Addr: addr, Scheme: mgr.GetScheme(), Engine: engine,
+		Log: mgr.GetLogger().WithName("console")})
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/crmflow/crmflow/runner"
 )
@@ -45,6 +45,8 @@ type Options struct {
 	DefaultNamespace string
 	// MaxBodyBytes caps request bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Log receives the console's few log lines (default: discarded).
+	Log logr.Logger
 	// AllowedHosts, when set, are the only Host headers served (the local
 	// console allows only its own 127.0.0.1 and localhost addresses, so a
 	// DNS-rebinding page cannot reach it by another name).
@@ -92,6 +94,9 @@ func newServer(id identity, opts Options) (*Server, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
 	if opts.DefaultNamespace == "" {
 		opts.DefaultNamespace = "default"
 	}
@@ -119,7 +124,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
-	log.FromContext(ctx).WithName("console").Info("serving the console", "address", ln.Addr().String())
+	s.opts.Log.Info("serving the console", "address", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
