@@ -141,6 +141,8 @@ var _ = Describe("Authorization of the in-cluster console", func() {
 		Expect(a.Items).To(BeEmpty())
 		Expect(c.do(http.MethodGet, "/api/namespaces/"+nsB+"/workflows/vip-routing", nil, false, &a)).To(Equal(http.StatusForbidden))
 		Expect(c.do(http.MethodGet, "/api/namespaces/"+nsB+"/runs", nil, false, &a)).To(Equal(http.StatusForbidden))
+		Expect(c.do(http.MethodGet, "/api/workflows", nil, false, &a)).To(Equal(http.StatusForbidden))
+		Expect(a.Message).To(ContainSubstring("at the cluster scope"))
 		var nss struct{ CanList bool }
 		Expect(c.do(http.MethodGet, "/api/namespaces", nil, false, &nss)).To(Equal(http.StatusOK))
 		Expect(nss.CanList).To(BeFalse())

@@ -151,6 +151,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /api/logout", s.logout)
 	api("GET /api/catalogue", s.catalogue)
 	api("GET /api/namespaces", s.namespaces)
+	api("GET /api/workflows", s.listWorkflows)
 	api("GET /api/namespaces/{ns}/workflows", s.listWorkflows)
 	api("GET /api/namespaces/{ns}/workflows/{name}", s.getWorkflow)
 	api("GET /api/namespaces/{ns}/workflows/{name}/export", s.exportWorkflow)

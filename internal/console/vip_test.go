@@ -138,6 +138,10 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		t.waitText(`#workflows tr[data-name="vip-routing"] .runs-count`, "0 / 1 / 0")
 		Expect(t.text(`#workflows tr[data-name="vip-routing"]`)).To(ContainSubstring("ago"), "last triggered")
 		t.screenshot("workflows")
+
+		By("listing every namespace's workflows for a person who may")
+		t.choose("#namespace", "_all")
+		t.waitText(fmt.Sprintf(`#workflows tr[data-namespace=%q][data-name="vip-routing"]`, ns), ns)
 	})
 })
 

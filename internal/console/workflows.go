@@ -56,6 +56,8 @@ func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"namespaces": names, "canList": true})
 }
 
+// listWorkflows lists the Workflows of one namespace, or of all namespaces
+// (GET /api/workflows) for a person allowed to list them cluster-wide.
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.id.clientFor(r)
 	if err != nil {
@@ -69,7 +71,12 @@ func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	for i := range list.Items {
 		rows = append(rows, summarize(&list.Items[i]))
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Namespace != rows[j].Namespace {
+			return rows[i].Namespace < rows[j].Namespace
+		}
+		return rows[i].Name < rows[j].Name
+	})
 	return writeJSON(w, http.StatusOK, map[string]any{"items": rows})
 }
 

@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useRoute, href, go } from './router.js';
-import { WorkflowsPage } from './workflows.jsx';
+import { WorkflowsPage, ALL } from './workflows.jsx';
 import { Builder } from './builder.jsx';
 import { RunsPage, RunPage } from './runs.jsx';
 import './style.css';
@@ -26,12 +26,13 @@ function Login({ onDone }) {
   );
 }
 
-function Header({ ns, session, page }) {
+function Header({ ns: shown, session, page }) {
+  const ns = shown === ALL ? session.defaultNamespace : shown;
   return (
     <header>
-      <a class="brand" href={href(ns, 'workflows')}>crmflow</a>
+      <a class="brand" href={href(shown, 'workflows')}>crmflow</a>
       <nav>
-        <a class={page === 'workflows' ? 'active' : ''} href={href(ns, 'workflows')}>Workflows</a>
+        <a class={page === 'workflows' ? 'active' : ''} href={href(shown, 'workflows')}>Workflows</a>
         <a class={page === 'runs' ? 'active' : ''} href={href(ns, 'runs')}>Runs</a>
         <a id="new-workflow" class="button" href={href(ns, 'new')}>+ New Workflow</a>
       </nav>
@@ -50,7 +51,7 @@ function App() {
   if (!session) return <p class="muted">Loading…</p>;
   if (!session.signedIn) return <Login onDone={load} />;
   const [first, ns, page, name] = route.parts;
-  if (first !== 'ns' || !ns) {
+  if (first !== 'ns' || !ns || (ns === ALL && (page !== 'workflows' || name))) {
     go(href(session.defaultNamespace, 'workflows'));
     return null;
   }

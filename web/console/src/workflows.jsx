@@ -11,7 +11,8 @@ function NamespacePicker({ ns }) {
     return (
       <label>Namespace{' '}
         <select id="namespace" value={ns} onChange={(e) => go(href(e.target.value, 'workflows'))}>
-          {!list.namespaces.includes(ns) && <option value={ns}>{ns}</option>}
+          <option value={ALL}>(all namespaces)</option>
+          {ns !== ALL && !list.namespaces.includes(ns) && <option value={ns}>{ns}</option>}
           {list.namespaces.map((n) => <option value={n}>{n}</option>)}
         </select>
       </label>
@@ -25,17 +26,20 @@ function NamespacePicker({ ns }) {
   );
 }
 
+// ALL in the namespace part of the URL lists every namespace the person may list.
+export const ALL = '_all';
+
 export function WorkflowsPage({ ns }) {
   const [rows, setRows] = useState(null);
   const [error, setError] = useState(null);
-  const load = () => api.get(nsPath(ns, '/workflows')).then((d) => { setRows(d.items); setError(null); }).catch(setError);
+  const load = () => api.get(ns === ALL ? '/api/workflows' : nsPath(ns, '/workflows')).then((d) => { setRows(d.items); setError(null); }).catch(setError);
   useEffect(() => {
     load();
     const t = setInterval(load, 5000);
     return () => clearInterval(t);
   }, [ns]);
-  const setState = async (name, state) => {
-    try { await api.post(nsPath(ns, `/workflows/${encodeURIComponent(name)}/state`), { state }); load(); } catch (x) { setError(x); }
+  const setState = async (wns, name, state) => {
+    try { await api.post(nsPath(wns, `/workflows/${encodeURIComponent(name)}/state`), { state }); load(); } catch (x) { setError(x); }
   };
   return (
     <section>
@@ -44,14 +48,15 @@ export function WorkflowsPage({ ns }) {
         <NamespacePicker ns={ns} />
       </div>
       <ErrorBox error={error} />
-      {rows && rows.length === 0 && <p class="muted" id="no-workflows">No workflows in {ns} yet. <a href={href(ns, 'new')}>Create one</a>.</p>}
+      {rows && rows.length === 0 && <p class="muted" id="no-workflows">No workflows in {ns === ALL ? 'any namespace you may list' : ns} yet. {ns !== ALL && <a href={href(ns, 'new')}>Create one</a>}.</p>}
       {rows && rows.length > 0 && (
         <table id="workflows">
-          <thead><tr><th>Name</th><th>State</th><th>Trigger</th><th>Ready</th><th>Runs (active / ok / failed)</th><th>Skipped</th><th>Last triggered</th><th></th></tr></thead>
+          <thead><tr>{ns === ALL && <th>Namespace</th>}<th>Name</th><th>State</th><th>Trigger</th><th>Ready</th><th>Runs (active / ok / failed)</th><th>Skipped</th><th>Last triggered</th><th></th></tr></thead>
           <tbody>
             {rows.map((w) => (
-              <tr data-name={w.name}>
-                <td><a href={href(ns, 'workflows', w.name)}>{w.name}</a><div class="muted small">{w.description}</div></td>
+              <tr data-name={w.name} data-namespace={w.namespace}>
+                {ns === ALL && <td>{w.namespace}</td>}
+                <td><a href={href(w.namespace, 'workflows', w.name)}>{w.name}</a><div class="muted small">{w.description}</div></td>
                 <td><Badge value={w.state} /></td>
                 <td class="small">{w.trigger}</td>
                 <td><Badge value={w.ready === 'True' ? 'Ready' : w.ready === 'False' ? 'NotReady' : 'Unknown'} />
@@ -60,10 +65,10 @@ export function WorkflowsPage({ ns }) {
                 <td class="small">{(w.skipped || []).map((s) => <div>{s.reason}: {s.count}</div>)}</td>
                 <td class="small">{ago(w.lastTriggeredTime)}</td>
                 <td class="actions">
-                  {w.state !== 'Active' && <button class="activate" onClick={() => setState(w.name, 'Active')}>Activate</button>}
-                  {w.state === 'Active' && <button class="pause" onClick={() => setState(w.name, 'Paused')}>Pause</button>}
-                  {w.state !== 'Draft' && <button class="draft" onClick={() => setState(w.name, 'Draft')}>Draft</button>}
-                  <a class="button" href={href(ns, 'runs', { workflow: w.name })}>Runs</a>
+                  {w.state !== 'Active' && <button class="activate" onClick={() => setState(w.namespace, w.name, 'Active')}>Activate</button>}
+                  {w.state === 'Active' && <button class="pause" onClick={() => setState(w.namespace, w.name, 'Paused')}>Pause</button>}
+                  {w.state !== 'Draft' && <button class="draft" onClick={() => setState(w.namespace, w.name, 'Draft')}>Draft</button>}
+                  <a class="button" href={href(w.namespace, 'runs', { workflow: w.name })}>Runs</a>
                 </td>
               </tr>
             ))}
