@@ -177,6 +177,8 @@ var _ = Describe("Authorization of the in-cluster console", func() {
 		t.open(fmt.Sprintf("%s/#/ns/%s/workflows", passURL, nsB))
 		t.waitText(".error-box", "forbidden")
 		Expect(evalJS[string](t, `document.cookie`)).To(BeEmpty(), "the token and CSRF cookies are HttpOnly")
+		t.click("#sign-out")
+		t.waitText(".login", "Sign in")
 	})
 })
 

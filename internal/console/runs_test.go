@@ -65,6 +65,18 @@ var _ = Describe("Runs", func() {
 		Expect(c.do(http.MethodGet, "/api/namespaces/"+ns+"/runs?phase=Done", nil, false, &bad)).To(Equal(http.StatusBadRequest))
 		Expect(bad.Message).To(ContainSubstring("phase"))
 
+		By("paging in the browser")
+		t := newTab()
+		t.open(fmt.Sprintf("%s/#/ns/%s/runs?workflow=vip-routing&limit=2", localURL, ns))
+		rowsShown := func() []string {
+			return evalJS[[]string](t, `[...document.querySelectorAll('#runs tbody tr')].map(e => e.dataset.name)`)
+		}
+		Eventually(rowsShown).Should(HaveLen(2))
+		t.click("#next-page")
+		Eventually(rowsShown).Should(Equal([]string{second.Items[0].Name}))
+		t.click("#prev-page")
+		Eventually(rowsShown).Should(HaveLen(2))
+
 		By("offering the subjects of recent runs as Test samples")
 		var samples struct {
 			Recent []struct{ Subject, Data string }
@@ -72,6 +84,11 @@ var _ = Describe("Runs", func() {
 		Expect(c.do(http.MethodGet, "/api/namespaces/"+ns+"/samples?type=conversation.started", nil, false, &samples)).To(Equal(http.StatusOK))
 		Expect(samples.Recent).To(HaveLen(3))
 		Expect(samples.Recent[0].Data).To(ContainSubstring(`"conversation"`))
+		t.open(fmt.Sprintf("%s/#/ns/%s/workflows/vip-routing?tab=test", localURL, ns))
+		t.waitText("#test-sample", "c-2 — last conversation.started")
+		t.choose("#test-sample", evalJS[string](t, `[...document.querySelectorAll('#test-sample option')].find(o => o.text.startsWith('c-2 ')).value`))
+		t.waitValue("#test-subject", "c-2")
+		t.waitValue("#test-data", `"contactId": "c-2"`)
 	})
 
 	It("shows a waiting run's wake time, updates live and cancels it", func() {

@@ -23,6 +23,10 @@ async function call(method, path, body) {
   const text = await res.text();
   let data = {};
   try { data = text ? JSON.parse(text) : {}; } catch { data = { message: text }; }
+  if (res.status === 401 && path !== '/api/login') {
+    // The token expired or was never given: back to the sign-in form.
+    dispatchEvent(new Event('crmflow-signin'));
+  }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }

@@ -37,6 +37,7 @@ function Header({ ns: shown, session, page }) {
         <a id="new-workflow" class="button" href={href(ns, 'new')}>+ New Workflow</a>
       </nav>
       <span class="who">{session.mode === 'local' ? 'kubeconfig identity' : 'signed in'}</span>
+      {session.mode !== 'local' && <button id="sign-out" onClick={() => api.post('/api/logout').then(() => dispatchEvent(new Event('crmflow-signin')))}>Sign out</button>}
     </header>
   );
 }
@@ -46,7 +47,11 @@ function App() {
   const [err, setErr] = useState('');
   const route = useRoute();
   const load = () => api.session().then(setSession).catch((x) => setErr(x.message));
-  useEffect(() => { load(); }, []);
+  useEffect(() => {
+    load();
+    addEventListener('crmflow-signin', load);
+    return () => removeEventListener('crmflow-signin', load);
+  }, []);
   if (err) return <p class="error">{err}</p>;
   if (!session) return <p class="muted">Loading…</p>;
   if (!session.signedIn) return <Login onDone={load} />;
