@@ -39,6 +39,7 @@ var _ = Describe("A scheduled workflow with a branch in the browser", func() {
 		t.waitText(`.step[data-name="skip-if-vip"] .branch-graph`, "then → stop")
 		t.waitText(`.step[data-name="skip-if-vip"] .branch-graph`, "else → next step")
 		t.waitText("#validation", "Valid")
+		Expect(evalJS[int](t, `document.querySelectorAll('#flow-graph .flow-edge.flow-then[data-from="skip-if-vip"][data-to="stop"]').length`)).To(Equal(1), "the branch is drawn")
 		t.screenshot("builder-branch")
 		t.click("#save-draft")
 		t.waitText("#saved", "Saved as Draft.")

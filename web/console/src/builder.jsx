@@ -242,6 +242,55 @@ function StepCard({ step, i, n, cat, update, errors, secrets, stepNames }) {
   );
 }
 
+// FlowGraph draws the steps in order with each branch's jumps as edges
+// (SVG: no inline style, so the Content-Security-Policy holds).
+function FlowGraph({ steps, cat }) {
+  if (!steps.some((s) => s.branch)) return null;
+  const H = 40, W = 250, top = 8;
+  const index = Object.fromEntries(steps.map((s, i) => [s.name, i]));
+  const edges = [];
+  steps.forEach((s, i) => {
+    if (!s.branch) return;
+    for (const [label, target] of [['then', s.branch.then], ['else', s.branch.else]]) {
+      if (target && index[target] !== undefined) edges.push({ from: i, to: index[target], label });
+    }
+  });
+  const height = top * 2 + steps.length * H;
+  const width = W + 60 + edges.length * 28 + 40;
+  const y = (i) => top + i * H + 14;
+  return (
+    <svg id="flow-graph" class="flow" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label="flow of the steps">
+      <defs>
+        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M 0 0 L 10 5 L 0 10 z" class="flow-arrowhead" />
+        </marker>
+      </defs>
+      {steps.map((s, i) => i < steps.length - 1 && !s.end && (
+        <line class="flow-next" x1={20 + W / 2} y1={y(i) + 14} x2={20 + W / 2} y2={y(i + 1) - 14} marker-end="url(#arrow)" />
+      ))}
+      {edges.map((e, k) => {
+        const bulge = W + 20 + 28 * (k + 1) + 20;
+        return (
+          <g class={'flow-edge flow-' + e.label} data-from={steps[e.from].name} data-to={steps[e.to].name}>
+            <path d={`M ${20 + W} ${y(e.from)} C ${bulge} ${y(e.from)}, ${bulge} ${y(e.to)}, ${20 + W} ${y(e.to)}`} marker-end="url(#arrow)" />
+            <text x={bulge - 10} y={(y(e.from) + y(e.to)) / 2}>{e.label}</text>
+          </g>
+        );
+      })}
+      {steps.map((s, i) => {
+        const kind = stepKind(s);
+        const def = cat.actions.find((a) => a.kind === kind);
+        return (
+          <g class={'flow-node kind-' + kind} data-name={s.name}>
+            <rect x="20" y={y(i) - 14} width={W} height="28" rx="6" />
+            <text x="30" y={y(i) + 4}>{i + 1}. {s.name} · {def ? def.label : kind}{s.if ? ' (if …)' : ''}</text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
 function StepsEditor({ wf, update, cat, errors, secrets }) {
   const steps = wf.spec.steps || [];
   const [paletteAt, setPaletteAt] = useState(-1);
@@ -264,6 +313,7 @@ function StepsEditor({ wf, update, cat, errors, secrets }) {
   return (
     <fieldset class="card" id="steps">
       <legend>Steps</legend>
+      <FlowGraph steps={steps} cat={cat} />
       {plus(0)}
       {steps.map((s, i) => (
         <div>
