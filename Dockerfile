@@ -3,6 +3,16 @@
 # caches mounted, run on distroless static as UID 65532 (non-root).
 
 ARG GO_VERSION=1.26.8
+ARG NODE_VERSION=22
+
+# The web console's assets (web/console, Vite), embedded into the manager by go:embed.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS console
+WORKDIR /src/web/console
+COPY web/console/package.json web/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/console/ ./
+RUN npm run build
+
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS builder
 ARG TARGETOS
 ARG TARGETARCH
@@ -19,6 +29,7 @@ COPY api/ api/
 COPY controllers/ controllers/
 COPY runner/ runner/
 COPY internal/ internal/
+COPY --from=console /src/internal/console/dist/ internal/console/dist/
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \

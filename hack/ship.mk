@@ -20,7 +20,7 @@ docker-buildx: ## Build and push IMG for PLATFORMS with docker buildx.
 	$(CONTAINER_TOOL) buildx build --platform=$(PLATFORMS) --build-arg VERSION=$(IMG) -t $(IMG) --push .
 
 .PHONY: plugin
-plugin: ## Build the kubectl plugin into bin/kubectl-crmflow (put bin/ on PATH for `kubectl crmflow`).
+plugin: console ## Build the kubectl plugin into bin/kubectl-crmflow (put bin/ on PATH for `kubectl crmflow`).
 	go build -o $(LOCALBIN)/kubectl-crmflow ./cmd/kubectl-crmflow
 
 .PHONY: chart-lint
