@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,8 +87,9 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// kubeError relays an API server error with its status code and its causes
-// as field problems. prefix is prepended to cause fields that lack "spec"/"metadata".
+// kubeError relays an API server error with its status code, and its causes
+// as field problems (spec.conditions[1].expression), so the app shows each on
+// its field; what says which call failed when the error is not the API server's.
 func kubeError(err error, what string) error {
 	var se apierrors.APIStatus
 	if !errors.As(err, &se) {
@@ -102,7 +102,7 @@ func kubeError(err error, what string) error {
 	}
 	if st.Details != nil {
 		for _, c := range st.Details.Causes {
-			ae.Fields = append(ae.Fields, fieldProblem{Field: strings.TrimPrefix(c.Field, "<nil>"), Message: causeMessage(c)})
+			ae.Fields = append(ae.Fields, fieldProblem{Field: c.Field, Message: causeMessage(c)})
 		}
 	}
 	return ae
