@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/internal/webhook"
 )
 
 // workflowSummary is one row of the Workflows page.
@@ -183,7 +182,7 @@ type saveRequest struct {
 }
 
 // saveWorkflow creates or updates a Workflow, or only validates it. The
-// engine's validation (the same function the admission webhook runs) answers
+// engine's validation (runner.Engine.Validate, which the admission webhook runs) answers
 // first, so its field errors show even where no webhook is installed; then
 // the API server's own dry run or write.
 func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
@@ -201,7 +200,7 @@ func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if wf.Name == "" {
 		return fieldError(http.StatusUnprocessableEntity, "metadata.name", "a name is required")
 	}
-	if errs := webhook.ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec"), s.opts.Engine); len(errs) > 0 {
+	if errs := s.opts.Engine.Validate(&wf.Spec, field.NewPath("spec")); len(errs) > 0 {
 		return invalid(errs)
 	}
 	c, err := s.id.clientFor(r)
