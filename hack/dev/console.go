@@ -9,15 +9,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/internal/console"
+	"github.com/crmflow/crmflow/internal/controlplane"
 	"github.com/crmflow/crmflow/runner"
-	"github.com/crmflow/crmflow/test/testenv"
 )
 
 // startConsole serves the web console on addr as `kubectl crmflow ui`
 // does: with the dev kubeconfig's (admin) identity, on 127.0.0.1 only.
 // It returns the console's URL; it stops when ctx ends.
 func startConsole(ctx context.Context, cfg *rest.Config, addr, namespace, sinkURL string) (string, error) {
-	scheme, err := testenv.Scheme()
+	scheme, err := controlplane.Scheme()
 	if err != nil {
 		return "", err
 	}

@@ -131,7 +131,7 @@ func startManager() {
 	Expect(index.Setup(suiteCtx, mgr.GetFieldIndexer())).To(Succeed())
 	clk := clock.RealClock{}
 	engine := runner.New(runner.Options{
-		Executor:   actions.NewExecutor(actions.Config{Clock: clk}),
+		Executor:   actions.NewExecutor(actions.Config{Clock: clk, Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}}),
 		CRMSinkURL: hook.srv.URL + "/crm",
 		MaxHops:    8,
 	})
