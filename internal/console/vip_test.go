@@ -103,7 +103,7 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 			g.Expect(wf.Spec.Description).To(HaveSuffix("team. Fast."))
 		}).Should(Succeed())
 		Expect(wf.Spec.State).To(Equal(v1alpha1.WorkflowActive))
-		resp, err := http.Get(fmt.Sprintf("%s/api/namespaces/%s/workflows/vip-routing/export", localURL, ns)) //nolint:gosec // test URL
+		resp, err := http.Get(fmt.Sprintf("%s/api/namespaces/%s/workflows/vip-routing/export", localURL, ns))
 		Expect(err).NotTo(HaveOccurred())
 		exported, err := io.ReadAll(resp.Body)
 		Expect(err).NotTo(HaveOccurred())
@@ -154,7 +154,7 @@ func sendEvent(ns, typ, id string, data map[string]any) string {
 	Expect(err).NotTo(HaveOccurred())
 	var run string
 	Eventually(func(g Gomega) {
-		resp, err := http.Post(fmt.Sprintf("%s/v1/namespaces/%s/events", receiverURL, ns), "application/cloudevents+json", bytes.NewReader(body)) //nolint:gosec // test URL
+		resp, err := http.Post(fmt.Sprintf("%s/v1/namespaces/%s/events", receiverURL, ns), "application/cloudevents+json", bytes.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred())
 		defer resp.Body.Close()
 		g.Expect(resp.StatusCode).To(Equal(http.StatusAccepted))

@@ -148,7 +148,7 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 	// The banner names the console, and it lists the samples.
 	g.Expect(out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + consoleAddr + "/"))
 	g.Eventually(func() string {
-		resp, err := http.Get("http://" + consoleAddr + "/api/namespaces/dev-smoke/workflows") //nolint:gosec // local test URL
+		resp, err := http.Get("http://" + consoleAddr + "/api/namespaces/dev-smoke/workflows")
 		if err != nil {
 			return err.Error()
 		}
