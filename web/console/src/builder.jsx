@@ -429,7 +429,7 @@ export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
       <div id="validation" class={'validation v-' + check.state}>
         {check.state === 'checking' && 'Checking with the API server…'}
         {check.state === 'valid' && 'Valid: the API server accepts this workflow (dry run).'}
-        {check.state === 'invalid' && `${errors.length} problem${errors.length === 1 ? '' : 's'} (API server dry run):`}
+        {check.state === 'invalid' && `${errors.length} problem${errors.length === 1 ? '' : 's'} (the checks the API server runs):`}
         {check.state === 'invalid' && <ul>{errors.map((e) => <li><code>{e.field}</code> {e.message}</li>)}</ul>}
       </div>
       {saved && <p class="ok" id="saved">{saved}</p>}
