@@ -139,6 +139,15 @@ var _ = Describe("Building the VIP routing workflow in the browser", func() {
 		Expect(t.text(`#workflows tr[data-name="vip-routing"]`)).To(ContainSubstring("ago"), "last triggered")
 		t.screenshot("workflows")
 
+		By("pausing and re-activating it from the list")
+		row := `#workflows tr[data-name="vip-routing"]`
+		t.click(row + " .pause")
+		t.waitText(row, "Paused")
+		Expect(stateOf(ns, "vip-routing")).To(Equal(v1alpha1.WorkflowPaused))
+		t.click(row + " .activate")
+		t.waitText(row, "Active")
+		Expect(stateOf(ns, "vip-routing")).To(Equal(v1alpha1.WorkflowActive))
+
 		By("listing every namespace's workflows for a person who may")
 		t.choose("#namespace", "_all")
 		t.waitText(fmt.Sprintf(`#workflows tr[data-namespace=%q][data-name="vip-routing"]`, ns), ns)
