@@ -64,6 +64,7 @@ type config struct {
 	metricsAddr     string
 	secureMetrics   bool
 	probeAddr       string
+	pprofAddr       string
 	receiverAddr    string
 	consoleAddr     string
 	webhookPort     int
@@ -110,6 +111,7 @@ Flags:
 	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8082", "Address of the Prometheus metrics endpoint (controller-runtime's and crmflow_* series); \"0\" disables it.")
 	fs.BoolVar(&c.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview); false serves plain HTTP, as the Helm chart's ServiceMonitor scrapes it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&c.pprofAddr, "pprof-bind-address", "", "Address of Go's /debug/pprof profiles, for profiling the manager; empty (the default) serves none.")
 	fs.StringVar(&c.receiverAddr, "receiver-bind-address", intake.DefaultAddr, "Address of the CloudEvents receiver (POST /v1/namespaces/<namespace>/events).")
 	fs.StringVar(&c.consoleAddr, "console-bind-address", "", "Address of the web console (off when empty). Every Kubernetes call it makes carries the signed-in person's own bearer token, never the manager's.")
 	fs.IntVar(&c.webhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
@@ -243,6 +245,7 @@ func run(ctx context.Context, c config) error {
 		Metrics:                 metricsOpts,
 		WebhookServer:           webhook.NewServer(webhook.Options{Port: c.webhookPort, CertDir: c.webhookCertDir, TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:  c.probeAddr,
+		PprofBindAddress:        c.pprofAddr,
 		LeaderElection:          c.leaderElect,
 		LeaderElectionID:        c.leaderElectID,
 		LeaderElectionNamespace: c.leaderElectNS,
