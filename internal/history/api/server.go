@@ -42,6 +42,10 @@ const (
 	DefaultAnalyticsRange = 90 * 24 * time.Hour
 )
 
+// The manager reviews its callers' tokens and permissions.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // Server answers history queries for Kubernetes users.
 type Server struct {
 	store  history.Store
