@@ -30,6 +30,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 	"github.com/crmflow/crmflow/test/testenv"
 )
 
@@ -84,7 +85,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	aliceToken, bobToken = token("tenant-a", "alice"), token("tenant-b", "bob")
 
 	By("filling a store with runs of both tenants")
-	store, err = history.Open(ctx, filepath.Join(GinkgoT().TempDir(), "h.db"), history.Options{})
+	store, err = sqlstore.Open(ctx, filepath.Join(GinkgoT().TempDir(), "h.db"), sqlstore.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	var runs []history.Run
 	for i, ns := range []string{"tenant-a", "tenant-a", "tenant-b"} {
@@ -235,7 +236,7 @@ var _ = Describe("the queries", func() {
 
 var _ = Describe("a failing store", func() {
 	It("answers 503 without the store's error text", func(ctx SpecContext) {
-		broken, err := history.Open(ctx, filepath.Join(GinkgoT().TempDir(), "b.db"), history.Options{})
+		broken, err := sqlstore.Open(ctx, filepath.Join(GinkgoT().TempDir(), "b.db"), sqlstore.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(broken.Close()).To(Succeed())
 		cfg := env.Config

@@ -15,10 +15,11 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
 
 func sqliteStore() history.Store {
-	s, err := history.Open(context.Background(), filepath.Join(GinkgoT().TempDir(), "history.db"), history.Options{})
+	s, err := sqlstore.Open(context.Background(), filepath.Join(GinkgoT().TempDir(), "history.db"), sqlstore.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Close)
 	return s
@@ -73,7 +74,7 @@ var _ = Describe("the archiver", func() {
 		}
 		dsn, err := pg.NewDatabase(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		store, err := history.Open(ctx, dsn, history.Options{})
+		store, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(store.Close)
 		DeferCleanup(func() { Expect(pg.Resume(context.Background())).To(Succeed()) })
@@ -129,7 +130,7 @@ var _ = Describe("the archiver", func() {
 		Expect(err).To(HaveOccurred(), "the child ends only by its SIGKILL: %s", out)
 		Expect(child.ProcessState.String()).To(ContainSubstring("killed"), string(out))
 
-		store, err := history.Open(ctx, dbPath, history.Options{})
+		store, err := sqlstore.Open(ctx, dbPath, sqlstore.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(store.Close)
 		before := storedUIDs(ctx, store)

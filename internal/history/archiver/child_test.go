@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/archiver"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 	"github.com/crmflow/crmflow/test/testenv"
 )
 
@@ -42,7 +43,7 @@ func runChild() error {
 	if err != nil {
 		return err
 	}
-	store, err := history.Open(context.Background(), os.Getenv(childEnv), history.Options{})
+	store, err := sqlstore.Open(context.Background(), os.Getenv(childEnv), sqlstore.Options{})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/archiver"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
 
 // Config is the history's part of the manager's flags.
@@ -38,7 +39,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, reg prometheus.Registerer, clk
 	if c.DSN == "" {
 		return nil, nil
 	}
-	store, err := history.Open(ctx, c.DSN, history.Options{})
+	store, err := sqlstore.Open(ctx, c.DSN, sqlstore.Options{})
 	if err != nil {
 		return nil, err
 	}

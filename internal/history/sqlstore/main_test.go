@@ -1,4 +1,4 @@
-package history_test
+package sqlstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/pgserver"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
 
 // pg is the throwaway PostgreSQL server of this package's tests; nil when the
@@ -38,10 +39,10 @@ func runMain(m *testing.M) int {
 
 // eachStore runs test against a fresh SQLite store in a temp dir and a fresh
 // database of the PostgreSQL server.
-func eachStore(t *testing.T, opts history.Options, test func(t *testing.T, s history.Store)) {
+func eachStore(t *testing.T, opts sqlstore.Options, test func(t *testing.T, s history.Store)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) {
-		s, err := history.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"), opts)
+		s, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func eachStore(t *testing.T, opts history.Options, test func(t *testing.T, s his
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := history.Open(t.Context(), dsn, opts)
+		s, err := sqlstore.Open(t.Context(), dsn, opts)
 		if err != nil {
 			t.Fatal(err)
 		}

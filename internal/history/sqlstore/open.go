@@ -1,10 +1,11 @@
-package history
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"embed"
 	"fmt"
+	"github.com/crmflow/crmflow/internal/history"
 	"io/fs"
 	"net/url"
 	"os"
@@ -31,9 +32,9 @@ type Options struct {
 // starting with postgres:// or postgresql:// is a PostgreSQL connection
 // string; anything else is the path of a SQLite database file (an optional
 // sqlite: prefix is dropped), created with its directory when missing.
-func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+func Open(ctx context.Context, dsn string, opts Options) (history.Store, error) {
 	if opts.SkipsPerMinute <= 0 {
-		opts.SkipsPerMinute = DefaultSkipsPerMinute
+		opts.SkipsPerMinute = history.DefaultSkipsPerMinute
 	}
 	var (
 		s   *sqlStore

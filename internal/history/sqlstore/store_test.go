@@ -1,4 +1,4 @@
-package history_test
+package sqlstore_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
@@ -45,7 +46,7 @@ func phase(p v1alpha1.RunPhase, result string) func(*history.Run) {
 }
 
 func TestArchiveIsIdempotentOnUID(t *testing.T) {
-	eachStore(t, history.Options{}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		g.Expect(s.Archive(ctx, []history.Run{run("a"), run("b")})).To(Succeed())
@@ -72,7 +73,7 @@ func TestArchiveIsIdempotentOnUID(t *testing.T) {
 }
 
 func TestHasEvent(t *testing.T) {
-	eachStore(t, history.Options{}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		g.Expect(s.Archive(ctx, []history.Run{run("a")})).To(Succeed())
@@ -99,7 +100,7 @@ func TestHasEvent(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	eachStore(t, history.Options{}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		var runs []history.Run
@@ -142,7 +143,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestQueries(t *testing.T) {
-	eachStore(t, history.Options{}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		g.Expect(s.Archive(ctx, []history.Run{
@@ -187,7 +188,7 @@ func TestQueries(t *testing.T) {
 }
 
 func TestSkipsAreCappedPerWorkflowPerMinute(t *testing.T) {
-	eachStore(t, history.Options{SkipsPerMinute: 5}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{SkipsPerMinute: 5}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		var flood []history.Skip
@@ -221,7 +222,7 @@ func TestSkipsAreCappedPerWorkflowPerMinute(t *testing.T) {
 }
 
 func TestPruneEnforcesRetentionAndSize(t *testing.T) {
-	eachStore(t, history.Options{}, func(t *testing.T, s history.Store) {
+	eachStore(t, sqlstore.Options{}, func(t *testing.T, s history.Store) {
 		g := NewWithT(t)
 		ctx := t.Context()
 		now := t0.Add(100 * 24 * time.Hour)
@@ -258,7 +259,7 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	g := NewWithT(t)
 	path := filepath.Join(t.TempDir(), "h.db")
 	for range 2 {
-		s, err := history.Open(context.Background(), path, history.Options{})
+		s, err := sqlstore.Open(context.Background(), path, sqlstore.Options{})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(s.Archive(t.Context(), []history.Run{run("a")})).To(Succeed())
 		g.Expect(s.Close()).To(Succeed())

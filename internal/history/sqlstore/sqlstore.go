@@ -1,4 +1,4 @@
-package history
+package sqlstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crmflow/crmflow/internal/history"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ type sqlStore struct {
 	skipsPerMinute int64
 }
 
-var _ Store = (*sqlStore)(nil)
+var _ history.Store = (*sqlStore)(nil)
 
 // rebind turns ? placeholders into PostgreSQL's $n.
 func (s *sqlStore) rebind(q string) string {
@@ -81,7 +82,7 @@ type stepKey struct {
 }
 
 // Archive implements Store.
-func (s *sqlStore) Archive(ctx context.Context, runs []Run) error {
+func (s *sqlStore) Archive(ctx context.Context, runs []history.Run) error {
 	if len(runs) == 0 {
 		return nil
 	}
@@ -90,7 +91,7 @@ func (s *sqlStore) Archive(ctx context.Context, runs []Run) error {
 		return fmt.Errorf("archive: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	byUID := make(map[string]*Run, len(runs))
+	byUID := make(map[string]*history.Run, len(runs))
 	for start := 0; start < len(runs); start += archiveChunk {
 		chunk := runs[start:min(start+archiveChunk, len(runs))]
 		inserted, err := s.insertRuns(ctx, tx, chunk)
@@ -116,7 +117,7 @@ func (s *sqlStore) Archive(ctx context.Context, runs []Run) error {
 }
 
 // insertRuns inserts a chunk in one statement and returns the UIDs that were new.
-func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []Run) (map[string]bool, error) {
+func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []history.Run) (map[string]bool, error) {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO runs (` + runColumns + `) VALUES `)
 	args := make([]any, 0, len(chunk)*runColumnCount)
@@ -156,7 +157,7 @@ func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []Run) (map
 	return inserted, nil
 }
 
-func (s *sqlStore) insertEventKeys(ctx context.Context, tx *sql.Tx, runs map[string]*Run) error {
+func (s *sqlStore) insertEventKeys(ctx context.Context, tx *sql.Tx, runs map[string]*history.Run) error {
 	var q strings.Builder
 	var args []any
 	for _, r := range runs {
@@ -181,14 +182,14 @@ func (s *sqlStore) insertEventKeys(ctx context.Context, tx *sql.Tx, runs map[str
 }
 
 // addRollups adds the newly stored runs to the per-day counters.
-func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*Run) error {
-	days := map[dayKey]*DayStats{}
-	steps := map[stepKey]*StepStats{}
+func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*history.Run) error {
+	days := map[dayKey]*history.DayStats{}
+	steps := map[stepKey]*history.StepStats{}
 	for _, r := range runs {
 		k := dayKey{r.Namespace, r.Workflow, millis(r.Created) / dayMillis}
 		d := days[k]
 		if d == nil {
-			d = &DayStats{}
+			d = &history.DayStats{}
 			days[k] = d
 		}
 		d.Enrolled++
@@ -207,7 +208,7 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 			sk := stepKey{k, st.Name}
 			c := steps[sk]
 			if c == nil {
-				c = &StepStats{}
+				c = &history.StepStats{}
 				steps[sk] = c
 			}
 			c.Reached++
@@ -245,7 +246,7 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 
 // RecordSkips implements Store. Skips beyond the per-workflow-per-minute cap
 // are counted (skip_minutes.seen) but not stored.
-func (s *sqlStore) RecordSkips(ctx context.Context, skips []Skip) (int, error) {
+func (s *sqlStore) RecordSkips(ctx context.Context, skips []history.Skip) (int, error) {
 	if len(skips) == 0 {
 		return 0, nil
 	}
@@ -253,7 +254,7 @@ func (s *sqlStore) RecordSkips(ctx context.Context, skips []Skip) (int, error) {
 		ns, wf string
 		minute int64
 	}
-	groups := map[minuteKey][]Skip{}
+	groups := map[minuteKey][]history.Skip{}
 	var order []minuteKey
 	for _, sk := range skips {
 		k := minuteKey{sk.Namespace, sk.Workflow, millis(sk.Time) / 60000}
@@ -309,35 +310,35 @@ func (s *sqlStore) HasEvent(ctx context.Context, namespace, workflow, source, id
 }
 
 // GetRun implements Store.
-func (s *sqlStore) GetRun(ctx context.Context, namespace, name string) (Run, error) {
+func (s *sqlStore) GetRun(ctx context.Context, namespace, name string) (history.Run, error) {
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT `+runColumns+` FROM runs
 		WHERE namespace = ? AND name = ? ORDER BY created_ms DESC LIMIT 1`), namespace, name)
 	if err != nil {
-		return Run{}, fmt.Errorf("get run %s/%s: %w", namespace, name, err)
+		return history.Run{}, fmt.Errorf("get run %s/%s: %w", namespace, name, err)
 	}
 	runs, err := scanRuns(rows)
 	if err != nil {
-		return Run{}, fmt.Errorf("get run %s/%s: %w", namespace, name, err)
+		return history.Run{}, fmt.Errorf("get run %s/%s: %w", namespace, name, err)
 	}
 	if len(runs) == 0 {
-		return Run{}, ErrNotFound
+		return history.Run{}, history.ErrNotFound
 	}
 	return runs[0], nil
 }
 
 // ListRuns implements Store.
-func (s *sqlStore) ListRuns(ctx context.Context, q RunQuery) (RunPage, error) {
+func (s *sqlStore) ListRuns(ctx context.Context, q history.RunQuery) (history.RunPage, error) {
 	return s.pageRuns(ctx, q, "workflow", q.Workflow)
 }
 
 // Timeline implements Store.
-func (s *sqlStore) Timeline(ctx context.Context, q RunQuery) (RunPage, error) {
+func (s *sqlStore) Timeline(ctx context.Context, q history.RunQuery) (history.RunPage, error) {
 	return s.pageRuns(ctx, q, "subject", q.Subject)
 }
 
 // pageRuns pages through runs where column = value (the leading column of an
 // index after namespace), newest first, by the keyset (created_ms, uid).
-func (s *sqlStore) pageRuns(ctx context.Context, q RunQuery, column, value string) (RunPage, error) {
+func (s *sqlStore) pageRuns(ctx context.Context, q history.RunQuery, column, value string) (history.RunPage, error) {
 	limit := clampLimit(q.Limit)
 	where := []string{"namespace = ?", column + " = ?"}
 	args := []any{q.Namespace, value}
@@ -356,7 +357,7 @@ func (s *sqlStore) pageRuns(ctx context.Context, q RunQuery, column, value strin
 	if q.Cursor != "" {
 		ms, uid, err := decodeCursor(q.Cursor)
 		if err != nil {
-			return RunPage{}, err
+			return history.RunPage{}, err
 		}
 		where, args = append(where, "(created_ms, uid) < (?, ?)"), append(args, ms, uid)
 	}
@@ -364,26 +365,26 @@ func (s *sqlStore) pageRuns(ctx context.Context, q RunQuery, column, value strin
 		` ORDER BY created_ms DESC, uid DESC LIMIT ` + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, s.rebind(stmt), args...)
 	if err != nil {
-		return RunPage{}, fmt.Errorf("query runs: %w", err)
+		return history.RunPage{}, fmt.Errorf("query runs: %w", err)
 	}
 	runs, err := scanRuns(rows)
 	if err != nil {
-		return RunPage{}, fmt.Errorf("query runs: %w", err)
+		return history.RunPage{}, fmt.Errorf("query runs: %w", err)
 	}
-	page := RunPage{Runs: runs}
+	page := history.RunPage{Runs: runs}
 	if len(runs) > limit {
 		page.Runs = runs[:limit]
 		last := page.Runs[limit-1]
 		page.Next = encodeCursor(millis(last.Created), last.UID)
 	}
 	if page.Runs == nil {
-		page.Runs = []Run{}
+		page.Runs = []history.Run{}
 	}
 	return page, nil
 }
 
 // Skips implements Store.
-func (s *sqlStore) Skips(ctx context.Context, q SkipQuery) ([]Skip, error) {
+func (s *sqlStore) Skips(ctx context.Context, q history.SkipQuery) ([]history.Skip, error) {
 	where := []string{"namespace = ?"}
 	args := []any{q.Namespace}
 	for _, f := range []struct{ col, val string }{{"workflow", q.Workflow}, {"event_id", q.EventID}, {"subject", q.Subject}} {
@@ -404,9 +405,9 @@ func (s *sqlStore) Skips(ctx context.Context, q SkipQuery) ([]Skip, error) {
 		return nil, fmt.Errorf("query skips: %w", err)
 	}
 	defer rows.Close()
-	out := []Skip{}
+	out := []history.Skip{}
 	for rows.Next() {
-		var sk Skip
+		var sk history.Skip
 		var at int64
 		if err := rows.Scan(&sk.Namespace, &sk.Workflow, &sk.Reason, &sk.EventID, &sk.EventSource, &sk.Subject, &sk.Message, &at); err != nil {
 			return nil, fmt.Errorf("query skips: %w", err)
@@ -421,8 +422,8 @@ func (s *sqlStore) Skips(ctx context.Context, q SkipQuery) ([]Skip, error) {
 }
 
 // Analytics implements Store from the daily rollups.
-func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, from, to time.Time) (Analytics, error) {
-	out := Analytics{Namespace: namespace, Workflow: workflow, Days: []DayStats{}}
+func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, from, to time.Time) (history.Analytics, error) {
+	out := history.Analytics{Namespace: namespace, Workflow: workflow, Days: []history.DayStats{}}
 	fromDay, toDay := floorDiv(millis(from), dayMillis), floorDiv(millis(to)+dayMillis-1, dayMillis)
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT day, enrolled, succeeded, failed, cancelled, goal_reached FROM daily
 		WHERE namespace = ? AND workflow = ? AND day >= ? AND day < ? ORDER BY day`), namespace, workflow, fromDay, toDay)
@@ -432,7 +433,7 @@ func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, fr
 	index := map[int64]int{}
 	for rows.Next() {
 		var day int64
-		var d DayStats
+		var d history.DayStats
 		if err := rows.Scan(&day, &d.Enrolled, &d.Completed, &d.Failed, &d.Cancelled, &d.GoalReached); err != nil {
 			_ = rows.Close()
 			return out, fmt.Errorf("query analytics of %s/%s: %w", namespace, workflow, err)
@@ -450,10 +451,10 @@ func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, fr
 		return out, fmt.Errorf("query step analytics of %s/%s: %w", namespace, workflow, err)
 	}
 	defer rows.Close()
-	totals := map[string]*StepStats{}
+	totals := map[string]*history.StepStats{}
 	for rows.Next() {
 		var day int64
-		var st StepStats
+		var st history.StepStats
 		if err := rows.Scan(&day, &st.Name, &st.Reached, &st.Succeeded, &st.Failed, &st.Skipped); err != nil {
 			return out, fmt.Errorf("query step analytics of %s/%s: %w", namespace, workflow, err)
 		}
@@ -462,7 +463,7 @@ func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, fr
 		}
 		t := totals[st.Name]
 		if t == nil {
-			t = &StepStats{Name: st.Name}
+			t = &history.StepStats{Name: st.Name}
 			totals[st.Name] = t
 		}
 		t.Reached, t.Succeeded, t.Failed, t.Skipped = t.Reached+st.Reached, t.Succeeded+st.Succeeded, t.Failed+st.Failed, t.Skipped+st.Skipped
@@ -486,11 +487,11 @@ func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, fr
 }
 
 // Prune implements Store.
-func (s *sqlStore) Prune(ctx context.Context, now time.Time, b Bounds) (PruneResult, error) {
-	var res PruneResult
+func (s *sqlStore) Prune(ctx context.Context, now time.Time, b history.Bounds) (history.PruneResult, error) {
+	var res history.PruneResult
 	retention := b.Retention
 	if retention <= 0 {
-		retention = DefaultRetention
+		retention = history.DefaultRetention
 	}
 	cutoff := millis(now.Add(-retention))
 	exec := func(what string, n *int64, stmt string, args ...any) error {
@@ -539,7 +540,7 @@ func (s *sqlStore) Prune(ctx context.Context, now time.Time, b Bounds) (PruneRes
 	return res, nil
 }
 
-func (s *sqlStore) pruneFrom(ctx context.Context, res *PruneResult, find string, arg int64) error {
+func (s *sqlStore) pruneFrom(ctx context.Context, res *history.PruneResult, find string, arg int64) error {
 	var ms int64
 	var uid string
 	err := s.db.QueryRowContext(ctx, s.rebind(find), arg).Scan(&ms, &uid)
@@ -569,11 +570,11 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 // Close implements Store.
 func (s *sqlStore) Close() error { return s.db.Close() }
 
-func scanRuns(rows *sql.Rows) ([]Run, error) {
+func scanRuns(rows *sql.Rows) ([]history.Run, error) {
 	defer rows.Close()
-	var out []Run
+	var out []history.Run
 	for rows.Next() {
-		var r Run
+		var r history.Run
 		var created, started, finished, scheduled, size int64
 		var body string
 		if err := rows.Scan(&r.UID, &r.Namespace, &r.Name, &r.Workflow, &r.WorkflowRevision, &r.WorkflowGeneration, &r.Subject,
@@ -602,9 +603,9 @@ func scanRuns(rows *sql.Rows) ([]Run, error) {
 func clampLimit(n int) int {
 	switch {
 	case n <= 0:
-		return DefaultLimit
-	case n > MaxLimit:
-		return MaxLimit
+		return history.DefaultLimit
+	case n > history.MaxLimit:
+		return history.MaxLimit
 	}
 	return n
 }
@@ -616,15 +617,15 @@ func encodeCursor(ms int64, uid string) string {
 func decodeCursor(c string) (int64, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return 0, "", ErrInvalidCursor
+		return 0, "", history.ErrInvalidCursor
 	}
 	msText, uid, ok := strings.Cut(string(raw), "|")
 	if !ok || uid == "" || len(uid) > 64 {
-		return 0, "", ErrInvalidCursor
+		return 0, "", history.ErrInvalidCursor
 	}
 	ms, err := strconv.ParseInt(msText, 10, 64)
 	if err != nil {
-		return 0, "", ErrInvalidCursor
+		return 0, "", history.ErrInvalidCursor
 	}
 	return ms, uid, nil
 }
