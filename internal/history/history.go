@@ -14,6 +14,8 @@ import (
 	"errors"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
@@ -67,6 +69,8 @@ type Run struct {
 	ScheduledTime *time.Time `json:"scheduledTime,omitempty"`
 	// Conditions are the enrolment conditions evaluated, with their results and messages.
 	Conditions []v1alpha1.ConditionResult `json:"conditions,omitempty"`
+	// StatusConditions are the run's status.conditions (Enrolled, Succeeded) at its end.
+	StatusConditions []metav1.Condition `json:"statusConditions,omitempty"`
 	// Steps is every step record of the run.
 	Steps []v1alpha1.StepStatus `json:"steps,omitempty"`
 	// Phase is Succeeded, Failed or Cancelled.

@@ -13,7 +13,7 @@ import (
 // RecordFromRun builds the stored record of a finished run. It reads only the
 // run's metadata (uid, names, creation time), spec.workflowName,
 // spec.workflowGeneration, spec.subject, spec.event, spec.scheduledTime and its
-// status (phase, condition results, steps, result, message, times); the
+// status (phase, conditions, condition results, steps, result, message, times); the
 // trigger event is kept only when its JSON fits DefaultMaxEventBytes.
 func RecordFromRun(run *v1alpha1.WorkflowRun) Run {
 	r := Run{
@@ -25,6 +25,7 @@ func RecordFromRun(run *v1alpha1.WorkflowRun) Run {
 		Subject:            run.Spec.Subject,
 		ScheduledTime:      timePtr(run.Spec.ScheduledTime),
 		Conditions:         run.Status.ConditionResults,
+		StatusConditions:   run.Status.Conditions,
 		Steps:              run.Status.Steps,
 		Phase:              string(run.Status.Phase),
 		Result:             run.Status.Result,
@@ -66,6 +67,7 @@ func (r *Run) ToWorkflowRun() *v1alpha1.WorkflowRun {
 		Status: v1alpha1.WorkflowRunStatus{
 			Phase:            v1alpha1.RunPhase(r.Phase),
 			ConditionResults: r.Conditions,
+			Conditions:       r.StatusConditions,
 			Steps:            r.Steps,
 			Result:           r.Result,
 			Message:          r.Message,

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
@@ -62,6 +64,7 @@ type runBody struct {
 	Event          json.RawMessage            `json:"event,omitempty"`
 	EventTruncated bool                       `json:"eventTruncated,omitempty"`
 	Conditions     []v1alpha1.ConditionResult `json:"conditions,omitempty"`
+	Status         []metav1.Condition         `json:"statusConditions,omitempty"`
 	Steps          []v1alpha1.StepStatus      `json:"steps,omitempty"`
 }
 
@@ -124,7 +127,7 @@ func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []history.R
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", runColumnCount), ", ") + ")"
 	for i := range chunk {
 		r := &chunk[i]
-		body, err := json.Marshal(runBody{Event: r.Event, EventTruncated: r.EventTruncated, Conditions: r.Conditions, Steps: r.Steps})
+		body, err := json.Marshal(runBody{Event: r.Event, EventTruncated: r.EventTruncated, Conditions: r.Conditions, Status: r.StatusConditions, Steps: r.Steps})
 		if err != nil {
 			return nil, fmt.Errorf("archive: encode run %s: %w", r.UID, err)
 		}
@@ -594,7 +597,7 @@ func scanRuns(rows *sql.Rows) ([]history.Run, error) {
 		if err := json.Unmarshal([]byte(body), &b); err != nil {
 			return nil, fmt.Errorf("decode run %s: %w", r.UID, err)
 		}
-		r.Event, r.EventTruncated, r.Conditions, r.Steps = b.Event, b.EventTruncated, b.Conditions, b.Steps
+		r.Event, r.EventTruncated, r.Conditions, r.StatusConditions, r.Steps = b.Event, b.EventTruncated, b.Conditions, b.Status, b.Steps
 		out = append(out, r)
 	}
 	return out, rows.Err()
