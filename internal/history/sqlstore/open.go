@@ -65,21 +65,26 @@ func openSQLite(path string) (*sqlStore, error) {
 			return nil, fmt.Errorf("history store: create directory of %s: %w", path, err)
 		}
 	}
-	// WAL lets readers run beside the archiver; synchronous=NORMAL in WAL mode
-	// survives a killed process (not a power cut of the node); _txlock=immediate
-	// takes the write lock at BEGIN so concurrent writers wait (busy_timeout)
-	// instead of failing on a lock upgrade.
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("history store: open SQLite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
 	return &sqlStore{db: db, dialect: dialectSQLite}, nil
+}
+
+// SQLiteDSN is the modernc.org/sqlite data source name the store opens path
+// with. WAL lets readers run beside the archiver; synchronous=NORMAL in WAL
+// mode survives a killed process (not a power cut of the node);
+// _txlock=immediate takes the write lock at BEGIN so concurrent writers wait
+// (busy_timeout) instead of failing on a lock upgrade.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
 }
 
 func openPostgres(dsn string) (*sqlStore, error) {

@@ -230,8 +230,13 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 		enrolled = daily.enrolled + excluded.enrolled, succeeded = daily.succeeded + excluded.succeeded,
 		failed = daily.failed + excluded.failed, cancelled = daily.cancelled + excluded.cancelled,
 		goal_reached = daily.goal_reached + excluded.goal_reached`)
+	dayPrepared, err := tx.PrepareContext(ctx, dayStmt)
+	if err != nil {
+		return fmt.Errorf("archive: prepare daily counts: %w", err)
+	}
+	defer dayPrepared.Close()
 	for k, d := range days {
-		if _, err := tx.ExecContext(ctx, dayStmt, k.ns, k.wf, k.day, d.Enrolled, d.Completed, d.Failed, d.Cancelled, d.GoalReached); err != nil {
+		if _, err := dayPrepared.ExecContext(ctx, k.ns, k.wf, k.day, d.Enrolled, d.Completed, d.Failed, d.Cancelled, d.GoalReached); err != nil {
 			return fmt.Errorf("archive: update daily counts: %w", err)
 		}
 	}
@@ -239,8 +244,13 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, workflow, day, step) DO UPDATE SET
 		reached = daily_steps.reached + excluded.reached, succeeded = daily_steps.succeeded + excluded.succeeded,
 		failed = daily_steps.failed + excluded.failed, skipped = daily_steps.skipped + excluded.skipped`)
+	stepPrepared, err := tx.PrepareContext(ctx, stepStmt)
+	if err != nil {
+		return fmt.Errorf("archive: prepare daily step counts: %w", err)
+	}
+	defer stepPrepared.Close()
 	for k, c := range steps {
-		if _, err := tx.ExecContext(ctx, stepStmt, k.ns, k.wf, k.day, k.step, c.Reached, c.Succeeded, c.Failed, c.Skipped); err != nil {
+		if _, err := stepPrepared.ExecContext(ctx, k.ns, k.wf, k.day, k.step, c.Reached, c.Succeeded, c.Failed, c.Skipped); err != nil {
 			return fmt.Errorf("archive: update daily step counts: %w", err)
 		}
 	}
