@@ -140,6 +140,7 @@ Flags:
 	fs.StringVar(&c.history.CertDir, "history-cert-dir", "", "Directory holding tls.crt and tls.key of the history API (default: a self-signed certificate).")
 	fs.DurationVar(&c.history.Bounds.Retention, "history-retention", history.DefaultRetention, "How long the history store keeps finished runs and skipped events.")
 	fs.Int64Var(&c.history.Bounds.MaxRuns, "history-max-runs", 0, "Keep at most this many runs in the history store, the oldest dropped first (0: no bound but retention).")
+	fs.Int64Var(&c.history.Bounds.MaxBytes, "history-max-bytes", 0, "Keep the stored runs' encoded size at most this many bytes, the oldest dropped first (0: no bound but retention).")
 	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long a finished run stays in etcd before it is archived to the history store and deleted.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
