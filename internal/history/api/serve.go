@@ -37,7 +37,8 @@ func (l *Listener) NeedLeaderElection() bool { return false }
 
 // Start serves until ctx ends.
 func (l *Listener) Start(ctx context.Context) error {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	// HTTP/1.1 only, like the manager's other servers (CVE-2023-44487, CVE-2023-39325).
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	if l.CertDir != "" {
 		w, err := certwatcher.New(filepath.Join(l.CertDir, "tls.crt"), filepath.Join(l.CertDir, "tls.key"))
 		if err != nil {
