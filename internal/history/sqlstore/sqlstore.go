@@ -97,7 +97,11 @@ func (s *sqlStore) Archive(ctx context.Context, runs []history.Run) error {
 	byUID := make(map[string]*history.Run, len(runs))
 	for start := 0; start < len(runs); start += archiveChunk {
 		chunk := runs[start:min(start+archiveChunk, len(runs))]
-		inserted, err := s.insertRuns(ctx, tx, chunk)
+		insert := s.insertRuns
+		if s.dialect == dialectSQLite {
+			insert = s.insertRunsEach
+		}
+		inserted, err := insert(ctx, tx, chunk)
 		if err != nil {
 			return err
 		}
@@ -119,26 +123,62 @@ func (s *sqlStore) Archive(ctx context.Context, runs []history.Run) error {
 	return nil
 }
 
-// insertRuns inserts a chunk in one statement and returns the UIDs that were new.
+var runTuple = "(" + strings.TrimSuffix(strings.Repeat("?, ", runColumnCount), ", ") + ")"
+
+// runArgs are the column values of r, in runColumns order.
+func runArgs(r *history.Run) ([]any, error) {
+	body, err := json.Marshal(runBody{Event: r.Event, EventTruncated: r.EventTruncated, Conditions: r.Conditions, Status: r.StatusConditions, Steps: r.Steps})
+	if err != nil {
+		return nil, fmt.Errorf("archive: encode run %s: %w", r.UID, err)
+	}
+	size := int64(len(body) + len(r.Message) + len(r.Subject) + len(r.Name) + 64)
+	return []any{r.UID, r.Namespace, r.Name, r.Workflow, r.WorkflowRevision, r.WorkflowGeneration, r.Subject,
+		r.EventSource, r.EventID, r.EventType, r.Phase, r.Result, r.Message, millis(r.Created), millis(r.Started),
+		millis(r.Finished), millisPtr(r.ScheduledTime), string(body), size}, nil
+}
+
+// insertRunsEach inserts a chunk row by row through one prepared statement:
+// in-process SQLite has no round trip to save, and binding thousands of
+// parameters to one statement costs more than reusing a small one.
+func (s *sqlStore) insertRunsEach(ctx context.Context, tx *sql.Tx, chunk []history.Run) (map[string]bool, error) {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES `+runTuple+` ON CONFLICT (uid) DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("archive: prepare insert: %w", err)
+	}
+	defer stmt.Close()
+	inserted := make(map[string]bool, len(chunk))
+	for i := range chunk {
+		args, err := runArgs(&chunk[i])
+		if err != nil {
+			return nil, err
+		}
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("archive: insert run: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			inserted[chunk[i].UID] = true
+		}
+	}
+	return inserted, nil
+}
+
+// insertRuns inserts a chunk in one statement (one round trip to a server)
+// and returns the UIDs that were new.
 func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []history.Run) (map[string]bool, error) {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO runs (` + runColumns + `) VALUES `)
 	args := make([]any, 0, len(chunk)*runColumnCount)
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", runColumnCount), ", ") + ")"
 	for i := range chunk {
-		r := &chunk[i]
-		body, err := json.Marshal(runBody{Event: r.Event, EventTruncated: r.EventTruncated, Conditions: r.Conditions, Status: r.StatusConditions, Steps: r.Steps})
+		row, err := runArgs(&chunk[i])
 		if err != nil {
-			return nil, fmt.Errorf("archive: encode run %s: %w", r.UID, err)
+			return nil, err
 		}
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString(tuple)
-		size := int64(len(body) + len(r.Message) + len(r.Subject) + len(r.Name) + 64)
-		args = append(args, r.UID, r.Namespace, r.Name, r.Workflow, r.WorkflowRevision, r.WorkflowGeneration, r.Subject,
-			r.EventSource, r.EventID, r.EventType, r.Phase, r.Result, r.Message, millis(r.Created), millis(r.Started),
-			millis(r.Finished), millisPtr(r.ScheduledTime), string(body), size)
+		q.WriteString(runTuple)
+		args = append(args, row...)
 	}
 	q.WriteString(` ON CONFLICT (uid) DO NOTHING RETURNING uid`)
 	rows, err := tx.QueryContext(ctx, s.rebind(q.String()), args...)
