@@ -99,11 +99,7 @@ func TestArchivedRunsReadAsLive(t *testing.T) {
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "vip-routing-7f3c9a", Namespace: "sales", Labels: map[string]string{v1alpha1.LabelWorkflow: "vip-routing"}},
 		Spec: v1alpha1.WorkflowRunSpec{
-			WorkflowName: "vip-routing", WorkflowGeneration: 3, Subject: "c-42",
-			Workflow: v1alpha1.WorkflowSpec{
-				Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"conversation.started"}}},
-				Steps:   []v1alpha1.Step{{Name: "settle", Wait: &v1alpha1.WaitAction{Duration: ptr.To(v1alpha1.Duration("1m"))}}},
-			},
+			WorkflowName: "vip-routing", WorkflowRevision: "vip-routing-5d8f", WorkflowGeneration: 3, Subject: "c-42",
 			Event: &v1alpha1.CloudEvent{ID: "ev-1", Source: "crm", Type: "conversation.started", Subject: "c-42",
 				Time: ptr.To(metav1.NewTime(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))), Data: &runtime.RawExtension{Raw: []byte(`{"contact":{"id":"c-42"}}`)}},
 		},

@@ -10,17 +10,19 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-// RecordFromRun builds the stored record of a finished run. It reads only the
-// run's metadata (uid, names, creation time), spec.workflowName,
-// spec.workflowGeneration, spec.subject, spec.event, spec.scheduledTime and its
-// status (phase, conditions, condition results, steps, result, message, times); the
-// trigger event is kept only when its JSON fits DefaultMaxEventBytes.
+// RecordFromRun builds the stored record of a finished run. It reads only
+// the run's metadata (uid, names, creation time), spec.workflowName,
+// spec.workflowRevision (else status.workflowRevision),
+// spec.workflowGeneration, spec.subject, spec.event, spec.scheduledTime and
+// its status (phase, conditions, condition results, steps, result, message,
+// times); the trigger event is kept only when its JSON fits DefaultMaxEventBytes.
 func RecordFromRun(run *v1alpha1.WorkflowRun) Run {
 	r := Run{
 		UID:                string(run.UID),
 		Namespace:          run.Namespace,
 		Name:               run.Name,
 		Workflow:           run.Spec.WorkflowName,
+		WorkflowRevision:   run.Spec.WorkflowRevision,
 		WorkflowGeneration: run.Spec.WorkflowGeneration,
 		Subject:            run.Spec.Subject,
 		ScheduledTime:      timePtr(run.Spec.ScheduledTime),
@@ -32,6 +34,10 @@ func RecordFromRun(run *v1alpha1.WorkflowRun) Run {
 		Message:            run.Status.Message,
 		Created:            run.CreationTimestamp.UTC(),
 		Finished:           run.CreationTimestamp.UTC(),
+	}
+	if r.WorkflowRevision == "" {
+		// A test run that named no revision records the one it ran.
+		r.WorkflowRevision = run.Status.WorkflowRevision
 	}
 	if t := run.Status.StartTime; t != nil {
 		r.Started = t.UTC()
@@ -57,15 +63,17 @@ func (r *Run) ToWorkflowRun() *v1alpha1.WorkflowRun {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: r.Name, Namespace: r.Namespace,
 			CreationTimestamp: metav1.NewTime(r.Created),
-			Labels:            map[string]string{v1alpha1.LabelWorkflow: r.Workflow, v1alpha1.LabelFinished: "true"},
+			Labels:            map[string]string{v1alpha1.LabelWorkflow: r.Workflow},
 		},
 		Spec: v1alpha1.WorkflowRunSpec{
 			WorkflowName:       r.Workflow,
+			WorkflowRevision:   r.WorkflowRevision,
 			WorkflowGeneration: r.WorkflowGeneration,
 			Subject:            r.Subject,
 		},
 		Status: v1alpha1.WorkflowRunStatus{
 			Phase:            v1alpha1.RunPhase(r.Phase),
+			WorkflowRevision: r.WorkflowRevision,
 			ConditionResults: r.Conditions,
 			Conditions:       r.StatusConditions,
 			Steps:            r.Steps,

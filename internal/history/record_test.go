@@ -18,7 +18,7 @@ func finished(data string) *v1alpha1.WorkflowRun {
 	t1 := metav1.NewTime(t0.Add(time.Minute))
 	return &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "vip-1", Namespace: "sales", UID: "u-1", CreationTimestamp: t0},
-		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", WorkflowGeneration: 2, Subject: "c-42",
+		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", WorkflowRevision: "vip-routing-5d8f", WorkflowGeneration: 2, Subject: "c-42",
 			Event: &v1alpha1.CloudEvent{ID: "e1", Source: "crm", Type: "conversation.started", Data: &runtime.RawExtension{Raw: []byte(data)}}},
 		Status: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, StartTime: &t0, CompletionTime: &t1, Result: v1alpha1.ReasonCompleted,
 			ConditionResults: []v1alpha1.ConditionResult{{Name: "vip", Result: true}},
@@ -32,8 +32,8 @@ func TestRecordFromRun(t *testing.T) {
 	run := finished(`{"contact":{"id":"c-42"}}`)
 	r := history.RecordFromRun(run)
 	g.Expect(r.UID).To(Equal("u-1"))
-	g.Expect([]string{r.Namespace, r.Name, r.Workflow, r.Subject, r.EventSource, r.EventID, r.EventType, r.Phase, r.Result}).To(Equal(
-		[]string{"sales", "vip-1", "vip-routing", "c-42", "crm", "e1", "conversation.started", "Succeeded", "Completed"}))
+	g.Expect([]string{r.Namespace, r.Name, r.Workflow, r.WorkflowRevision, r.Subject, r.EventSource, r.EventID, r.EventType, r.Phase, r.Result}).To(Equal(
+		[]string{"sales", "vip-1", "vip-routing", "vip-routing-5d8f", "c-42", "crm", "e1", "conversation.started", "Succeeded", "Completed"}))
 	g.Expect(r.Finished).To(Equal(run.Status.CompletionTime.UTC()))
 	g.Expect(r.EventTruncated).To(BeFalse())
 	g.Expect(string(r.Event)).To(ContainSubstring(`"contact":{"id":"c-42"}`))

@@ -122,11 +122,7 @@ func finishedRun(ctx context.Context, name string, phase v1alpha1.RunPhase, dryR
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "sales", Labels: map[string]string{v1alpha1.LabelWorkflow: "vip-routing"}},
 		Spec: v1alpha1.WorkflowRunSpec{
-			WorkflowName: "vip-routing", Subject: "c-42", DryRun: dryRun,
-			Workflow: v1alpha1.WorkflowSpec{
-				Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"conversation.started"}}},
-				Steps:   []v1alpha1.Step{{Name: "settle", Wait: &v1alpha1.WaitAction{Duration: ptr.To(v1alpha1.Duration("1m"))}}},
-			},
+			WorkflowName: "vip-routing", WorkflowRevision: "vip-routing-5d8f", Subject: "c-42", DryRun: dryRun,
 			Event: &v1alpha1.CloudEvent{ID: "ev-" + name, Source: "crm", Type: "conversation.started", Subject: "c-42"},
 		},
 	}

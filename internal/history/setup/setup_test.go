@@ -62,11 +62,7 @@ func TestSetupArchivesAndServes(t *testing.T) {
 	g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sales"}})).To(Succeed())
 	run := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "vip-1", Namespace: "sales"},
-		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", Subject: "c-42",
-			Workflow: v1alpha1.WorkflowSpec{
-				Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"conversation.started"}}},
-				Steps:   []v1alpha1.Step{{Name: "settle", Wait: &v1alpha1.WaitAction{Duration: ptr.To(v1alpha1.Duration("1m"))}}},
-			}},
+		Spec:       v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", WorkflowRevision: "vip-routing-5d8f", Subject: "c-42"},
 	}
 	g.Expect(admin.Create(ctx, run)).To(Succeed())
 	now := metav1.Now()
