@@ -283,6 +283,18 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	shared := controllers.NewShared(mgr)
+	// The run history (when --history-dsn is set): finished runs are archived
+	// and deleted from etcd by its archiver instead of by TTL and history
+	// limit, and its event keys keep deduplication once a run has left etcd.
+	store, err := historysetup.Setup(ctx, mgr, metrics.Registry, realClock, c.history)
+	if err != nil {
+		return fmt.Errorf("set up the run history: %w", err)
+	}
+	var dedup controllers.EventDeduper
+	if store != nil {
+		dedup = store
+		defer func() { _ = store.Close() }()
+	}
 	if err := (&controllers.WorkflowReconciler{
 		Client: mgr.GetClient(),
 		Clock:  realClock,
@@ -293,6 +305,8 @@ func run(ctx context.Context, c config) error {
 		Counters:  shared.Counters,
 		Recorder:  mgr.GetEventRecorder("crmflow-workflow"),
 		Metrics:   m,
+
+		FinishedRunsArchived: store != nil,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Workflow controller: %w", err)
 	}
@@ -306,7 +320,9 @@ func run(ctx context.Context, c config) error {
 		Secrets:   controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
 		Metrics:   m,
+		Dedup:     dedup,
 
+		FinishedRunsArchived:    store != nil,
 		MaxConcurrentReconciles: c.runWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
@@ -332,9 +348,6 @@ func run(ctx context.Context, c config) error {
 		if err := console.AddToManager(mgr, c.consoleAddr, engine); err != nil {
 			return fmt.Errorf("set up the console: %w", err)
 		}
-	}
-	if _, err := historysetup.Setup(ctx, mgr, metrics.Registry, realClock, c.history); err != nil {
-		return fmt.Errorf("set up the run history: %w", err)
 	}
 
 	if c.enableWebhooks {
