@@ -171,3 +171,7 @@ func writeKubeconfig(path string, c *rest.Config) {
 	kc.CurrentContext = "envtest"
 	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())
 }
+
+func historyQuery(workflow string) history.RunQuery {
+	return history.RunQuery{Namespace: "sales", Workflow: workflow, Limit: history.MaxLimit}
+}
