@@ -51,6 +51,9 @@ import (
 	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/internal/console"
 	"github.com/crmflow/crmflow/internal/faultinject"
+	"github.com/crmflow/crmflow/internal/history"
+	"github.com/crmflow/crmflow/internal/history/archiver"
+	historysetup "github.com/crmflow/crmflow/internal/history/setup"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
@@ -82,6 +85,7 @@ type config struct {
 	maxClockSkew    time.Duration
 	egressAllow     []string
 	sigTolerance    time.Duration
+	history         historysetup.Config
 	zap             zap.Options
 	showHelpAndExit bool
 }
@@ -133,6 +137,13 @@ Flags:
 		c.egressAllow = append(c.egressAllow, allow...)
 		return err
 	})
+	fs.StringVar(&c.history.DSN, "history-dsn", "", "Run history store: a SQLite file path (e.g. /var/lib/crmflow/history.db on a PersistentVolumeClaim) or a postgres:// URL (from a Secret, as CRMFLOW_HISTORY_DSN). Finished runs are archived there, then deleted from etcd. Empty: no history.")
+	fs.StringVar(&c.history.BindAddress, "history-bind-address", ":8444", "Address of the run history HTTPS API (callers authenticate with their Kubernetes token); \"0\" disables it.")
+	fs.StringVar(&c.history.CertDir, "history-cert-dir", "", "Directory holding tls.crt and tls.key of the history API (default: a self-signed certificate).")
+	fs.DurationVar(&c.history.Bounds.Retention, "history-retention", history.DefaultRetention, "How long the history store keeps finished runs and skipped events.")
+	fs.Int64Var(&c.history.Bounds.MaxRuns, "history-max-runs", 0, "Keep at most this many runs in the history store, the oldest dropped first (0: no bound but retention).")
+	fs.Int64Var(&c.history.Bounds.MaxBytes, "history-max-bytes", 0, "Keep the stored runs' encoded size at most this many bytes, the oldest dropped first (0: no bound but retention).")
+	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long a finished run stays in etcd before it is archived to the history store and deleted.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err
@@ -275,6 +286,18 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	shared := controllers.NewShared(mgr)
+	// The run history (when --history-dsn is set): finished runs are archived
+	// and deleted from etcd by its archiver instead of by TTL and history
+	// limit, and its event keys keep deduplication once a run has left etcd.
+	store, err := historysetup.Setup(ctx, mgr, metrics.Registry, realClock, c.history)
+	if err != nil {
+		return fmt.Errorf("set up the run history: %w", err)
+	}
+	var dedup controllers.EventDeduper
+	if store != nil {
+		dedup = store
+		defer func() { _ = store.Close() }()
+	}
 	if err := (&controllers.WorkflowReconciler{
 		Client: mgr.GetClient(),
 		Clock:  realClock,
@@ -285,6 +308,8 @@ func run(ctx context.Context, c config) error {
 		Counters:  shared.Counters,
 		Recorder:  mgr.GetEventRecorder("crmflow-workflow"),
 		Metrics:   m,
+
+		FinishedRunsArchived: store != nil,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Workflow controller: %w", err)
 	}
@@ -298,7 +323,9 @@ func run(ctx context.Context, c config) error {
 		Secrets:   controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
 		Metrics:   m,
+		Dedup:     dedup,
 
+		FinishedRunsArchived:    store != nil,
 		MaxConcurrentReconciles: c.runWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
@@ -325,6 +352,7 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("set up the console: %w", err)
 		}
 	}
+
 	if c.enableWebhooks {
 		if err := crmwebhook.SetupWithManager(mgr, engine, crmwebhook.WithCRMSinkURL(c.crmSinkURL)); err != nil {
 			return fmt.Errorf("set up admission webhooks: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -14,16 +15,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history"
 )
 
-func newHistoryCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) *cobra.Command {
+func newHistoryCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, hist *historyFlags, clk clock.PassiveClock) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history RUN",
 		Short: "Show one run's step log as a timeline",
 		Long: `history prints a WorkflowRun as a story: the triggering event, how each
 enrolment condition evaluated, every step reached with its time, phase,
 attempts and message (and a webhook's or a received event's output), what the
-run waits for now, and how it ended.
+run waits for now, and how it ended. A run that already left the API server
+is read from the run history (--history-url) and prints the same way.
 
 Find run names with: kubectl crmflow runs WORKFLOW`,
 		Example: `  kubectl crmflow history lead-follow-up-7f3c9a -n sales`,
@@ -33,16 +36,30 @@ Find run names with: kubectl crmflow runs WORKFLOW`,
 			if err != nil {
 				return err
 			}
-			return showHistory(cmd.Context(), streams.Out, c, ns, args[0], clk.Now())
+			hc, err := hist.client(flags)
+			if err != nil {
+				return err
+			}
+			return showHistory(cmd.Context(), streams.Out, c, hc, ns, args[0], clk.Now())
 		},
 	}
 	return cmd
 }
 
-// showHistory prints run name in ns as a timeline.
-func showHistory(ctx context.Context, out io.Writer, c client.Reader, ns, name string, now time.Time) error {
+// showHistory prints run name in ns as a timeline, from the API server or,
+// once it left it, from the history API when hc is set.
+func showHistory(ctx context.Context, out io.Writer, c client.Reader, hc *historyClient, ns, name string, now time.Time) error {
 	var run v1alpha1.WorkflowRun
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &run); err != nil {
+	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &run)
+	if apierrors.IsNotFound(err) && hc != nil {
+		var archived history.Run
+		if err = hc.get(ctx, nsPath(ns, "runs", name), nil, &archived); err == nil {
+			run = *archived.ToWorkflowRun()
+		} else if errors.Is(err, errNotArchived) {
+			err = apierrors.NewNotFound(v1alpha1.GroupVersion.WithResource("workflowruns").GroupResource(), name)
+		}
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return &exitError{code: 1, err: fmt.Errorf("run %q not found in namespace %q", name, ns)}
 		}

@@ -99,7 +99,7 @@ func TestTestCommandBadInput(t *testing.T) {
 }
 
 func TestHelpExplainsEveryCommand(t *testing.T) {
-	for _, sub := range []string{"test", "send", "runs", "history"} {
+	for _, sub := range []string{"test", "send", "runs", "history", "contact", "stats"} {
 		t.Run(sub, func(t *testing.T) {
 			g := NewWithT(t)
 			out, _, code := runPlugin(t, sub, "--help")

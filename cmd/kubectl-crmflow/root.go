@@ -19,6 +19,7 @@ import (
 // decides "now" for commands that need it (ages, simulations without an event time).
 func NewRootCommand(streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
+	hist := &historyFlags{}
 	root := &cobra.Command{
 		Use:   "kubectl-crmflow",
 		Short: "Test, trigger and inspect crmflow workflows",
@@ -27,9 +28,15 @@ into automated work (TRIGGER -> CONDITIONS -> STEPS).
 
   test     run a workflow offline against a sample event and print the plan
   send     post a CloudEvent to the crmflow receiver
-  runs     list a workflow's recent runs
-  history  show one run's step log as a timeline
+  runs     list a workflow's runs, live and archived
+  history  show one run's step log as a timeline, live or archived
+  contact  show everything crmflow did to one contact, across workflows
+  stats    print a workflow's analytics per day
   ui       serve the web console on 127.0.0.1 with your kubeconfig's identity
+
+Finished runs leave the API server for crmflow's run history store; runs,
+history, contact and stats read it when --history-url (or
+$CRMFLOW_HISTORY_URL) points at its API, with your own Kubernetes credentials.
 
 The usual kubectl flags (--kubeconfig, --context, -n/--namespace, ...) apply.`,
 		SilenceUsage:  true,
@@ -37,11 +44,14 @@ The usual kubectl flags (--kubeconfig, --context, -n/--namespace, ...) apply.`,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
 	flags.AddFlags(root.PersistentFlags())
+	hist.addFlags(root.PersistentFlags())
 	root.AddCommand(
 		newTestCommand(streams, clk),
 		newSendCommand(streams, flags, clk),
-		newRunsCommand(streams, flags, clk),
-		newHistoryCommand(streams, flags, clk),
+		newRunsCommand(streams, flags, hist, clk),
+		newHistoryCommand(streams, flags, hist, clk),
+		newContactCommand(streams, flags, hist, clk),
+		newStatsCommand(streams, flags, hist, clk),
 		newUICommand(streams, flags, clk),
 	)
 	return root

@@ -4,29 +4,34 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history"
 )
 
-func newRunsCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) *cobra.Command {
+func newRunsCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, hist *historyFlags, clk clock.PassiveClock) *cobra.Command {
 	var limit int
 	var active bool
 	cmd := &cobra.Command{
 		Use:   "runs WORKFLOW",
-		Short: "List a workflow's recent runs",
+		Short: "List a workflow's runs, live and archived",
 		Long: `runs lists the WorkflowRuns of one workflow, newest first: subject, phase,
-current step, result and age. Finished runs are kept until the workflow's
-history limit or TTL removes them.
+current step, result and age. Live runs come from the API server; finished
+runs that were archived come from the run history (--history-url), so the
+list goes back the history's retention (90 days by default).
 
 Read one run's step log with: kubectl crmflow history RUN`,
 		Example: `  kubectl crmflow runs lead-follow-up -n sales
@@ -37,7 +42,11 @@ Read one run's step log with: kubectl crmflow history RUN`,
 			if err != nil {
 				return err
 			}
-			return listRuns(cmd.Context(), streams.Out, c, ns, args[0], limit, active, clk.Now())
+			hc, err := hist.client(flags)
+			if err != nil {
+				return err
+			}
+			return listRuns(cmd.Context(), streams.Out, c, hc, ns, args[0], limit, active, clk.Now())
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many runs (0: all)")
@@ -45,14 +54,18 @@ Read one run's step log with: kubectl crmflow history RUN`,
 	return cmd
 }
 
-// listRuns prints the runs of workflow in ns as a table, newest first.
-func listRuns(ctx context.Context, out io.Writer, c client.Reader, ns, workflow string, limit int, active bool, now time.Time) error {
+// listRuns prints the runs of workflow in ns as a table, newest first: the
+// live ones from the API server and, unless only active runs are asked for,
+// the archived ones from the history API when hc is set.
+func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyClient, ns, workflow string, limit int, active bool, now time.Time) error {
 	var wf v1alpha1.Workflow
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workflow}, &wf); err != nil {
-		if apierrors.IsNotFound(err) {
+		if apierrors.IsNotFound(err) && hc == nil {
 			return &exitError{code: 1, err: fmt.Errorf("workflow %q not found in namespace %q", workflow, ns)}
 		}
-		return fmt.Errorf("get workflow %s/%s: %w", ns, workflow, err)
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get workflow %s/%s: %w", ns, workflow, err)
+		}
 	}
 	sel := client.MatchingLabels{v1alpha1.LabelWorkflow: v1alpha1.WorkflowLabelValue(workflow)}
 	var runs v1alpha1.WorkflowRunList
@@ -67,6 +80,13 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, ns, workflow 
 				items = append(items, r)
 			}
 		}
+	}
+	if hc != nil && !active {
+		archived, err := archivedRuns(ctx, hc, ns, workflow, limit)
+		if err != nil {
+			return err
+		}
+		items = mergeRuns(items, archived)
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		return items[j].CreationTimestamp.Before(&items[i].CreationTimestamp)
@@ -97,4 +117,38 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// archivedRuns reads up to limit (0: all) archived runs of workflow.
+func archivedRuns(ctx context.Context, hc *historyClient, ns, workflow string, limit int) ([]v1alpha1.WorkflowRun, error) {
+	var out []v1alpha1.WorkflowRun
+	q := url.Values{"limit": {strconv.Itoa(history.MaxLimit)}}
+	for {
+		var page history.RunPage
+		if err := hc.get(ctx, nsPath(ns, "workflows", workflow, "runs"), q, &page); err != nil {
+			return nil, err
+		}
+		for i := range page.Runs {
+			out = append(out, *page.Runs[i].ToWorkflowRun())
+		}
+		if page.Next == "" || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		q.Set("continue", page.Next)
+	}
+}
+
+// mergeRuns adds the archived runs that are not also live (a run is both
+// during the moment between its archiving and its deletion).
+func mergeRuns(live, archived []v1alpha1.WorkflowRun) []v1alpha1.WorkflowRun {
+	seen := make(map[types.UID]bool, len(live))
+	for i := range live {
+		seen[live[i].UID] = true
+	}
+	for i := range archived {
+		if !seen[archived[i].UID] {
+			live = append(live, archived[i])
+		}
+	}
+	return live
 }
