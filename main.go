@@ -137,13 +137,13 @@ Flags:
 		c.egressAllow = append(c.egressAllow, allow...)
 		return err
 	})
-	fs.StringVar(&c.history.DSN, "history-dsn", "", "Run history store: a SQLite file path (e.g. /var/lib/crmflow/history.db on a PersistentVolumeClaim) or a postgres:// URL (from a Secret, as CRMFLOW_HISTORY_DSN). Finished runs are archived there, then deleted from etcd. Empty: no history.")
+	fs.StringVar(&c.history.DSN, "history-dsn", "/var/lib/crmflow/history.db", "Run history store: a SQLite file path (the embedded default; put it on a PersistentVolumeClaim) or a postgres:// URL (from a Secret, as CRMFLOW_HISTORY_DSN). Finished runs are archived there as they finish and leave etcd --archive-grace later; archived events stay deduplicated. \"none\": no history (finished runs then stay for their workflow's ttlAfterFinished and history.limit).")
 	fs.StringVar(&c.history.BindAddress, "history-bind-address", ":8444", "Address of the run history HTTPS API (callers authenticate with their Kubernetes token); \"0\" disables it.")
 	fs.StringVar(&c.history.CertDir, "history-cert-dir", "", "Directory holding tls.crt and tls.key of the history API (default: a self-signed certificate).")
 	fs.DurationVar(&c.history.Bounds.Retention, "history-retention", history.DefaultRetention, "How long the history store keeps finished runs and skipped events.")
 	fs.Int64Var(&c.history.Bounds.MaxRuns, "history-max-runs", 0, "Keep at most this many runs in the history store, the oldest dropped first (0: no bound but retention).")
 	fs.Int64Var(&c.history.Bounds.MaxBytes, "history-max-bytes", 0, "Keep the stored runs' encoded size at most this many bytes, the oldest dropped first (0: no bound but retention).")
-	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long a finished run stays in etcd before it is archived to the history store and deleted.")
+	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long an archived run stays in etcd after it finishes (rounded up to the minute), so watchers and kubectl wait see it finish.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err
@@ -326,12 +326,15 @@ func run(ctx context.Context, c config) error {
 		Dedup:     dedup,
 
 		FinishedRunsArchived:    store != nil,
+		ArchiveGrace:            c.history.Grace,
 		MaxConcurrentReconciles: c.runWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
 	}
-	if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: realClock}); err != nil {
-		return fmt.Errorf("add the finished-run cleaner: %w", err)
+	if store == nil { // with a history store, its Setup adds the cleaner that waits for the archiver
+		if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: realClock}); err != nil {
+			return fmt.Errorf("add the finished-run cleaner: %w", err)
+		}
 	}
 	if err := intake.Setup(mgr, intake.Options{
 		Addr:               c.receiverAddr,

@@ -112,16 +112,23 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		wf.Status.ObservedGeneration = wf.Generation // only a valid spec is observed
 	}
 
-	if err := r.patchStatus(ctx, base, wf); err != nil {
-		// A conflict: intake (or our previous pass, not yet in the cache)
-		// wrote first. The workqueue retries from a fresh read; runs created
-		// above are named after their tick, so the retry re-creates nothing,
-		// and the counts not written stay pending.
+	if err := r.patchStatus(ctx, base, wf); apierrors.IsConflict(err) {
+		// Intake, or our previous pass not yet in the cache, wrote first: an
+		// expected race, not an error. Counts not written stay pending and
+		// runs created above are named after their tick, so the pass after
+		// the cache caught up re-creates nothing.
+		ctrl.LoggerFrom(ctx).V(1).Info("workflow status changed meanwhile; writing again after the cache catches up")
+		return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.Counters.Commit(req.NamespacedName, delta)
 	return result, nil
 }
+
+// conflictRequeue is how soon a workflow whose status write met a newer
+// version is written again: long enough for the cache to catch up.
+const conflictRequeue = time.Second
 
 // applyDelta adds the counts not yet written to the status's totals.
 func applyDelta(wf *v1alpha1.Workflow, d RunDelta) {

@@ -217,7 +217,8 @@ var _ = BeforeSuite(func() {
 	// Out of a pod the manager cannot read its namespace from the
 	// ServiceAccount mount; name it so leader election uses the chart's Role.
 	// The sink and hooks listen on 127.0.0.1, which the egress policy refuses unless allowed.
-	managerArgs = append(managerArgs, "--leader-election-namespace="+releaseNS, "--crm-sink-url="+sink.URL, "--egress-allow=127.0.0.1")
+	managerArgs = append(managerArgs, "--leader-election-namespace="+releaseNS, "--crm-sink-url="+sink.URL, "--egress-allow=127.0.0.1",
+		"--history-dsn="+filepath.Join(GinkgoT().TempDir(), "history.db"), "--history-bind-address="+freeAddr())
 	managerLog = &syncBuffer{}
 	cmd := exec.CommandContext(ctx, manager, managerArgs...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+saConfig)

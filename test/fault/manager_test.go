@@ -111,6 +111,9 @@ func (m *manager) start(env ...string) {
 		"--health-probe-bind-address="+m.probe,
 		"--egress-allow="+m.egress,
 		"--run-workers=8",
+		// The run history on a file of this test: runs are archived, then leave etcd.
+		"--history-dsn="+filepath.Join(filepath.Dir(m.kubeconfig), "history.db"),
+		"--history-bind-address=0",
 	)
 	m.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+m.kubeconfig), env...)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -68,22 +67,24 @@ type Archiver struct {
 	WarningInterval time.Duration
 
 	batch *batcher
+	// archived holds the runs stored and not yet removed from etcd.
+	archived sync.Map
 
 	mu       sync.Mutex
 	waiting  map[types.UID]bool
 	lastWarn time.Time
 }
 
-// +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=crmflow.io,resources=workflowruns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile archives one finished run once its grace has passed, then deletes it.
+// Reconcile archives one finished run once its grace has passed.
 func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var run v1alpha1.WorkflowRun
 	if err := a.Client.Get(ctx, req.NamespacedName, &run); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !run.Status.Phase.IsFinished() || !run.DeletionTimestamp.IsZero() {
+	if !run.Status.Phase.IsFinished() || !run.DeletionTimestamp.IsZero() || a.Archived(run.UID) {
 		return ctrl.Result{}, nil
 	}
 	now := a.Clock.Now()
@@ -94,7 +95,7 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if wait := finished.Add(a.grace()).Sub(now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	// Dry runs sent nothing and enrolled no one: they are deleted, not archived.
+	// Dry runs sent nothing and enrolled no one: they are removed, not archived.
 	if !run.Spec.DryRun {
 		if err := a.batch.write(ctx, history.RecordFromRun(&run)); err != nil {
 			a.storeFailed(ctx, &run, err)
@@ -102,14 +103,27 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		}
 		a.stored(run.UID, now.Sub(finished))
 	}
-	// Written first, deleted second: a crash in between leaves the run in
-	// etcd, and the next attempt's write is a no-op on its UID.
-	uid := run.UID
-	if err := a.Client.Delete(ctx, &run, client.Preconditions{UID: &uid}); err != nil &&
-		!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return ctrl.Result{}, err
-	}
+	// Written here, removed from etcd by controllers.RunCleaner, which takes
+	// a minute of runs only once Archived says each of them is stored: a
+	// crash in between leaves the run in etcd, and the next attempt's write
+	// is a no-op on its UID.
+	a.archived.Store(run.UID, true)
 	return ctrl.Result{}, nil
+}
+
+// Archived reports whether this archiver stored the run (since it started;
+// after a restart it stores every finished run in etcd again, a no-op on
+// the UID). Dry runs are never archived.
+func (a *Archiver) Archived(uid types.UID) bool {
+	_, ok := a.archived.Load(uid)
+	return ok
+}
+
+// Forget drops runs that left etcd.
+func (a *Archiver) Forget(uids []types.UID) {
+	for _, uid := range uids {
+		a.archived.Delete(uid)
+	}
 }
 
 func (a *Archiver) grace() time.Duration {

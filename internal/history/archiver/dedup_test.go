@@ -2,6 +2,7 @@ package archiver_test
 
 import (
 	"context"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -45,7 +46,9 @@ var _ = Describe("deduplication of archived runs", func() {
 		shared := controllers.NewShared(mgr)
 		Expect((&controllers.WorkflowReconciler{
 			Client: mgr.GetClient(), Clock: clock.RealClock{}, Revisions: shared.Revisions, Counters: shared.Counters,
-			Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
+			Compile: func(spec *v1alpha1.WorkflowSpec) error {
+				return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
+			},
 			Recorder: mgr.GetEventRecorder("crmflow-workflow"), Metrics: m, FinishedRunsArchived: true,
 		}).SetupWithManager(mgr)).To(Succeed())
 		Expect((&controllers.WorkflowRunReconciler{
@@ -53,7 +56,9 @@ var _ = Describe("deduplication of archived runs", func() {
 			Revisions: shared.Revisions, Counters: shared.Counters, Secrets: controllers.SecretReader{Reader: mgr.GetAPIReader()},
 			Recorder: mgr.GetEventRecorder("crmflow-workflowrun"), Metrics: m, Dedup: store, FinishedRunsArchived: true,
 		}).SetupWithManager(mgr)).To(Succeed())
-		Expect((&archiver.Archiver{Client: mgr.GetClient(), Store: store, Clock: clock.RealClock{}, Grace: -1}).SetupWithManager(mgr)).To(Succeed())
+		a := &archiver.Archiver{Client: mgr.GetClient(), Store: store, Clock: clock.RealClock{}, Grace: -1}
+		Expect(a.SetupWithManager(mgr)).To(Succeed())
+		addCleaner(mgr, a)
 		done := make(chan error, 1)
 		go func() { done <- mgr.Start(mctx) }()
 		DeferCleanup(func() { cancel(); Eventually(done).Should(Receive(BeNil())) })

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crmflow/crmflow/controllers"
+	clocktesting "k8s.io/utils/clock/testing"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,6 +109,7 @@ func startArchiver(store history.Store, grace time.Duration) *prometheus.Registr
 		Recorder: mgr.GetEventRecorder("history-archiver"), RetryBase: 100 * time.Millisecond, RetryMax: time.Second,
 	}
 	Expect(a.SetupWithManager(mgr)).To(Succeed())
+	addCleaner(mgr, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -115,6 +118,14 @@ func startArchiver(store history.Store, grace time.Duration) *prometheus.Registr
 		Eventually(done).Should(Receive(BeNil()))
 	})
 	return reg
+}
+
+// addCleaner adds the RunCleaner the manager runs beside the archiver, with a
+// clock a few minutes ahead so every finished run's minute is due at once.
+func addCleaner(mgr ctrl.Manager, a *archiver.Archiver) {
+	ahead := clocktesting.NewFakePassiveClock(time.Now().Add(5 * time.Minute))
+	Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: ahead, Interval: 200 * time.Millisecond,
+		Archived: a.Archived, Removed: a.Forget})).To(Succeed())
 }
 
 // finishedRun creates a run and writes the status it finished with.
@@ -131,6 +142,7 @@ func finishedRun(ctx context.Context, name string, phase v1alpha1.RunPhase, dryR
 		now := metav1.Now()
 		run.Status = v1alpha1.WorkflowRunStatus{
 			Phase: phase, StartTime: &now, CompletionTime: &now, Result: v1alpha1.ReasonCompleted,
+			RemoveAfter:      v1alpha1.RemoveAfterMinute(now.Time),
 			ConditionResults: []v1alpha1.ConditionResult{{Name: "vip", Result: true, Message: "tagged VIP"}},
 			Steps:            []v1alpha1.StepStatus{{Name: "settle", Phase: v1alpha1.StepSucceeded, StartTime: &now, FinishTime: &now}},
 		}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/archiver"
@@ -27,16 +28,24 @@ type Config struct {
 	CertDir string
 	// Bounds are the store's retention and size bound.
 	Bounds history.Bounds
-	// Grace keeps finished runs in etcd this long before archiving them.
+	// Grace keeps finished runs in etcd this long after they finish (the run
+	// controller writes it as status.removeAfter); they are archived at once.
 	Grace time.Duration
+	// CleanupInterval is how often archived runs whose minute is due leave
+	// etcd (default 30s).
+	CleanupInterval time.Duration
 }
 
+// Disabled is the --history-dsn value that turns the run history off.
+const Disabled = "none"
+
 // Setup opens the store (applying migrations) and adds the archiver, the
-// pruner and the API to mgr, registering metrics on reg. It returns the store
-// (nil when disabled) for other users such as intake's HasEvent; the manager
-// does not close it.
+// pruner, the API and the RunCleaner that removes archived runs from etcd
+// to mgr, registering metrics on reg. It returns the store (nil when
+// disabled) for other users such as the run controller's deduplication; the
+// manager does not close it.
 func Setup(ctx context.Context, mgr ctrl.Manager, reg prometheus.Registerer, clk clock.WithTicker, c Config) (history.Store, error) {
-	if c.DSN == "" {
+	if c.DSN == "" || c.DSN == Disabled {
 		return nil, nil
 	}
 	store, err := sqlstore.Open(ctx, c.DSN, sqlstore.Options{})
@@ -47,15 +56,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, reg prometheus.Registerer, clk
 	if err != nil {
 		return nil, err
 	}
-	if err := (&archiver.Archiver{
+	// The grace is the run controller's (status.removeAfter): a run is
+	// archived as soon as it finishes, and leaves etcd with its minute.
+	a := &archiver.Archiver{
 		Client:   mgr.GetClient(),
 		Store:    store,
 		Clock:    clk,
 		Recorder: mgr.GetEventRecorder("crmflow-history"),
 		Metrics:  m,
-		Grace:    c.Grace,
-	}).SetupWithManager(mgr); err != nil {
+		Grace:    -1,
+	}
+	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up the history archiver: %w", err)
+	}
+	if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: clk, Interval: c.CleanupInterval,
+		Archived: a.Archived, Removed: a.Forget}); err != nil {
+		return nil, fmt.Errorf("set up the finished-run cleaner: %w", err)
 	}
 	if err := mgr.Add(&archiver.Pruner{Store: store, Clock: clk, Bounds: c.Bounds, Metrics: m}); err != nil {
 		return nil, fmt.Errorf("set up the history pruner: %w", err)

@@ -66,12 +66,13 @@ func TestSetupArchivesAndServes(t *testing.T) {
 	}
 	g.Expect(admin.Create(ctx, run)).To(Succeed())
 	now := metav1.Now()
-	run.Status = v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, StartTime: &now, CompletionTime: &now, Result: v1alpha1.ReasonCompleted}
+	run.Status = v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, StartTime: &now, CompletionTime: &now, Result: v1alpha1.ReasonCompleted,
+		RemoveAfter: v1alpha1.RemoveAfterMinute(now.Add(-time.Minute))} // due: its minute has passed
 	g.Expect(admin.Status().Update(ctx, run)).To(Succeed())
 	g.Eventually(func() bool {
 		err := admin.Get(ctx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{})
 		return err != nil && client.IgnoreNotFound(err) == nil
-	}).Should(BeTrue(), "the archiver deletes the run once stored")
+	}).WithTimeout(20*time.Second).Should(BeTrue(), "the run leaves etcd once stored")
 
 	g.Expect(admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "sales"}})).To(Succeed())
 	g.Expect(admin.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "run-reader", Namespace: "sales"},
