@@ -219,7 +219,9 @@ func (b *bench) watchAdvances(ctx context.Context, rv string, index map[string]i
 		for ev := range wi.ResultChan() {
 			now := time.Now()
 			if ev.Type == watch.Error {
-				fmt.Printf("  watch error event: %v\n", ev.Object)
+				if ctx.Err() == nil {
+					fmt.Printf("  watch error event: %v; re-watching\n", ev.Object)
+				}
 				break
 			}
 			run, ok := ev.Object.(*v1alpha1.WorkflowRun)
