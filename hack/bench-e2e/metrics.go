@@ -17,7 +17,8 @@ var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELE
 type requestCounts map[string]float64
 
 // apiWrites reads the API server's own apiserver_request_total and returns
-// the write requests by verb and resource (all response codes).
+// the write requests by verb and resource; refused ones (4xx, 5xx) are
+// counted apart, under "VERB resource (code)".
 func (cp *controlPlane) apiWrites(ctx context.Context) (requestCounts, error) {
 	body, err := cp.get(ctx, "/metrics")
 	if err != nil {
@@ -45,7 +46,11 @@ func (cp *controlPlane) apiWrites(ctx context.Context) (requestCounts, error) {
 		if sub := labels["subresource"]; sub != "" {
 			res += "/" + sub
 		}
-		out[labels["verb"]+" "+res] += v
+		key := labels["verb"] + " " + res
+		if code := labels["code"]; len(code) == 3 && code[0] >= '4' {
+			key += " (" + code + ")" // refused writes, counted apart
+		}
+		out[key] += v
 	}
 	return out, nil
 }
