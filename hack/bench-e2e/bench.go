@@ -366,7 +366,8 @@ func (b *bench) waitWritesQuiet(ctx context.Context, quiet, limit time.Duration)
 	}
 	stable := time.Now()
 	for time.Since(start) < limit {
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		// The API server's /metrics is ~3 MB of text: poll it gently.
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return 0, err
 		}
 		now, err := b.cp.apiWrites(ctx)

@@ -25,6 +25,8 @@ type repResult struct {
 	retries     int64
 	failed      int64
 	mgrErrors   int
+	watchCache  float64 // kube-apiserver's watch cache capacity for runs, at the end
+	heapInuse   float64 // kube-apiserver's Go heap in use, at the end
 }
 
 // e2ePhase measures every sender count, counts what is left in etcd, then
@@ -52,9 +54,9 @@ func (b *bench) e2ePhase(ctx context.Context, label string) (float64, error) {
 				return 0, err
 			}
 			reps = append(reps, res)
-			fmt.Printf("  senders %2d rep %d: %6.1f events/s, ack p50 %s p99 %s, %.2f writes/event, %.1f CPU ms/event, peak RSS %.0f MiB (manager %.0f, kube-apiserver %.0f, etcd %.0f); lost %d, duplicate runs %d, duplicate deliveries %d, not enrolled %d, retries %d, failed posts %d, manager error lines %d\n",
+			fmt.Printf("  senders %2d rep %d: %6.1f events/s, ack p50 %s p99 %s, %.2f writes/event, %.1f CPU ms/event, peak RSS %.0f MiB (manager %.0f, kube-apiserver %.0f, etcd %.0f); lost %d, duplicate runs %d, duplicate deliveries %d, not enrolled %d, retries %d, failed posts %d, manager error lines %d; kube-apiserver heap in use %.0f MiB, its watch cache of runs holds %.0f events\n",
 				senders, r, res.rate, ms(res.p50), ms(res.p99), res.writes.total(), res.cpuMs, mib(res.rssPeak), mib(res.rssEach[0]), mib(res.rssEach[1]), mib(res.rssEach[2]),
-				res.lost, res.dupRuns, res.dupKeys, res.notEnrolled, res.retries, res.failed, res.mgrErrors)
+				res.lost, res.dupRuns, res.dupKeys, res.notEnrolled, res.retries, res.failed, res.mgrErrors, res.heapInuse/(1<<20), res.watchCache)
 		}
 		lastRate = printMedians(senders, reps)
 	}
@@ -226,5 +228,8 @@ func (b *bench) rep(ctx context.Context, senders, rep int) (repResult, error) {
 	res.lost, res.dupRuns, res.dupKeys = b.sink.check(ids)
 	res.retries, res.failed = retries.Load(), failed.Load()
 	res.mgrErrors = b.mgr.errorLines() - errs0
+	if g, err := b.cp.gauges(ctx, seriesRunWatchCache, seriesHeapInuse); err == nil {
+		res.watchCache, res.heapInuse = g[seriesRunWatchCache], g[seriesHeapInuse]
+	}
 	return res, nil
 }

@@ -144,3 +144,33 @@ func medianDur(ds []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// gauges reads the API server's /metrics and returns the values of the
+// series named exactly as in names (name and labels as printed).
+func (cp *controlPlane) gauges(ctx context.Context, names ...string) (map[string]float64, error) {
+	body, err := cp.get(ctx, "/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("read API server metrics: %w", err)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(body, "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || !want[line[:i]] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, nil
+}
+
+// Series of the API server that explain its memory.
+const (
+	seriesRunWatchCache = `watch_cache_capacity{group="crmflow.io",resource="workflowruns"}`
+	seriesHeapInuse     = `go_memstats_heap_inuse_bytes`
+)
