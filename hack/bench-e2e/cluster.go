@@ -189,9 +189,6 @@ func (cp *controlPlane) stop() {
 	cp.etcd.stop(20 * time.Second)
 }
 
-// pids are the control plane's process ids.
-func (cp *controlPlane) pids() []int { return []int{cp.apiserver.pid(), cp.etcd.pid()} }
-
 func writeRSAKey(path string) error {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
