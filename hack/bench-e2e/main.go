@@ -72,6 +72,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // options are the flags.
@@ -134,6 +137,7 @@ func main() {
 		os.Exit(2)
 	}
 
+	crlog.SetLogger(logr.Discard()) // the client's own logs are noise here
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
