@@ -60,6 +60,8 @@ func (m *manager) start(ctx context.Context) error {
 		"--receiver-bind-address=" + m.receiverAddr,
 		"--metrics-bind-address=" + m.metricsAddr,
 		"--health-probe-bind-address=" + m.probeAddr,
+		// The sink is on loopback, which the egress policy refuses by default.
+		"--egress-allow=127.0.0.1",
 	}, m.extraArgs...)
 	p, err := startProcess(m.dir, fmt.Sprintf("manager-%d", m.starts), m.bin, args, []string{"KUBECONFIG=" + m.kubeconfig})
 	if err != nil {
