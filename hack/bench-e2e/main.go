@@ -15,9 +15,10 @@
 // crmflow's CRDs from config/crd/bases, a local sink that counts every CRM
 // command and notification by its Idempotency-Key, and the manager binary
 // (`go build -o <tmp>/manager .`, --leader-elect=false
-// --enable-webhooks=false --crm-sink-url=<sink> --egress-allow=127.0.0.1). It applies the VIP routing
-// sample (config/samples/*vip-routing*.yaml, three side effects per run)
-// with its Secret crmflow-notify pointing at the sink.
+// --enable-webhooks=false --crm-sink-url=<sink> --egress-allow=127.0.0.1).
+// It applies the VIP routing sample (config/samples/*vip-routing*.yaml,
+// three side effects per run) with its Secret crmflow-notify pointing at
+// the sink.
 //
 // Modes:
 //
