@@ -72,6 +72,7 @@ func NewEnv(costLimit uint64) (*Env, error) {
 		opts = append(opts, cel.Variable(n, mapType))
 	}
 	opts = append(opts, timeFunctions()...)
+	opts = append(opts, fallbackFunction())
 	env, err := cel.NewEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("build CEL environment: %w", err)
@@ -118,9 +119,10 @@ func (c CompileErrors) Error() string {
 // Program is one compiled, type-checked expression.
 type Program struct {
 	// Source is the expression text.
-	Source string
-	prg    cel.Program
-	output Output
+	Source  string
+	prg     cel.Program
+	output  Output
+	explain *explainer // bool expressions: the fields whose values explain a result
 }
 
 // Compile parses and type-checks src for the given output type. The error is
@@ -145,7 +147,11 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	if err != nil {
 		return nil, CompileErrors{{Pos: Position{1, 1}, Message: err.Error()}}
 	}
-	return &Program{Source: src, prg: prg, output: out}, nil
+	p := &Program{Source: src, prg: prg, output: out}
+	if out == BoolOutput {
+		p.explain = e.newExplainer(ast)
+	}
+	return p, nil
 }
 
 func toCompileErrors(errs []*cel.Error) CompileErrors {
