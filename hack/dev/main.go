@@ -59,6 +59,9 @@ type options struct {
 
 func main() {
 	o, err := parseOptions(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crmflow dev:", err)
 		os.Exit(2)
@@ -82,13 +85,26 @@ func main() {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `crmflow dev: start crmflow for real on this machine (what `+"`make dev`"+` runs).
+
+Starts etcd and kube-apiserver (state kept in --state-dir across restarts), installs the CRDs,
+runs the manager with its CloudEvents receiver and admission webhooks, a stand-in CRM, and
+applies the samples. Ctrl-C stops everything and exits 0.
+
+Usage: crmflow-dev [flags]     (make dev DEV_FLAGS='--flag=value ...')
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.root, "root", ".", "repository root (config/crd, config/samples, bin/)")
-	fs.StringVar(&o.stateDir, "state-dir", "", "where etcd's data, certificates, the kubeconfig and logs are kept across restarts (default <root>/bin/dev; `make dev-reset` wipes it)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "where etcd's data, certificates, the kubeconfig and logs are kept across restarts (default <root>/bin/dev; make dev-reset wipes it)")
 	fs.StringVar(&o.manager, "manager", "bin/manager", "manager binary to run")
 	fs.StringVar(&o.namespace, "namespace", "default", "namespace the samples are applied to")
 	fs.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:8080", "address of crmflow's CloudEvents receiver")
 	fs.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:8089", "address of the web console (empty: no console)")
-	fs.StringVar(&o.sinkAddr, "sink-addr", "127.0.0.1:8090", "address of the local CRM (CloudEvents sink, notification, SMS, webhook and Zapier hooks)")
+	fs.StringVar(&o.sinkAddr, "sink-addr", "127.0.0.1:8070", "address of the local CRM (CloudEvents sink, notification, SMS, webhook and Zapier hooks)")
 	fs.StringVar(&o.smtpAddr, "smtp-addr", "127.0.0.1:2525", "address of the local SMTP server")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:8091", "manager metrics address")
 	fs.StringVar(&o.probeAddr, "probe-addr", "127.0.0.1:8092", "manager health probe address")

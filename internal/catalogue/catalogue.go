@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,13 +80,27 @@ func Lookup(eventType string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Indented is the example payload as indented JSON, the way docs/events.md shows it.
-func (e Entry) Indented() (string, error) {
-	var b bytes.Buffer
-	if err := json.Indent(&b, []byte(e.Data), "", "  "); err != nil {
-		return "", fmt.Errorf("example of %s: %w", e.Type, err)
+// Pretty is the example payload as docs/events.md shows it: one top-level
+// key per line, in the order written here.
+func (e Entry) Pretty() (string, error) {
+	dec := json.NewDecoder(strings.NewReader(e.Data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", fmt.Errorf("example of %s is not a JSON object", e.Type)
 	}
-	return b.String(), nil
+	var lines []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("example of %s: %w", e.Type, err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return "", fmt.Errorf("example of %s: %w", e.Type, err)
+		}
+		key, _ := json.Marshal(k)
+		lines = append(lines, "  "+string(key)+": "+string(v))
+	}
+	return "{\n" + strings.Join(lines, ",\n") + "\n}", nil
 }
 
 // Event is the example as a CloudEvent about subject (its contact id
