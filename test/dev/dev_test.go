@@ -10,6 +10,7 @@ package dev
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -452,4 +453,55 @@ func processesMentioning(s string) []string {
 func cmdline(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+// `make dev` itself: Ctrl-C in a terminal signals the whole foreground
+// process group (make, the shell, the local start); make must end without
+// "Error" or "Interrupt" (the local start exits 0), and nothing may be left running.
+func TestMakeDevCtrlCExitsZero(t *testing.T) {
+	g := NewWithT(t)
+	a, state := newAddrs(t), t.TempDir()
+	flags := strings.Join([]string{"--state-dir=" + state, "--namespace=dev-make", "--receiver-addr=" + a.receiver,
+		"--sink-addr=" + a.sink, "--smtp-addr=" + a.smtp, "--metrics-addr=" + a.metrics, "--probe-addr=" + a.probe,
+		"--webhook-port=" + a.webhookPort}, " ")
+	out := &output{}
+	cmd := exec.Command("make", "--no-print-directory", "dev", "DEV_FLAGS="+flags)
+	cmd.Dir = repoRoot()
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a process group of its own, like a terminal's job
+	g.Expect(cmd.Start()).To(Succeed())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	pgid := cmd.Process.Pid
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = syscall.Kill(-pgid, syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+		if t.Failed() {
+			t.Logf("make dev output:\n%s", out.String())
+		}
+	}()
+	g.Eventually(out.String).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("crmflow is running."))
+
+	g.Expect(syscall.Kill(-pgid, syscall.SIGINT)).To(Succeed(), "Ctrl-C")
+	var exit error
+	g.Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&exit))
+	// The recipe (the local start) exits 0, so make reports no error; make
+	// itself got the SIGINT too and, as GNU make does, re-raises it once its
+	// child is done: the shell sees an interrupted job, silently.
+	if exit != nil {
+		var ee *exec.ExitError
+		g.Expect(errors.As(exit, &ee)).To(BeTrue(), "%v", exit)
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		g.Expect(ws.Signaled() && ws.Signal() == syscall.SIGINT).To(BeTrue(), "make exits 0 or by the Ctrl-C itself, not with an error status: %v", exit)
+	}
+	g.Expect(out.String()).NotTo(ContainSubstring("Error"))
+	g.Expect(out.String()).NotTo(ContainSubstring("Interrupt"))
+	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
+	g.Expect(processesMentioning(state)).To(BeEmpty())
 }
