@@ -106,6 +106,7 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	builtDir = dir
 	out := map[string]string{}
 	for name, pkg := range map[string]string{"manager": ".", "dev": "./hack/dev", "kubectl-crmflow": "./cmd/kubectl-crmflow"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -123,10 +124,13 @@ func repoRoot() string {
 	return root
 }
 
+// builtDir holds the binaries once built; TestMain removes it.
+var builtDir string
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins, err := binaries(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bins["manager"]))
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
 }
@@ -504,4 +508,19 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 	g.Expect(out.String()).NotTo(ContainSubstring("Interrupt"))
 	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
 	g.Expect(processesMentioning(state)).To(BeEmpty())
+}
+
+// The local start, the manager and the plugin are binaries: no test helpers
+// (test/…) and no gomega in them.
+func TestBinariesImportNoTestCode(t *testing.T) {
+	g := NewWithT(t)
+	cmd := exec.Command("go", "list", "-deps", "./hack/dev", ".", "./cmd/kubectl-crmflow")
+	cmd.Dir = repoRoot()
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
+	g.Expect(string(out)).To(ContainSubstring("github.com/crmflow/crmflow/runner"), "the listing worked")
+	for _, pkg := range strings.Fields(string(out)) {
+		g.Expect(pkg).NotTo(HavePrefix("github.com/crmflow/crmflow/test/"))
+		g.Expect(pkg).NotTo(HavePrefix("github.com/onsi/"))
+	}
 }

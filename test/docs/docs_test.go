@@ -84,6 +84,7 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	builtDir = dir
 	out := map[string]string{}
 	for name, pkg := range map[string]string{"manager": ".", "kubectl-crmflow": "./cmd/kubectl-crmflow", "dev": "./hack/dev"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -96,10 +97,13 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 	return out, nil
 })
 
+// builtDir holds the binaries once built; TestMain removes it.
+var builtDir string
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins, err := binaries(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bins["manager"]))
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
 }
