@@ -281,6 +281,29 @@ spec:
   - {name: tag, addTags: {tags: [Tagged]}}
 `
 
+// everyTarget sends to every target of the stand-in CRM, as its banner says
+// to point them: SMTP host and port, and the CRM's address.
+const everyTarget = `apiVersion: crmflow.io/v1alpha1
+kind: Workflow
+metadata: {name: every-target}
+spec:
+  state: Active
+  trigger: {event: {types: [ticket.created]}}
+  subject: ticket.contactId
+  connections:
+    smtp: {host: %s, port: %s, tls: None, from: crmflow@example.com}
+    sms: {url: 'http://%s/sms'}
+  steps:
+  - name: mail
+    sendEmail: {to: '{{ contact.email }}', subject: 'Ticket {{ ticket.id }}', body: 'Hi {{ default(contact.firstName, "there") }}, we are on it.'}
+  - name: text
+    sendSMS: {to: '+15550100', body: 'Ticket {{ ticket.id }} opened'}
+  - name: hook
+    callWebhook: {urlFrom: {name: crmflow-hooks, key: webhook-url}}
+  - name: zap
+    triggerZapier: {hookURLSecretRef: {name: crmflow-hooks, key: zapier-url}, data: {ticket: '{{ ticket.id }}'}}
+`
+
 // settle waits 20 s, then tags the contact: a run that is Waiting when the
 // local start stops, and must complete after the restart.
 const settle = `apiVersion: crmflow.io/v1alpha1
@@ -357,6 +380,23 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	runsAfter, _, _ := d.kubectl("", "get", "workflowruns", "-n", ns, "-o", "name")
 	g.Expect(runsAfter).To(Equal(runsBefore), "the test created no run")
 	g.Consistently(succeeded).WithTimeout(3*time.Second).WithPolling(500*time.Millisecond).Should(Equal("1/0"), "counts unchanged")
+
+	// Every stand-in target the banner lists answers what a workflow sends it.
+	smtpHost, smtpPort, _ := net.SplitHostPort(a.smtp)
+	every := fmt.Sprintf(everyTarget, smtpHost, smtpPort, a.sink)
+	_, errOut, err = d.kubectl(every, "apply", "-n", ns, "-f", "-")
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Eventually(func() int {
+		code, _ := d.send("ticket-1", "ticket.created", "c-9", `{"ticket":{"id":"t-1","contactId":"c-9"},"contact":{"id":"c-9","email":"cy@example.com"}}`)
+		return code
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal(http.StatusAccepted))
+	g.Eventually(d.out.String).WithTimeout(time.Minute).Should(And(
+		ContainSubstring(`[crm] email from crmflow@example.com to cy@example.com: "Ticket t-1"`),
+		ContainSubstring("Hi there"), // default(contact.firstName, "there")
+		ContainSubstring("[crm] SMS POST /sms"),
+		ContainSubstring("[crm] webhook POST /webhook/default"),
+		ContainSubstring("[crm] Zapier hook POST /zapier/default"),
+	))
 
 	// A run that waits when the local start stops...
 	_, errOut, err = d.kubectl(settle, "apply", "-n", ns, "-f", "-")
