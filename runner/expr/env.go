@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -119,10 +120,15 @@ func (c CompileErrors) Error() string {
 // Program is one compiled, type-checked expression.
 type Program struct {
 	// Source is the expression text.
-	Source  string
-	prg     cel.Program
-	output  Output
-	explain *explainer // bool expressions: the fields whose values explain a result
+	Source string
+	prg    cel.Program
+	output Output
+	// Bool expressions keep their checked AST to build, on first use, the
+	// programs that read the fields whose values explain a result.
+	env         *Env
+	ast         *cel.Ast
+	explainOnce sync.Once
+	explain     *explainer
 }
 
 // Compile parses and type-checks src for the given output type. The error is
@@ -149,7 +155,7 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	}
 	p := &Program{Source: src, prg: prg, output: out}
 	if out == BoolOutput {
-		p.explain = e.newExplainer(ast)
+		p.env, p.ast = e, ast
 	}
 	return p, nil
 }

@@ -90,9 +90,10 @@ func (e *Env) newExplainer(a *cel.Ast) *explainer {
 // `contact.country = "DE"` or `lead.source is missing`, joined with ", ";
 // "" when it reads none.
 func (p *Program) Explain(vars map[string]any) string {
-	if p.explain == nil {
+	if p.ast == nil {
 		return ""
 	}
+	p.explainOnce.Do(func() { p.explain = p.env.newExplainer(p.ast) })
 	parts := make([]string, 0, len(p.explain.paths))
 	for i, path := range p.explain.paths {
 		v, _, err := p.explain.prgs[i].Eval(vars)
