@@ -11,20 +11,9 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/crmflow/crmflow/internal/controlplane"
 )
-
-// k8sVersion is the control-plane version the Makefile builds; it matches the
-// k8s.io/* libraries in go.mod.
-const k8sVersion = "1.37.2"
-
-// assetsDir is where the control-plane binaries are: KUBEBUILDER_ASSETS when
-// set, otherwise bin/k8s/<version> under root.
-func assetsDir(root string) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	return filepath.Join(root, "bin", "k8s", k8sVersion)
-}
 
 // controlPlane is etcd and kube-apiserver, each in its own process group,
 // with every file they keep under the state directory: etcd's data survives
@@ -39,7 +28,7 @@ type controlPlane struct {
 // gives up early when ctx ends (Ctrl-C during start-up). On any error every
 // process it started is stopped before it returns.
 func startControlPlane(ctx context.Context, root, state string, timeout time.Duration) (*controlPlane, error) {
-	assets := assetsDir(root)
+	assets := controlplane.AssetsDir(root)
 	for _, bin := range []string{"etcd", "kube-apiserver", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
 			return nil, fmt.Errorf("control-plane binary %s missing in %s (run `make control-plane` or set KUBEBUILDER_ASSETS): %w", bin, assets, err)

@@ -34,6 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/crmflow/crmflow/internal/controlplane"
 )
 
 // defaultStartTimeout is how long etcd, kube-apiserver and the manager may
@@ -165,7 +167,7 @@ func run(ctx context.Context, o options) (err error) {
 	defer crm.Close()
 
 	say("starting etcd (data kept in %s) and kube-apiserver from %s; waiting up to %s (--start-timeout)",
-		filepath.Join(state, "etcd"), assetsDir(root), o.startTimeout)
+		filepath.Join(state, "etcd"), controlplane.AssetsDir(root), o.startTimeout)
 	cp, err := startControlPlane(ctx, root, state, o.startTimeout)
 	if errors.Is(err, context.Canceled) {
 		say("interrupted during start-up; everything is stopped")
@@ -286,7 +288,7 @@ func alive(pid int) bool {
 
 // newClient is a client for the local API server with crmflow's types.
 func newClient(cfg *rest.Config) (client.Client, error) {
-	scheme, err := newScheme()
+	scheme, err := controlplane.Scheme()
 	if err != nil {
 		return nil, err
 	}
