@@ -77,6 +77,11 @@ func main() {
 	err = run(ctx, o)
 	// Last line of defence: whatever path we took, no child outlives us.
 	killChildren()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while a start-up step was waiting: an interruption, not a failure.
+		say("interrupted during start-up (%v); everything is stopped", err)
+		err = nil
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crmflow dev:", err)
