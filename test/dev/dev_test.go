@@ -148,11 +148,11 @@ type devStart struct {
 }
 
 // addrs are the ports one local start uses; a restart reuses them.
-type addrs struct{ receiver, sink, smtp, metrics, probe, webhookPort string }
+type addrs struct{ receiver, sink, smtp, metrics, probe, console, webhookPort string }
 
 func newAddrs(t *testing.T) addrs {
 	_, port, _ := net.SplitHostPort(freeAddr(t))
-	return addrs{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), port}
+	return addrs{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), port}
 }
 
 func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStart {
@@ -171,6 +171,7 @@ func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStar
 		"--smtp-addr", a.smtp,
 		"--metrics-addr", a.metrics,
 		"--probe-addr", a.probe,
+		"--console-addr", a.console,
 		"--webhook-port", a.webhookPort,
 	}, extra...)
 	d := &devStart{t: t, out: &output{}, done: make(chan error, 1), state: state, tmp: t.TempDir(), receiver: a.receiver, ns: ns}
@@ -326,6 +327,18 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	g.Expect(d.out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
 	g.Expect(d.out.String()).To(ContainSubstring("registered the admission webhooks"))
 	g.Expect(d.out.String()).NotTo(ContainSubstring("log.SetLogger"))
+
+	// The banner names the console, and it lists the samples.
+	g.Expect(d.out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + a.console + "/"))
+	g.Eventually(func() string {
+		resp, err := http.Get("http://" + a.console + "/api/namespaces/" + ns + "/workflows")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(ContainSubstring(`"name":"vip-routing"`))
 
 	// The banner's kubeconfig works, and kubectl explain shows our field docs.
 	g.Eventually(func() string {
@@ -507,7 +520,7 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 	a, state := newAddrs(t), t.TempDir()
 	flags := strings.Join([]string{"--state-dir=" + state, "--namespace=dev-make", "--receiver-addr=" + a.receiver,
 		"--sink-addr=" + a.sink, "--smtp-addr=" + a.smtp, "--metrics-addr=" + a.metrics, "--probe-addr=" + a.probe,
-		"--webhook-port=" + a.webhookPort}, " ")
+		"--console-addr=" + a.console, "--webhook-port=" + a.webhookPort}, " ")
 	out := &output{}
 	cmd := exec.Command("make", "--no-print-directory", "dev", "DEV_FLAGS="+flags)
 	cmd.Dir = repoRoot()
