@@ -123,7 +123,26 @@ func helpOf(t *testing.T, bin string, args ...string) help {
 	return parseHelp(string(out))
 }
 
-var pluginCommands = []string{"test", "send", "runs", "history"}
+// pluginCommands are the plugin's subcommands, from its own --help.
+func pluginCommands(t *testing.T) []string {
+	t.Helper()
+	text := helpOf(t, "kubectl-crmflow").text
+	_, rest, ok := strings.Cut(text, "Available Commands:\n")
+	if !ok {
+		t.Fatalf("kubectl-crmflow --help lists no commands:\n%s", text)
+	}
+	var out []string
+	for _, l := range strings.Split(rest, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			break
+		}
+		if f[0] != "help" && f[0] != "completion" {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
 
 // codeLines are the lines of the documents' fenced code blocks, with
 // backslash continuations joined and comments dropped.
@@ -177,7 +196,7 @@ func TestFlagsTheDocsNameExist(t *testing.T) {
 	mgr := helpOf(t, "manager")
 	dev := helpOf(t, "dev")
 	plugin := map[string]help{}
-	for _, c := range pluginCommands {
+	for _, c := range pluginCommands(t) {
 		plugin[c] = helpOf(t, "kubectl-crmflow", c)
 	}
 	known := func(f string) bool {
@@ -240,6 +259,7 @@ func TestManagerFlagTableMatchesTheBinary(t *testing.T) {
 // Every `kubectl crmflow …`, `bin/manager …` and `make …` line parses.
 func TestCommandLinesTheDocsShowParse(t *testing.T) {
 	makefiles := read(t, "Makefile") + read(t, "hack/ship.mk")
+	commands := pluginCommands(t)
 	for _, doc := range checkedDocs {
 		t.Run(doc, func(t *testing.T) {
 			g := NewWithT(t)
@@ -249,7 +269,7 @@ func TestCommandLinesTheDocsShowParse(t *testing.T) {
 					switch {
 					case len(fields) >= 3 && fields[0] == "kubectl" && fields[1] == "crmflow":
 						sub := fields[2]
-						g.Expect(pluginCommands).To(ContainElement(sub), "%s: %q", doc, line)
+						g.Expect(commands).To(ContainElement(sub), "%s: %q", doc, line)
 						h := helpOf(t, "kubectl-crmflow", sub)
 						for _, m := range anyFlag.FindAllStringSubmatch(strings.Join(fields[3:], " "), -1) {
 							g.Expect(h.flags).To(HaveKey(strings.TrimLeft(m[1], "-")), "%s: kubectl crmflow %s has no flag %s (%q)", doc, sub, m[1], line)
