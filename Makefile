@@ -100,9 +100,17 @@ $(CONSOLE_DIST): web/console/node_modules/.package-lock.json $(CONSOLE_SRC)
 build: console ## Build the manager binary (with the console embedded).
 	go build -o $(LOCALBIN)/manager .
 
+# Flags for the local start, e.g. DEV_FLAGS='--start-timeout=20m --namespace=shop' (see bin/crmflow-dev --help).
+DEV_FLAGS ?=
+
 .PHONY: dev
-dev: control-plane build ## Start crmflow for real on this machine (local API server, CRDs, manager, samples).
-	go run ./hack/dev --root $(CURDIR)
+dev: control-plane build ## Start crmflow for real on this machine (local API server, CRDs, manager with webhooks, samples); state in bin/dev/ survives restarts.
+	@go build -o $(LOCALBIN)/crmflow-dev ./hack/dev
+	@$(LOCALBIN)/crmflow-dev --root $(CURDIR) $(DEV_FLAGS)
+
+.PHONY: dev-reset
+dev-reset: ## Wipe the local start's state in bin/dev/ (etcd data, certificates, kubeconfig, logs).
+	rm -rf $(LOCALBIN)/dev
 
 include hack/ship.mk
 

@@ -22,6 +22,19 @@ if [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" && -x "$OUT/kubectl" ]]; then
   exit 0
 fi
 
+# build_progress OUT PKG [go build flags...]: go build -v, printing a line
+# every 100 packages compiled (with the elapsed time) instead of silence;
+# compiler errors (lines with a space, unlike package paths) pass through.
+build_progress() {
+  local out="$1" pkg="$2"; shift 2
+  local start=$SECONDS
+  go build -v "$@" -o "$out" "$pkg" 2>&1 | awk -v name="$(basename "$out")" '
+    / / { print; next }
+    { n++; if (n % 100 == 0) { printf "  %s: %d packages compiled (%ds)\n", name, n, systime() - start0; fflush() } }
+    BEGIN { start0 = systime() }'
+  echo "  $(basename "$out") built in $((SECONDS - start))s"
+}
+
 mkdir -p "$OUT"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 WORK="$OUT_ROOT/.build"
@@ -60,11 +73,12 @@ LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION \
  -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
 (
   cd "$WORK/kubernetes"
+  echo "resolving modules (go mod tidy; downloads on the first run)"
   go mod tidy
-  echo "building kube-apiserver v$K8S_VERSION (first build takes several minutes)"
-  go build -trimpath -ldflags "$LDFLAGS" -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  echo "building kube-apiserver v$K8S_VERSION (first build takes several minutes; progress every 100 packages)"
+  build_progress "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver -trimpath -ldflags "$LDFLAGS"
   echo "building kubectl v$K8S_VERSION"
-  go build -trimpath -ldflags "$LDFLAGS" -o "$OUT/kubectl" k8s.io/kubernetes/cmd/kubectl
+  build_progress "$OUT/kubectl" k8s.io/kubernetes/cmd/kubectl -trimpath -ldflags "$LDFLAGS"
 )
 
 # --- etcd ------------------------------------------------------------------
@@ -86,9 +100,10 @@ import _ "go.etcd.io/etcd/server/v3"
 GO
 (
   cd "$WORK/etcd"
+  echo "resolving modules (go mod tidy; downloads on the first run)"
   go mod tidy
   echo "building etcd v$ETCD_VERSION"
-  go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
+  build_progress "$OUT/etcd" go.etcd.io/etcd/server/v3 -trimpath -ldflags "-s -w"
 )
 
 rm -rf "$WORK"

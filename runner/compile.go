@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -33,6 +34,9 @@ type Program struct {
 type compiledCondition struct {
 	name string
 	prg  *expr.Program
+	// display is how messages show the condition: its expression, or a
+	// structured condition as the user wrote it when its CEL reads badly.
+	display string
 }
 
 type compiledGoal struct {
@@ -234,7 +238,7 @@ func (e *Engine) compileCondition(p *Program, i int, pr *problems) {
 	if name == "" {
 		name = fmt.Sprintf("conditions[%d]", i)
 	}
-	var src, at string
+	var src, at, display string
 	switch {
 	case c.Expression != "" && c.Field == "" && c.BusinessHours == nil:
 		src, at = string(c.Expression), field+".expression"
@@ -249,6 +253,11 @@ func (e *Engine) compileCondition(p *Program, i int, pr *problems) {
 			return
 		}
 		src, at = s, field+".field"
+		switch c.Operator {
+		case "Equals", "NotEquals", "GreaterThan", "LessThan", "In", "NotIn":
+		default:
+			display = strings.TrimSpace(fmt.Sprintf("%s %s %s", c.Field, c.Operator, raw))
+		}
 	case c.BusinessHours != nil && c.Expression == "" && c.Field == "":
 		bh := c.BusinessHours
 		s, err := expr.BusinessHoursCEL(bh.TimeZone, weekdayStrings(bh.Days), bh.From, bh.To)
@@ -266,7 +275,10 @@ func (e *Engine) compileCondition(p *Program, i int, pr *problems) {
 		pr.addErr(at, err)
 		return
 	}
-	p.conditions = append(p.conditions, compiledCondition{name: name, prg: prg})
+	if display == "" {
+		display = src
+	}
+	p.conditions = append(p.conditions, compiledCondition{name: name, prg: prg, display: display})
 }
 
 func weekdayStrings(days []v1alpha1.Weekday) []string {

@@ -322,7 +322,7 @@ func TestConditionsNotMetEndsTheRun(t *testing.T) {
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
 	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonConditionsFalse))
-	g.Expect(out.Status.ConditionResults).To(Equal([]v1alpha1.ConditionResult{{Name: "phone", Expression: `lead.source == "Phone"`, Result: false, Message: "false"}}))
+	g.Expect(out.Status.ConditionResults).To(Equal([]v1alpha1.ConditionResult{{Name: "phone", Expression: `lead.source == "Phone"`, Result: false, Message: `false (lead.source = "Website")`}}))
 	g.Expect(out.Status.Conditions).To(ContainElement(And(HaveField("Type", v1alpha1.RunEnrolledCondition), HaveField("Status", metav1.ConditionFalse))))
 	g.Expect(out.Status.Steps).To(BeEmpty())
 	g.Expect(h.rec.steps()).To(BeEmpty())

@@ -119,24 +119,36 @@ func (p *Program) evaluateWith(vars map[string]any) (Enrolment, error) {
 		case err == nil:
 			r.Result = ok
 			if !ok {
-				r.Message = "false"
+				r.Message = withValues("false", c.prg.Explain(vars))
 			}
 		case errors.Is(err, expr.ErrMissing):
-			r.Message = "missing field, so false: " + missingDetail(err)
+			r.Message = withValues("missing field, so false: "+missingDetail(err), c.prg.Explain(vars))
 		default:
-			r.Message = "evaluation failed, so false: " + err.Error()
+			r.Message = withValues("evaluation failed, so false: "+err.Error(), c.prg.Explain(vars))
 			errs = append(errs, fmt.Errorf("condition %q: %w", c.name, err))
 		}
 		r.Message = truncate(r.Message, 1024)
 		if !r.Result {
 			if en.Enrol {
-				en.Message = fmt.Sprintf("condition %q is false: %s", c.name, r.Message)
+				// e.g. condition "us": contact.country == "US" was false (contact.country = "DE")
+				en.Message = fmt.Sprintf("condition %q: %s", c.name, r.Message)
+				if err == nil {
+					en.Message = fmt.Sprintf("condition %q: %s was %s", c.name, c.display, r.Message)
+				}
 			}
 			en.Enrol = false
 		}
 		en.Results = append(en.Results, r)
 	}
 	return en, errors.Join(errs...)
+}
+
+// withValues appends the values that decided, in parentheses, when there are any.
+func withValues(msg, values string) string {
+	if values == "" {
+		return msg
+	}
+	return msg + " (" + values + ")"
 }
 
 // missingDetail keeps the CEL part of a missing-field error ("no such key: source").

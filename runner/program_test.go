@@ -30,14 +30,14 @@ func TestEvaluateSeedConditions(t *testing.T) {
 		message string
 	}{
 		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"VIP", "b"}}}), true, ""},
-		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"b"}}}), false, `condition "contact-is-vip" is false: false`},
-		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{}}), false, `condition "contact-is-vip" is false: missing field, so false: no such key: tags`},
+		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"b"}}}), false, `condition "contact-is-vip": contact.tags Contains "VIP" was false (contact.tags = ["b"])`},
+		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{}}), false, `condition "contact-is-vip": missing field, so false: no such key: tags (contact.tags is missing)`},
 		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Website"}}), true, ""},
-		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Phone"}}), false, `condition "from-website" is false: false`},
-		{"lead-follow-up", newEvent("lead.created", obj{}), false, `condition "from-website" is false: missing field, so false: no such key: source`},
+		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Phone"}}), false, `condition "from-website": lead.source == "Website" was false (lead.source = "Phone")`},
+		{"lead-follow-up", newEvent("lead.created", obj{}), false, `condition "from-website": missing field, so false: no such key: source (lead.source is missing)`},
 		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.1}}}), true, ""},
 		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0}}}), true, ""},
-		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.3}}}), false, `condition "negative" is false: false`},
+		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.3}}}), false, `condition "negative": message.sentiment.score < 0.3 was false (message.sentiment.score = 0.3)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.sample+"/"+tc.message, func(t *testing.T) {
@@ -176,5 +176,5 @@ func TestEvaluateReportsErrorsOtherThanMissingFields(t *testing.T) {
 	g.Expect(en.Enrol).To(BeFalse())
 	g.Expect(en.Results).To(HaveLen(3))
 	g.Expect(en.Results[2].Result).To(BeTrue())
-	g.Expect(en.Message).To(HavePrefix(`condition "costly" is false: evaluation failed, so false:`))
+	g.Expect(en.Message).To(HavePrefix(`condition "costly": evaluation failed, so false:`))
 }

@@ -237,3 +237,26 @@ func TestRealTargetFailsTwice(t *testing.T) {
 	g.Expect(string(st.Output.Raw)).To(ContainSubstring(`"status":200`))
 	g.Expect(strings.Count(st.Message, "200")).To(BeNumerically(">=", 1))
 }
+
+// The renewal sample's templates fall back where CRMs often send nothing: an
+// event without contact.lastName (or accountManager) still succeeds.
+func TestSeedRenewalWithoutLastName(t *testing.T) {
+	g := NewWithT(t)
+	ev := newEvent("contact.updated", obj{
+		"contact": obj{"id": "c-7", "email": "bo@example.com", "firstName": "Bo", "renewalDate": "2026-03-20"},
+	}, withSubject("c-7"))
+	s := newSeedRun(t, "renewal-reminder", ev)
+	out := s.advance()
+	for i := 0; i < 3 && out.Status.Phase == v1alpha1.RunWaiting; i++ {
+		out = s.wake()
+	}
+	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded), out.Status.Message)
+	var task map[string]any
+	for _, d := range s.w.deliveries() {
+		if d.Via == "http" && d.header("Ce-Type") == actions.CommandTaskCreate {
+			task = commandData(t, d)
+		}
+	}
+	g.Expect(task).To(HaveKeyWithValue("title", "Renewal call with Bo"))
+	g.Expect(task).To(HaveKeyWithValue("assignee", "accounts-team"))
+}

@@ -51,6 +51,12 @@ func TestTestCommandGolden(t *testing.T) {
 			"--reply", eventPath("message-received-reply")}},
 		{"negative-sentiment", []string{"test", "-f", samplePath("negative-sentiment"), "--event", eventPath("message-received-negative"), "--details"}},
 		{"vip-routing-not-vip", []string{"test", "-f", samplePath("vip-routing"), "--event", eventPath("conversation-started-regular")}},
+		// The clock starts at the renewal date - 14d (a Saturday), so the business-hours wait ends the Monday after.
+		{"renewal-reminder", []string{"test", "-f", samplePath("renewal-reminder"), "--event", eventPath("contact-updated-renewal")}},
+		// No --event: the catalogue example of the trigger type.
+		{"vip-routing-catalogue", []string{"test", "-f", samplePath("vip-routing")}},
+		// One Workflow picked from a file of several; its delay moves the start.
+		{"second-with-delay", []string{"test", "-f", filepath.Join("testdata", "two-workflows.yaml"), "--workflow", "second", "--event", eventPath("lead-created-website")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -81,12 +87,23 @@ func TestTestCommandRefusesABrokenWorkflow(t *testing.T) {
 	g.Expect(errOut).To(MatchRegexp(`spec\.steps\[0\]\.notify\.message: 1:\d+: `))
 }
 
+func TestTestCommandRefusesSeveralWorkflowsWithoutAName(t *testing.T) {
+	g := NewWithT(t)
+	out, errOut, code := runPlugin(t, "test", "-f", filepath.Join("testdata", "two-workflows.yaml"), "--event", eventPath("lead-created-website"))
+	g.Expect(code).To(Equal(1))
+	g.Expect(out).To(BeEmpty())
+	g.Expect(errOut).To(ContainSubstring("holds 2 Workflows (first, second); test one at a time with --workflow NAME"))
+}
+
 func TestTestCommandBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
 		"missing event file":  {"test", "-f", samplePath("vip-routing"), "--event", "testdata/events/nope.json"},
 		"unknown field":       {"test", "-f", filepath.Join("testdata", "unknown-field.yaml"), "--event", eventPath("lead-created-website")},
 		"event without type":  {"test", "-f", samplePath("vip-routing"), "--event", filepath.Join("testdata", "event-without-type.json")},
 		"missing -f":          {"test", "--event", eventPath("lead-created-website")},
+		"--contact with -f":   {"test", "-f", samplePath("vip-routing"), "--contact", "c-42"},
+		"--contact and event": {"test", "--workflow", "vip-routing", "--contact", "c-42", "--event", eventPath("lead-created-website")},
+		"unknown name in -f":  {"test", "-f", samplePath("vip-routing"), "--workflow", "nope"},
 		"bad --now timestamp": {"test", "-f", samplePath("vip-routing"), "--event", eventPath("conversation-started-vip"), "--now", "tomorrow"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -26,7 +26,7 @@ func NewRootCommand(streams genericiooptions.IOStreams, clk clock.PassiveClock) 
 		Long: `kubectl crmflow works with crmflow, the operator that turns CRM CloudEvents
 into automated work (TRIGGER -> CONDITIONS -> STEPS).
 
-  test     run a workflow offline against a sample event and print the plan
+  test     run a workflow (a file, or the cluster's) against an event offline and print the plan
   send     post a CloudEvent to the crmflow receiver
   runs     list a workflow's runs, live and archived
   history  show one run's step log as a timeline, live or archived
@@ -46,7 +46,7 @@ The usual kubectl flags (--kubeconfig, --context, -n/--namespace, ...) apply.`,
 	flags.AddFlags(root.PersistentFlags())
 	hist.addFlags(root.PersistentFlags())
 	root.AddCommand(
-		newTestCommand(streams, clk),
+		newTestCommand(streams, flags, clk),
 		newSendCommand(streams, flags, clk),
 		newRunsCommand(streams, flags, hist, clk),
 		newHistoryCommand(streams, flags, hist, clk),

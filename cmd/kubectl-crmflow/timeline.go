@@ -102,6 +102,16 @@ func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) 
 
 // printOutcome prints the run's phase, result and message; a plan has no duration.
 func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
+	if st.Result == v1alpha1.ReasonConditionsFalse {
+		// Not "Succeeded (ConditionsNotMet)": nothing ran, and the
+		// Conditions and Enrolled lines above say why.
+		if plan {
+			fmt.Fprintln(w, "Outcome:    no run: the conditions are not met, so nothing would happen")
+		} else {
+			fmt.Fprintln(w, "Outcome:    not enrolled: the conditions were not met, so nothing ran")
+		}
+		return
+	}
 	line := fmt.Sprintf("Outcome:    %s", st.Phase)
 	if st.Result != "" {
 		line += " (" + st.Result + ")"

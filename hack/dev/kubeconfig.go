@@ -4,16 +4,20 @@ import (
 	"fmt"
 	"os"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// writeKubeconfig writes an admin kubeconfig for the local API server.
-func writeKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "crmflow-dev", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("create dev user: %w", err)
-	}
-	raw, err := user.KubeConfig()
+// writeKubeconfig writes a kubeconfig for cfg (the dev admin user's client
+// certificate, inlined) to path.
+func writeKubeconfig(cfg *rest.Config, path string) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["crmflow-dev"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["crmflow-dev"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["crmflow-dev"] = &clientcmdapi.Context{Cluster: "crmflow-dev", AuthInfo: "crmflow-dev", Namespace: "default"}
+	kc.CurrentContext = "crmflow-dev"
+	raw, err := clientcmd.Write(*kc)
 	if err != nil {
 		return fmt.Errorf("render kubeconfig: %w", err)
 	}

@@ -8,14 +8,24 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/emersion/go-smtp"
 )
 
-// localCRM stands in for the CRM platform, the notification hooks and the
-// mail server, so a developer sees every side effect in the terminal.
+// localCRM stands in for the CRM platform, the notification hooks, the SMS
+// provider, webhook and Zapier targets and the mail server, so a developer
+// sees every side effect in the terminal. Its endpoints (also in the banner
+// and docs/actions.md):
+//
+//	POST /crm              CloudEvents sink of contact and CRM commands (--crm-sink-url, connections.crm.sinkURL)
+//	POST /notify/<name>    notification hooks (connections.notify, Secret crmflow-notify)
+//	POST /sms              SMS provider, JSON or Twilio form (connections.sms.url)
+//	ANY  /webhook/<name>   callWebhook and updateExternalCRM targets (url or urlFrom, Secret crmflow-hooks)
+//	POST /zapier/<name>    Zapier-style catch hooks (triggerZapier.hookURLSecretRef, Secret crmflow-hooks)
+//	SMTP 127.0.0.1:2525    mail server without TLS or authentication (connections.smtp: tls None)
 type localCRM struct {
 	sink     *http.Server
 	sinkAddr string
@@ -38,6 +48,9 @@ func startLocalCRM(sinkAddr, smtpAddr string) (*localCRM, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/crm", c.handleCommand)
 	mux.HandleFunc("/notify/", c.handleNotify)
+	mux.HandleFunc("/sms", c.handleHook("SMS"))
+	mux.HandleFunc("/webhook/", c.handleHook("webhook"))
+	mux.HandleFunc("/zapier/", c.handleHook("Zapier hook"))
 	c.sink = &http.Server{Handler: mux}
 	go func() { _ = c.sink.Serve(sinkLn) }()
 
@@ -46,8 +59,8 @@ func startLocalCRM(sinkAddr, smtpAddr string) (*localCRM, error) {
 	c.mail.AllowInsecureAuth = true
 	go func() { _ = c.mail.Serve(mailLn) }()
 
-	say("local CRM sink on http://%s/crm, notification hooks on http://%s/notify/<name>, SMTP mailbox on %s",
-		c.sinkAddr, c.sinkAddr, c.mailAddr)
+	say("local CRM on http://%s (commands /crm, /notify/<name>, /sms, /webhook/<name>, /zapier/<name>), SMTP server on %s",
+		c.sinkAddr, c.mailAddr)
 	return c, nil
 }
 
@@ -57,11 +70,13 @@ func (c *localCRM) SinkURL() string { return "http://" + c.sinkAddr + "/crm" }
 // NotifyURL is a notification hook named name.
 func (c *localCRM) NotifyURL(name string) string { return "http://" + c.sinkAddr + "/notify/" + name }
 
-// SMTPHostPort is the mailbox's address.
+// URL is the local CRM's URL for path.
+func (c *localCRM) URL(path string) string { return "http://" + c.sinkAddr + path }
+
+// SMTPHostPort is the mail server's address.
 func (c *localCRM) SMTPHostPort() (string, int) {
 	host, port, _ := net.SplitHostPort(c.mailAddr)
-	var p int
-	fmt.Sscanf(port, "%d", &p)
+	p, _ := strconv.Atoi(port)
 	return host, p
 }
 
@@ -81,6 +96,16 @@ func (c *localCRM) handleNotify(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	crmSay("notification to %s: %s", strings.TrimPrefix(r.URL.Path, "/notify/"), oneLine(body))
 	w.WriteHeader(http.StatusOK)
+}
+
+// handleHook prints any request to an HTTP target (SMS, webhooks, Zapier).
+func (c *localCRM) handleHook(what string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		crmSay("%s %s %s (Idempotency-Key %s): %s", what, r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), oneLine(body))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}
 }
 
 var sayMu sync.Mutex
@@ -115,19 +140,25 @@ func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 func (s *mailSession) Data(r io.Reader) error {
-	subject := ""
+	subject, inBody := "", false
+	var body []string
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" {
-			break
-		}
-		if strings.HasPrefix(strings.ToLower(line), "subject:") {
+		switch {
+		case inBody:
+			if len(body) < 20 {
+				body = append(body, line)
+			}
+		case line == "":
+			inBody = true
+		case strings.HasPrefix(strings.ToLower(line), "subject:"):
 			subject = strings.TrimSpace(line[len("subject:"):])
 		}
 	}
-	_, _ = io.Copy(io.Discard, r)
-	crmSay("email from %s to %s: %q", s.from, strings.Join(s.to, ", "), subject)
+	crmSay("email from %s to %s: %q\n%s", s.from, strings.Join(s.to, ", "), subject,
+		"      | "+strings.Join(body, "\n      | "))
 	return nil
 }
 func (s *mailSession) Reset()        { s.from, s.to = "", nil }

@@ -1,10 +1,17 @@
 // Command dev starts crmflow for real on this machine: a local kube-apiserver
 // and etcd (the binaries hack/build-control-plane.sh built), crmflow's CRDs, a
-// kubeconfig under bin/dev, a local "CRM" that prints what crmflow sends (a
-// CloudEvents sink, notification hooks and an SMTP mailbox on 127.0.0.1), the
-// manager binary with its CloudEvents receiver, and the sample workflows.
+// kubeconfig, a local "CRM" that prints what crmflow sends (a CloudEvents sink,
+// notification, SMS, webhook and Zapier hooks, and an SMTP server on
+// 127.0.0.1), the manager binary with its CloudEvents receiver and its
+// admission webhooks (served with a generated certificate and registered with
+// the local API server), and the sample workflows.
 //
-// Ctrl-C stops every process it started. `make dev` builds what is missing and runs it.
+// Everything it keeps lives in the state directory (bin/dev by default): etcd's
+// data, the certificates, the kubeconfig and the control plane's logs, so a
+// run waiting for an hour is still there after a restart; `make dev-reset`
+// wipes it. Ctrl-C (or SIGTERM) stops every process it started, each of which
+// runs in its own process group, and exits 0; so does any failed start, which
+// exits 1 without leaving a process behind.
 package main
 
 import (
@@ -12,18 +19,35 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/crmflow/crmflow/test/testenv"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/crmflow/crmflow/internal/controlplane"
 )
+
+// defaultStartTimeout is how long etcd, kube-apiserver and the manager may
+// each take to come up: generous, because a loaded two-core machine needs
+// minutes where an idle one needs seconds.
+const defaultStartTimeout = 10 * time.Minute
 
 type options struct {
 	root         string
+	stateDir     string
+	webhookPort  int
+	startTimeout time.Duration
 	manager      string
 	namespace    string
 	receiverAddr string
@@ -36,25 +60,79 @@ type options struct {
 }
 
 func main() {
-	var o options
-	flag.StringVar(&o.root, "root", ".", "repository root (config/crd, config/samples, bin/)")
-	flag.StringVar(&o.manager, "manager", "bin/manager", "manager binary to run")
-	flag.StringVar(&o.namespace, "namespace", "default", "namespace the samples are applied to")
-	flag.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:8080", "address of crmflow's CloudEvents receiver")
-	flag.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:8089", "address of the web console (empty: no console)")
-	flag.StringVar(&o.sinkAddr, "sink-addr", "127.0.0.1:8090", "address of the local CRM (CloudEvents sink and notification hooks)")
-	flag.StringVar(&o.smtpAddr, "smtp-addr", "127.0.0.1:2525", "address of the local SMTP mailbox")
-	flag.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:8091", "manager metrics address")
-	flag.StringVar(&o.probeAddr, "probe-addr", "127.0.0.1:8092", "manager health probe address")
-	flag.DurationVar(&o.exitAfter, "exit-after", 0, "stop by itself this long after everything is up (for smoke tests); 0 waits for Ctrl-C")
-	flag.Parse()
+	o, err := parseOptions(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crmflow dev:", err)
+		os.Exit(2)
+	}
+	// controller-runtime (envtest, the client) logs through this; without it
+	// the first log line prints a "log.SetLogger(...) was never called" stack.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(prefixWriter("[dev] ", os.Stderr))))
 
+	// Caught for the whole run, so a second Ctrl-C cannot cut the shutdown short.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
+	err = run(ctx, o)
+	// Last line of defence: whatever path we took, no child outlives us.
+	killChildren()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while a start-up step was waiting: an interruption, not a failure.
+		say("interrupted during start-up (%v); everything is stopped", err)
+		err = nil
+	}
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "crmflow dev:", err)
 		os.Exit(1)
 	}
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `crmflow dev: start crmflow for real on this machine (what `+"`make dev`"+` runs).
+
+Starts etcd and kube-apiserver (state kept in --state-dir across restarts), installs the CRDs,
+runs the manager with its CloudEvents receiver and admission webhooks, a stand-in CRM, and
+applies the samples. Ctrl-C stops everything and exits 0.
+
+Usage: crmflow-dev [flags]     (make dev DEV_FLAGS='--flag=value ...')
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.root, "root", ".", "repository root (config/crd, config/samples, bin/)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "where etcd's data, certificates, the kubeconfig and logs are kept across restarts (default <root>/bin/dev; make dev-reset wipes it)")
+	fs.StringVar(&o.manager, "manager", "bin/manager", "manager binary to run")
+	fs.StringVar(&o.namespace, "namespace", "default", "namespace the samples are applied to")
+	fs.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:8080", "address of crmflow's CloudEvents receiver")
+	fs.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:8089", "address of the web console (empty: no console)")
+	fs.StringVar(&o.sinkAddr, "sink-addr", "127.0.0.1:8070", "address of the local CRM (CloudEvents sink, notification, SMS, webhook and Zapier hooks)")
+	fs.StringVar(&o.smtpAddr, "smtp-addr", "127.0.0.1:2525", "address of the local SMTP server")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:8091", "manager metrics address")
+	fs.StringVar(&o.probeAddr, "probe-addr", "127.0.0.1:8092", "manager health probe address")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the manager's admission webhooks")
+	timeout := defaultStartTimeout
+	if v := os.Getenv("CRMFLOW_DEV_START_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return o, fmt.Errorf("CRMFLOW_DEV_START_TIMEOUT=%q: %w", v, err)
+		}
+		timeout = d
+	}
+	fs.DurationVar(&o.startTimeout, "start-timeout", timeout, "how long etcd, kube-apiserver and the manager may each take to start (env CRMFLOW_DEV_START_TIMEOUT)")
+	fs.DurationVar(&o.exitAfter, "exit-after", 0, "stop by itself this long after everything is up (for smoke tests); 0 waits for Ctrl-C")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.startTimeout <= 0 {
+		return o, fmt.Errorf("--start-timeout must be positive, got %s", o.startTimeout)
+	}
+	return o, nil
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -62,26 +140,28 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	devDir := filepath.Join(root, "bin", "dev")
-	if err := os.MkdirAll(devDir, 0o755); err != nil {
+	state := o.stateDir
+	if state == "" {
+		state = filepath.Join(root, "bin", "dev")
+	}
+	if state, err = filepath.Abs(state); err != nil {
 		return err
 	}
-
-	say("starting kube-apiserver and etcd from %s", testenv.AssetsDir(root))
-	env := testenv.New(root)
-	cfg, err := env.Start()
-	if err != nil {
-		return fmt.Errorf("start control plane: %w", err)
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
 	}
-	defer func() {
-		say("stopping kube-apiserver and etcd")
-		if stopErr := env.Stop(); stopErr != nil && err == nil {
-			err = fmt.Errorf("stop control plane: %w", stopErr)
+	// Ports the manager will bind: refuse at once rather than after minutes of start-up.
+	wh := webhookAddr(o.webhookPort)
+	for _, p := range []struct{ flag, addr string }{
+		{"--receiver-addr", o.receiverAddr}, {"--metrics-addr", o.metricsAddr},
+		{"--probe-addr", o.probeAddr}, {"--webhook-port", wh},
+	} {
+		if err := portFree(p.addr); err != nil {
+			return fmt.Errorf("%s %s: %w (stop what holds it, or choose another with %s)", p.flag, p.addr, err, p.flag)
 		}
-	}()
-
-	kubeconfig := filepath.Join(devDir, "kubeconfig")
-	if err := writeKubeconfig(env, kubeconfig); err != nil {
+	}
+	certs, err := ensureWebhookCerts(filepath.Join(state, "webhook"), time.Now())
+	if err != nil {
 		return err
 	}
 
@@ -91,16 +171,68 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	defer crm.Close()
 
-	if err := applySamples(ctx, cfg, root, o.namespace, crm); err != nil {
+	say("starting etcd (data kept in %s) and kube-apiserver from %s; waiting up to %s (--start-timeout)",
+		filepath.Join(state, "etcd"), controlplane.AssetsDir(root), o.startTimeout)
+	cp, err := startControlPlane(ctx, root, state, o.startTimeout)
+	if errors.Is(err, context.Canceled) {
+		say("interrupted during start-up; everything is stopped")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cpChildren := children()
+	defer func() {
+		say("stopping kube-apiserver and etcd")
+		if stopErr := cp.stop(); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+	cfg, err := cp.config()
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
+		return err
+	}
+	say("installing the CRDs")
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfPathMissing: true,
+		MaxTime: o.startTimeout,
+	}); err != nil {
+		return fmt.Errorf("install CRDs: %w", err)
+	}
+	c, err := newClient(cfg)
+	if err != nil {
 		return err
 	}
 
-	mgr, err := startManager(root, o, kubeconfig, crm)
+	mgr, err := startManager(root, o, kubeconfig, crm, certs.dir)
 	if err != nil {
 		return err
 	}
 	defer mgr.stop()
-
+	say("waiting for the manager's admission webhooks on https://%s", wh)
+	wctx, cancel := context.WithTimeout(ctx, o.startTimeout)
+	err = waitForWebhookServer(wctx, wh, certs.caPEM, mgr.exited)
+	cancel()
+	if ctx.Err() != nil {
+		say("interrupted during start-up; shutting down")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wait for the webhook server: %w", err)
+	}
+	if err := registerWebhooks(ctx, c, filepath.Join(root, "config", "webhook", "manifests.yaml"), wh, certs.caPEM); err != nil {
+		return err
+	}
+	if err := applySamples(ctx, c, root, o.namespace, crm); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	consoleURL := ""
 	if o.consoleAddr != "" {
 		if consoleURL, err = startConsole(ctx, cfg, o.consoleAddr, o.namespace, crm.SinkURL()); err != nil {
@@ -108,21 +240,68 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 
-	printWelcome(o, kubeconfig, consoleURL)
+	printWelcome(o, kubeconfig, crm, consoleURL)
 
 	var timeout <-chan time.Time
 	if o.exitAfter > 0 {
 		timeout = time.After(o.exitAfter)
 	}
-	select {
-	case <-ctx.Done():
-		say("interrupted; shutting down")
-	case <-timeout:
-		say("--exit-after elapsed; shutting down")
-	case <-mgr.exited:
-		return errors.New("the manager exited; see its log above")
+	watch := time.NewTicker(2 * time.Second)
+	defer watch.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			say("interrupted; shutting down")
+			return nil
+		case <-timeout:
+			say("--exit-after elapsed; shutting down")
+			return nil
+		case <-mgr.exited:
+			return errors.New("the manager exited; see its log above")
+		case <-watch.C:
+			for _, ch := range cpChildren {
+				if !alive(ch.pid) {
+					return fmt.Errorf("a control-plane process (pid %d) exited; its log is in %s", ch.pid, filepath.Join(state, "logs"))
+				}
+			}
+		}
 	}
-	return nil
+}
+
+// portFree reports an error when addr cannot be listened on.
+func portFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("address in use or unavailable: %w", err)
+	}
+	return ln.Close()
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] != 'Z'
+		}
+	}
+	return false
+}
+
+// newClient is a client for the local API server with crmflow's types.
+func newClient(cfg *rest.Config) (client.Client, error) {
+	scheme, err := controlplane.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("client for the local API server: %w", err)
+	}
+	return c, nil
 }
 
 // managerProcess is the manager binary running as a child process.
@@ -131,7 +310,7 @@ type managerProcess struct {
 	exited chan struct{}
 }
 
-func startManager(root string, o options, kubeconfig string, crm *localCRM) (*managerProcess, error) {
+func startManager(root string, o options, kubeconfig string, crm *localCRM, certDir string) (*managerProcess, error) {
 	bin := o.manager
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(root, bin)
@@ -142,16 +321,18 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM) (*ma
 		"--metrics-bind-address=" + o.metricsAddr,
 		"--health-probe-bind-address=" + o.probeAddr,
 		"--crm-sink-url=" + crm.SinkURL(),
-		"--enable-webhooks=false",
+		"--enable-webhooks=true",
+		"--webhook-port=" + strconv.Itoa(o.webhookPort),
+		"--webhook-cert-dir=" + certDir,
 		// The local CRM sink and test targets listen on 127.0.0.1, which the
 		// egress policy refuses unless allowed.
 		"--egress-allow=127.0.0.1",
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(managerEnv(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout = prefixWriter("[manager] ", os.Stdout)
 	cmd.Stderr = prefixWriter("[manager] ", os.Stderr)
-	// Its own process group: Ctrl-C reaches us, and we stop it in order.
+	// Its own process group: Ctrl-C reaches us, we stop it in order; it dies with us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	say("starting the manager: %s", bin)
 	if err := cmd.Start(); err != nil {
@@ -165,6 +346,18 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM) (*ma
 	return p, nil
 }
 
+// managerEnv is this process's environment without CRMFLOW_* variables, which
+// would override the flags the local start gives the manager.
+func managerEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CRMFLOW_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func (p *managerProcess) stop() {
 	select {
 	case <-p.exited:
@@ -172,26 +365,30 @@ func (p *managerProcess) stop() {
 	default:
 	}
 	say("stopping the manager (pid %d)", p.cmd.Process.Pid)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
 	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-p.exited
 	}
 }
 
-func printWelcome(o options, kubeconfig, consoleURL string) {
+func printWelcome(o options, kubeconfig string, crm *localCRM, consoleURL string) {
+	host, port := crm.SMTPHostPort()
 	if consoleURL != "" {
 		fmt.Printf("\nThe web console (build, test, activate, watch runs): %s\n", consoleURL)
 	}
 	fmt.Printf(`
 ================================================================================
-crmflow is running.
+crmflow is running. State (etcd data, certificates, logs) is kept in
+%[5]s across restarts; `+"`make dev-reset`"+` wipes it.
 
   export KUBECONFIG=%[1]s
   kubectl get workflows            # the samples, Active
   kubectl get workflowruns -w      # runs appear here
+  kubectl apply -f my-workflow.yaml   # validated by the admission webhooks
 
 Send an event (a VIP starts a conversation):
 
@@ -203,11 +400,22 @@ Send an event (a VIP starts a conversation):
          "contact":{"id":"c-42","firstName":"Ann","lastName":"Lee","email":"ann@example.com","tags":["VIP"]}}'
 
   kubectl describe workflowrun     # the execution log
+  kubectl crmflow test --workflow vip-routing --contact c-42 -n %[3]s   # what it would do now
 
-What crmflow sends to the CRM, the notification hooks and the mailbox is
-printed below with the prefix [crm]. Ctrl-C stops everything.
+The local CRM prints everything crmflow sends, with the prefix [crm]. Point
+your workflows at it:
+
+  contact/CRM commands  http://%[4]s/crm             (the manager's --crm-sink-url; connections.crm.sinkURL)
+  notify                http://%[4]s/notify/<name>   (Secret crmflow-notify: vip-support-url, support-url, sales-url)
+  sendSMS               http://%[4]s/sms             (connections.sms.url; format JSON or Twilio)
+  callWebhook           http://%[4]s/webhook/<name>  (url, or urlFrom Secret crmflow-hooks key webhook-url)
+  updateExternalCRM     http://%[4]s/webhook/<name>  (url, or urlFrom Secret crmflow-hooks key external-crm-url)
+  triggerZapier         http://%[4]s/zapier/<name>   (hookURLSecretRef: Secret crmflow-hooks key zapier-url)
+  sendEmail             SMTP %[6]s port %[7]d       (connections.smtp: {host: %[6]s, port: %[7]d, tls: None}, no credentials)
+
+Ctrl-C stops everything.
 ================================================================================
-`, kubeconfig, o.receiverAddr, o.namespace)
+`, kubeconfig, o.receiverAddr, o.namespace, crm.sinkAddr, filepath.Dir(kubeconfig), host, port)
 }
 
 func say(format string, args ...any) {

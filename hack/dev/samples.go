@@ -9,26 +9,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/test/testenv"
 )
 
 // applySamples creates the Secrets the samples reference (pointing at the
 // local CRM) and the sample Workflows, with their SMTP connection aimed at
 // the local mailbox.
-func applySamples(ctx context.Context, cfg *rest.Config, root, namespace string, crm *localCRM) error {
-	scheme, err := testenv.Scheme()
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("client for the local API server: %w", err)
-	}
+func applySamples(ctx context.Context, c client.Client, root, namespace string, crm *localCRM) error {
 	if namespace != "default" {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -42,6 +32,14 @@ func applySamples(ctx context.Context, cfg *rest.Config, root, namespace string,
 				"vip-support-url": crm.NotifyURL("vip-support"),
 				"support-url":     crm.NotifyURL("support"),
 				"sales-url":       crm.NotifyURL("sales"),
+			},
+		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "crmflow-hooks", Namespace: namespace},
+			StringData: map[string]string{
+				"webhook-url":      crm.URL("/webhook/default"),
+				"external-crm-url": crm.URL("/webhook/external-crm"),
+				"zapier-url":       crm.URL("/zapier/default"),
 			},
 		},
 		{
@@ -74,10 +72,15 @@ func applySamples(ctx context.Context, cfg *rest.Config, root, namespace string,
 			conn.SMTP.Host, conn.SMTP.Port, conn.SMTP.TLS = host, int32(port), v1alpha1.SMTPNone
 			conn.SMTP.CredentialsSecretRef = nil
 		}
-		if err := c.Create(ctx, &wf); err != nil && !apierrors.IsAlreadyExists(err) {
+		err = c.Create(ctx, &wf)
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			say("workflow %s/%s is already there (kept from the last run)", namespace, wf.Name)
+		case err != nil:
 			return fmt.Errorf("apply sample %s: %w", filepath.Base(f), err)
+		default:
+			say("applied workflow %s/%s", namespace, wf.Name)
 		}
-		say("applied workflow %s/%s", namespace, wf.Name)
 	}
 	return nil
 }

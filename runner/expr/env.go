@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -72,6 +73,7 @@ func NewEnv(costLimit uint64) (*Env, error) {
 		opts = append(opts, cel.Variable(n, mapType))
 	}
 	opts = append(opts, timeFunctions()...)
+	opts = append(opts, fallbackFunction())
 	env, err := cel.NewEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("build CEL environment: %w", err)
@@ -121,6 +123,12 @@ type Program struct {
 	Source string
 	prg    cel.Program
 	output Output
+	// Bool expressions keep their checked AST to build, on first use, the
+	// programs that read the fields whose values explain a result.
+	env         *Env
+	ast         *cel.Ast
+	explainOnce sync.Once
+	explain     *explainer
 }
 
 // Compile parses and type-checks src for the given output type. The error is
@@ -145,7 +153,11 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	if err != nil {
 		return nil, CompileErrors{{Pos: Position{1, 1}, Message: err.Error()}}
 	}
-	return &Program{Source: src, prg: prg, output: out}, nil
+	p := &Program{Source: src, prg: prg, output: out}
+	if out == BoolOutput {
+		p.env, p.ast = e, ast
+	}
+	return p, nil
 }
 
 func toCompileErrors(errs []*cel.Error) CompileErrors {

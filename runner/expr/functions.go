@@ -115,3 +115,24 @@ func ToTime(v any, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%v (%T) is not a time", v, v)
 	}
 }
+
+// fallbackFunction declares default(value, fallback): fallback when value is
+// missing (a key the event did not send), null or an empty string, else
+// value — the personalization-token fallback of CRMs ("Hi {{ default(
+// contact.firstName, "there") }}"). It is non-strict, so the missing-key
+// error of its first argument reaches it instead of failing the expression.
+// CEL optionals do the same for one field: contact.?lastName.orValue("").
+func fallbackFunction() cel.EnvOption {
+	return cel.Function("default",
+		cel.Overload("default_dyn_dyn", []*cel.Type{cel.DynType, cel.DynType}, cel.DynType,
+			cel.OverloadIsNonStrict(),
+			cel.BinaryBinding(func(v, fallback ref.Val) ref.Val {
+				switch {
+				case types.IsUnknown(v):
+					return v
+				case types.IsError(v), v == types.NullValue, v == types.String(""):
+					return fallback
+				}
+				return v
+			})))
+}

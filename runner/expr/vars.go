@@ -14,7 +14,7 @@ import (
 // appointment (empty maps when data lacks them, so has() works). ev may be nil.
 func EventVars(ev *v1alpha1.CloudEvent) (map[string]any, error) {
 	vars := map[string]any{}
-	attrs := map[string]any{}
+	attrs := map[string]any{"time": nil}
 	var data any = map[string]any{}
 	if ev != nil {
 		attrs = EventAttributes(ev)
@@ -51,6 +51,9 @@ func EventAttributes(ev *v1alpha1.CloudEvent) map[string]any {
 		"datacontenttype": ev.DataContentType,
 		"extensions":      ext,
 	}
+	// time is optional in CloudEvents: without one it is null, which
+	// templates write as "", rather than a missing key that fails the run.
+	attrs["time"] = nil
 	if ev.Time != nil {
 		attrs["time"] = ev.Time.Time
 	}

@@ -124,3 +124,23 @@ func TestValueKeepsTypes(t *testing.T) {
 		g.Expect(got).To(Equal(want), src)
 	}
 }
+
+func TestRenderFallbacks(t *testing.T) {
+	env := testEnv(t)
+	vars := testVars()
+	vars["event"] = map[string]any{"id": "e-1", "time": nil} // an event sent without a time
+	cases := []struct{ src, want string }{
+		{`Hi {{ default(contact.firstName, "there") }}`, "Hi Ann"},
+		{`Hi {{ default(contact.lastName, "there") }}`, "Hi there"},
+		{`{{ contact.firstName }}{{ contact.?lastName.optMap(n, " " + n).orValue("") }}`, "Ann"},
+		{`at {{ event.time }}`, "at "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.src, func(t *testing.T) {
+			g := NewWithT(t)
+			tpl, err := Compile(env, tc.src)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(tpl.Render(vars)).To(Equal(tc.want))
+		})
+	}
+}

@@ -1,10 +1,16 @@
-// Package dev proves the README's local start: `make dev` brings up the API
-// server, etcd, the manager with its receiver and the samples; an event sent
-// as the banner says reaches the stand-in CRM; and Ctrl-C leaves no process behind.
+// Package dev proves the README's local start: `make dev` (its binary,
+// hack/dev) brings up the API server, etcd, the manager with its receiver and
+// admission webhooks, and the samples; kubectl apply refuses bad CEL with the
+// field path and position and shows the loop warning; an event sent as the
+// banner says reaches the stand-in CRM; `kubectl crmflow test --workflow
+// --contact` plans from the contact's last event without changing any count;
+// a run waiting across a stop and restart is still there and completes; and
+// neither Ctrl-C nor a failed start leaves a process behind.
 package dev
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -94,61 +100,238 @@ func alive(pid int) bool {
 	return len(fields) > 0 && fields[0] != "Z"
 }
 
-func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
-	g := NewWithT(t)
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	g.Expect(err).NotTo(HaveOccurred())
-	tmp := t.TempDir()
-
-	build := func(out, pkg string) {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = root
-		b, err := cmd.CombinedOutput()
-		g.Expect(err).NotTo(HaveOccurred(), "go build %s: %s", pkg, b)
+// binaries builds the manager, hack/dev and the plugin once per test binary.
+var binaries = sync.OnceValues(func() (map[string]string, error) {
+	dir, err := os.MkdirTemp("", "crmflow-dev-test-bin-")
+	if err != nil {
+		return nil, err
 	}
-	build(filepath.Join(tmp, "manager"), ".")
-	build(filepath.Join(tmp, "dev"), "./hack/dev")
+	builtDir = dir
+	out := map[string]string{}
+	for name, pkg := range map[string]string{"manager": ".", "dev": "./hack/dev", "kubectl-crmflow": "./cmd/kubectl-crmflow"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Dir = repoRoot()
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %v: %s", pkg, err, b)
+		}
+		out[name] = filepath.Join(dir, name)
+	}
+	return out, nil
+})
 
-	receiver, consoleAddr := freeAddr(t), freeAddr(t)
-	out := &output{}
-	cmd := exec.Command(filepath.Join(tmp, "dev"),
-		"--root", root,
-		"--manager", filepath.Join(tmp, "manager"),
-		"--namespace", "dev-smoke",
-		"--receiver-addr", receiver,
-		"--sink-addr", freeAddr(t),
-		"--smtp-addr", freeAddr(t),
-		"--metrics-addr", freeAddr(t),
-		"--probe-addr", freeAddr(t),
-		"--console-addr", consoleAddr,
-	)
-	cmd.Stdout, cmd.Stderr = out, out
-	g.Expect(cmd.Start()).To(Succeed())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
+func repoRoot() string {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	return root
+}
+
+// builtDir holds the binaries once built; TestMain removes it.
+var builtDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+// devStart is one run of the local start's binary.
+type devStart struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	out      *output
+	done     chan error
+	state    string
+	tmp      string // TMPDIR of the local start and its children
+	receiver string
+	ns       string
+}
+
+// addrs are the ports one local start uses; a restart reuses them.
+type addrs struct{ receiver, sink, smtp, metrics, probe, console, webhookPort string }
+
+func newAddrs(t *testing.T) addrs {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	return addrs{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), port}
+}
+
+func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStart {
+	t.Helper()
+	bins, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{
+		"--root", repoRoot(),
+		"--state-dir", state,
+		"--manager", bins["manager"],
+		"--namespace", ns,
+		"--receiver-addr", a.receiver,
+		"--sink-addr", a.sink,
+		"--smtp-addr", a.smtp,
+		"--metrics-addr", a.metrics,
+		"--probe-addr", a.probe,
+		"--console-addr", a.console,
+		"--webhook-port", a.webhookPort,
+	}, extra...)
+	d := &devStart{t: t, out: &output{}, done: make(chan error, 1), state: state, tmp: t.TempDir(), receiver: a.receiver, ns: ns}
+	d.cmd = exec.Command(bins["dev"], args...)
+	d.cmd.Env = append(os.Environ(), "TMPDIR="+d.tmp)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
 			// Stop it as Ctrl-C would, so its control plane does not outlive a failed test.
-			_ = cmd.Process.Signal(syscall.SIGINT)
+			_ = d.cmd.Process.Signal(syscall.SIGINT)
 			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
+			case <-d.done:
+			case <-time.After(time.Minute):
+				_ = d.cmd.Process.Kill()
 			}
 		}
 		if t.Failed() {
-			t.Logf("dev output:\n%s", out.String())
+			t.Logf("dev output:\n%s", d.out.String())
 		}
-	}()
+	})
+	return d
+}
 
-	g.Eventually(out.String).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).
-		Should(ContainSubstring("crmflow is running."))
-	g.Expect(out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
+// waitRunning waits for the banner.
+func (d *devStart) waitRunning(g Gomega) {
+	g.Eventually(d.out.String).WithTimeout(4*time.Minute).WithPolling(200*time.Millisecond).
+		Should(ContainSubstring("crmflow is running."), "the local start did not come up")
+}
+
+// stop sends SIGINT, as a terminal's Ctrl-C does, and checks that it exits 0
+// and that every process it started is gone.
+func (d *devStart) stop(g Gomega) {
+	children := descendants(d.cmd.Process.Pid)
+	g.Expect(d.cmd.Process.Signal(syscall.SIGINT)).To(Succeed())
+	g.Eventually(d.done).WithTimeout(2*time.Minute).Should(Receive(BeNil()), "Ctrl-C exits 0")
+	for _, pid := range children {
+		g.Expect(alive(pid)).To(BeFalse(), "process %d outlived Ctrl-C: %s", pid, cmdline(pid))
+	}
+	g.Expect(processesMentioning(d.state)).To(BeEmpty())
+	g.Expect(os.ReadDir(d.tmp)).To(BeEmpty(), "no temporary file or directory left behind")
+}
+
+// kubectl runs the control plane's kubectl with the local start's kubeconfig.
+func (d *devStart) kubectl(stdin string, args ...string) (string, string, error) {
+	return d.run(filepath.Join(testenvAssets(), "kubectl"), stdin, args...)
+}
+
+// plugin runs kubectl-crmflow with the local start's kubeconfig.
+func (d *devStart) plugin(args ...string) (string, string, error) {
+	bins, _ := binaries()
+	return d.run(bins["kubectl-crmflow"], "", args...)
+}
+
+func (d *devStart) run(bin, stdin string, args ...string) (string, string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(d.state, "kubeconfig"))
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// send posts a CloudEvent to the receiver, as the banner's curl does.
+func (d *devStart) send(id, typ, subject, data string) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.receiver+"/v1/namespaces/"+d.ns+"/events", strings.NewReader(data))
+	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": id,
+		"ce-source": "demo/cli", "ce-type": typ, "ce-subject": subject} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func testenvAssets() string { return testenv.AssetsDir(repoRoot()) }
+
+const vipEvent = `{"conversation":{"id":"conv-1","contactId":"c-42","channel":"chat"},` +
+	`"contact":{"id":"c-42","firstName":"Ann","lastName":"Lee","email":"ann@example.com","tags":["VIP"]}}`
+
+const badCEL = `apiVersion: crmflow.io/v1alpha1
+kind: Workflow
+metadata: {name: bad-cel}
+spec:
+  state: Active
+  trigger: {event: {types: [contact.created]}}
+  conditions:
+  - expression: 'contact.country == '
+  steps:
+  - {name: tag, addTags: {tags: [x]}}
+`
+
+const loopProne = `apiVersion: crmflow.io/v1alpha1
+kind: Workflow
+metadata: {name: tag-echo}
+spec:
+  state: Active
+  trigger: {event: {types: [contact.tag.added]}}
+  steps:
+  - {name: tag, addTags: {tags: [Tagged]}}
+`
+
+// everyTarget sends to every target of the stand-in CRM, as its banner says
+// to point them: SMTP host and port, and the CRM's address.
+const everyTarget = `apiVersion: crmflow.io/v1alpha1
+kind: Workflow
+metadata: {name: every-target}
+spec:
+  state: Active
+  trigger: {event: {types: [ticket.created]}}
+  subject: ticket.contactId
+  connections:
+    smtp: {host: %s, port: %s, tls: None, from: crmflow@example.com}
+    sms: {url: 'http://%s/sms'}
+  steps:
+  - name: mail
+    sendEmail: {to: '{{ contact.email }}', subject: 'Ticket {{ ticket.id }}', body: 'Hi {{ default(contact.firstName, "there") }}, we are on it.'}
+  - name: text
+    sendSMS: {to: '+15550100', body: 'Ticket {{ ticket.id }} opened'}
+  - name: hook
+    callWebhook: {urlFrom: {name: crmflow-hooks, key: webhook-url}}
+  - name: zap
+    triggerZapier: {hookURLSecretRef: {name: crmflow-hooks, key: zapier-url}, data: {ticket: '{{ ticket.id }}'}}
+`
+
+// settle waits 20 s, then tags the contact: a run that is Waiting when the
+// local start stops, and must complete after the restart.
+const settle = `apiVersion: crmflow.io/v1alpha1
+kind: Workflow
+metadata: {name: settle}
+spec:
+  state: Active
+  trigger: {event: {types: [lead.created]}}
+  subject: lead.contactId
+  steps:
+  - {name: settle, wait: {duration: 20s}}
+  - {name: tag, addTags: {tags: [Settled]}}
+`
+
+func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
+	g := NewWithT(t)
+	state, ns, a := t.TempDir(), "dev-smoke", newAddrs(t)
+	d := startDev(t, state, ns, a)
+	d.waitRunning(g)
+	g.Expect(d.out.String()).To(ContainSubstring("applied workflow dev-smoke/vip-routing"))
+	g.Expect(d.out.String()).To(ContainSubstring("registered the admission webhooks"))
+	g.Expect(d.out.String()).NotTo(ContainSubstring("log.SetLogger"))
 
 	// The banner names the console, and it lists the samples.
-	g.Expect(out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + consoleAddr + "/"))
+	g.Expect(d.out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + a.console + "/"))
 	g.Eventually(func() string {
-		resp, err := http.Get("http://" + consoleAddr + "/api/namespaces/dev-smoke/workflows")
+		resp, err := http.Get("http://" + a.console + "/api/namespaces/" + ns + "/workflows")
 		if err != nil {
 			return err.Error()
 		}
@@ -158,63 +341,239 @@ func TestLocalStartServesAnEventAndCtrlCLeavesNothing(t *testing.T) {
 	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(ContainSubstring(`"name":"vip-routing"`))
 
 	// The banner's kubeconfig works, and kubectl explain shows our field docs.
-	explain := exec.Command(filepath.Join(testenv.AssetsDir(root), "kubectl"), "explain", "workflows.spec.steps",
-		"--api-version=crmflow.io/v1alpha1")
-	explain.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(root, "bin", "dev", "kubeconfig"))
-	g.Eventually(func() string { b, _ := explain.CombinedOutput(); explain = copyCmd(explain); return string(b) }).
+	g.Eventually(func() string {
+		out, _, _ := d.kubectl("", "explain", "workflows.spec.steps", "--api-version=crmflow.io/v1alpha1")
+		return out
+	}).
 		WithTimeout(30 * time.Second).WithPolling(time.Second).
 		Should(And(ContainSubstring("steps run in order"), ContainSubstring("waitForEvent")))
 
-	// The banner's curl, as a Go request: a VIP starts a conversation.
-	send := func() (int, string) {
-		body := `{"conversation":{"id":"conv-1","contactId":"c-42","channel":"chat"},` +
-			`"contact":{"id":"c-42","firstName":"Ann","lastName":"Lee","email":"ann@example.com","tags":["VIP"]}}`
-		req, _ := http.NewRequest(http.MethodPost, "http://"+receiver+"/v1/namespaces/dev-smoke/events", strings.NewReader(body))
-		for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "demo-1",
-			"ce-source": "demo/cli", "ce-type": "conversation.started", "ce-subject": "c-42"} {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	// Bad CEL is refused at apply, with the field path and the position.
+	out, errOut, err := d.kubectl(badCEL, "apply", "-n", ns, "-f", "-")
+	g.Expect(err).To(HaveOccurred(), "apply of bad CEL must fail: %s", out)
+	g.Expect(errOut).To(ContainSubstring(`spec.conditions[0].expression`))
+	g.Expect(errOut).To(MatchRegexp(`1:\d+: Syntax error`))
+	_, _, err = d.kubectl("", "get", "workflow", "-n", ns, "bad-cel")
+	g.Expect(err).To(HaveOccurred(), "nothing was stored")
+
+	// A loop-prone workflow is accepted with the warning.
+	out, errOut, err = d.kubectl(loopProne, "apply", "-n", ns, "-f", "-")
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Expect(out).To(ContainSubstring("tag-echo created"))
+	g.Expect(errOut).To(ContainSubstring("Warning: likely loop: spec.steps[0].addTags"))
+
+	// The banner's event reaches the stand-in CRM.
 	var answer string
 	g.Eventually(func() int {
-		code, body := send()
+		code, body := d.send("demo-1", "conversation.started", "c-42", vipEvent)
 		answer = body
 		return code
 	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(BeNumerically("~", 250, 49))
 	g.Expect(answer).To(ContainSubstring(`"enrolled"`), "the receiver's answer")
-	g.Eventually(out.String).WithTimeout(time.Minute).Should(And(
+	g.Eventually(d.out.String).WithTimeout(time.Minute).Should(And(
 		ContainSubstring("[crm] notification to vip-support"),
 		ContainSubstring("[crm] command io.crmflow.contact.tags.add for c-42"),
 		ContainSubstring("[crm] command io.crmflow.contact.update for c-42"),
 	))
-
-	children := descendants(cmd.Process.Pid)
-	g.Expect(len(children)).To(BeNumerically(">=", 3), "expected etcd, kube-apiserver and the manager below the dev process")
-
-	// Ctrl-C: SIGINT to the dev process, as a terminal sends it.
-	g.Expect(cmd.Process.Signal(syscall.SIGINT)).To(Succeed())
-	g.Eventually(done).WithTimeout(time.Minute).Should(Receive(BeNil()))
-	for _, pid := range children {
-		g.Expect(alive(pid)).To(BeFalse(), "process %d outlived Ctrl-C: %s", pid, cmdline(pid))
+	succeeded := func() string {
+		out, _, _ := d.kubectl("", "get", "workflow", "-n", ns, "vip-routing", "-o", "jsonpath={.status.runs.succeeded}")
+		return out
 	}
-	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
+	g.Eventually(succeeded).WithTimeout(time.Minute).Should(Equal("1"))
+
+	// kubectl crmflow test on the cluster's workflow and the contact's last event: a plan, nothing created.
+	runsBefore, _, err := d.kubectl("", "get", "workflowruns", "-n", ns, "-o", "name")
+	g.Expect(err).NotTo(HaveOccurred())
+	plan, errOut, err := d.plugin("test", "-n", ns, "--workflow", "vip-routing", "--contact", "c-42")
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Expect(plan).To(ContainSubstring("Event:      conversation.started id=demo-1 source=demo/cli"))
+	g.Expect(plan).To(ContainSubstring("the newest of 1 recorded events of c-42"))
+	g.Expect(plan).To(ContainSubstring(`would notify vip-support: "VIP Ann Lee started a conversation on chat."`))
+	g.Expect(plan).To(ContainSubstring("Outcome:    Succeeded (Completed)"))
+	runsAfter, _, _ := d.kubectl("", "get", "workflowruns", "-n", ns, "-o", "name")
+	g.Expect(runsAfter).To(Equal(runsBefore), "the test created no run")
+	g.Consistently(succeeded).WithTimeout(3*time.Second).WithPolling(500*time.Millisecond).Should(Equal("1"), "counts unchanged")
+
+	// Every stand-in target the banner lists answers what a workflow sends it.
+	smtpHost, smtpPort, _ := net.SplitHostPort(a.smtp)
+	every := fmt.Sprintf(everyTarget, smtpHost, smtpPort, a.sink)
+	_, errOut, err = d.kubectl(every, "apply", "-n", ns, "-f", "-")
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Eventually(func() int {
+		code, _ := d.send("ticket-1", "ticket.created", "c-9", `{"ticket":{"id":"t-1","contactId":"c-9"},"contact":{"id":"c-9","email":"cy@example.com"}}`)
+		return code
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal(http.StatusAccepted))
+	g.Eventually(d.out.String).WithTimeout(time.Minute).Should(And(
+		ContainSubstring(`[crm] email from crmflow@example.com to cy@example.com: "Ticket t-1"`),
+		ContainSubstring("Hi there"), // default(contact.firstName, "there")
+		ContainSubstring("[crm] SMS POST /sms"),
+		ContainSubstring("[crm] webhook POST /webhook/default"),
+		ContainSubstring("[crm] Zapier hook POST /zapier/default"),
+	))
+
+	// A run that waits when the local start stops...
+	_, errOut, err = d.kubectl(settle, "apply", "-n", ns, "-f", "-")
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Eventually(func() int {
+		code, _ := d.send("lead-1", "lead.created", "c-7", `{"lead":{"id":"l-1","contactId":"c-7","source":"Website"}}`)
+		return code
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal(http.StatusAccepted))
+	phase := func() string {
+		out, _, _ := d.kubectl("", "get", "workflowruns", "-n", ns, "-l", "crmflow.io/workflow=settle", "-o", "jsonpath={.items[*].status.phase}")
+		return out
+	}
+	g.Eventually(phase).WithTimeout(time.Minute).Should(Equal("Waiting"))
+	d.stop(g)
+
+	// ...is still there after a restart on the same state, and completes.
+	d2 := startDev(t, state, ns, a)
+	d2.waitRunning(g)
+	g.Expect(d2.out.String()).To(ContainSubstring("workflow dev-smoke/vip-routing is already there"))
+	phase = func() string {
+		out, _, _ := d2.kubectl("", "get", "workflowruns", "-n", ns, "-l", "crmflow.io/workflow=settle", "-o", "jsonpath={.items[*].status.phase}")
+		return out
+	}
+	g.Expect(phase()).To(Or(Equal("Waiting"), Equal("Running"), Equal("Succeeded")), "the waiting run survived")
+	g.Eventually(phase).WithTimeout(2 * time.Minute).Should(Equal("Succeeded"))
+	g.Eventually(d2.out.String).WithTimeout(time.Minute).Should(ContainSubstring("[crm] command io.crmflow.contact.tags.add for c-7"))
+	d2.stop(g)
 }
 
-// copyCmd returns a fresh, unstarted copy of cmd (an exec.Cmd runs once).
-func copyCmd(cmd *exec.Cmd) *exec.Cmd {
-	c := exec.Command(cmd.Path, cmd.Args[1:]...)
-	c.Env = cmd.Env
-	return c
+func TestFailedStartsLeaveNothingBehind(t *testing.T) {
+	t.Run("occupied port", func(t *testing.T) {
+		g := NewWithT(t)
+		a := newAddrs(t)
+		busy, err := net.Listen("tcp", a.receiver)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer busy.Close()
+		state := t.TempDir()
+		d := startDev(t, state, "dev-busy", a)
+		var exit error
+		g.Eventually(d.done).WithTimeout(time.Minute).Should(Receive(&exit))
+		g.Expect(exit).To(HaveOccurred(), "a failed start exits non-zero")
+		g.Expect(d.out.String()).To(ContainSubstring("--receiver-addr " + a.receiver))
+		g.Expect(processesMentioning(state)).To(BeEmpty())
+	})
+	t.Run("start timeout", func(t *testing.T) {
+		g := NewWithT(t)
+		state := t.TempDir()
+		d := startDev(t, state, "dev-slow", newAddrs(t), "--start-timeout", "50ms")
+		var exit error
+		g.Eventually(d.done).WithTimeout(2 * time.Minute).Should(Receive(&exit))
+		g.Expect(exit).To(HaveOccurred())
+		g.Expect(d.out.String()).To(ContainSubstring("of --start-timeout 50ms"))
+		g.Expect(processesMentioning(state)).To(BeEmpty())
+		g.Expect(os.ReadDir(d.tmp)).To(BeEmpty(), "no temporary file or directory left behind")
+	})
+	t.Run("Ctrl-C during start-up", func(t *testing.T) {
+		g := NewWithT(t)
+		state := t.TempDir()
+		d := startDev(t, state, "dev-interrupted", newAddrs(t))
+		g.Eventually(d.out.String).WithTimeout(time.Minute).Should(ContainSubstring("starting etcd"))
+		g.Expect(d.cmd.Process.Signal(syscall.SIGINT)).To(Succeed())
+		g.Eventually(d.done).WithTimeout(2*time.Minute).Should(Receive(BeNil()), "Ctrl-C exits 0, even during start-up")
+		g.Expect(d.out.String()).To(ContainSubstring("interrupted during start-up"))
+		g.Expect(processesMentioning(state)).To(BeEmpty())
+		g.Expect(os.ReadDir(d.tmp)).To(BeEmpty(), "no temporary file or directory left behind")
+	})
+	t.Run("manager dies after the control plane started", func(t *testing.T) {
+		g := NewWithT(t)
+		state := t.TempDir()
+		d := startDev(t, state, "dev-dies", newAddrs(t), "--manager", "/bin/false")
+		var exit error
+		g.Eventually(d.done).WithTimeout(4 * time.Minute).Should(Receive(&exit))
+		g.Expect(exit).To(HaveOccurred())
+		g.Expect(d.out.String()).To(ContainSubstring("the manager exited"))
+		g.Expect(d.out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
+		g.Expect(processesMentioning(state)).To(BeEmpty())
+		g.Expect(os.ReadDir(d.tmp)).To(BeEmpty(), "no temporary file or directory left behind")
+	})
+}
+
+// processesMentioning lists live processes whose command line holds s (the
+// state directory appears in etcd's, kube-apiserver's and the manager's).
+func processesMentioning(s string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || !alive(pid) {
+			continue
+		}
+		if c := cmdline(pid); strings.Contains(c, s) {
+			out = append(out, fmt.Sprintf("%d: %s", pid, c))
+		}
+	}
+	return out
 }
 
 func cmdline(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+// `make dev` itself: Ctrl-C in a terminal signals the whole foreground
+// process group (make, the shell, the local start); make must end without
+// "Error" or "Interrupt" (the local start exits 0), and nothing may be left running.
+func TestMakeDevCtrlCExitsZero(t *testing.T) {
+	g := NewWithT(t)
+	a, state := newAddrs(t), t.TempDir()
+	flags := strings.Join([]string{"--state-dir=" + state, "--namespace=dev-make", "--receiver-addr=" + a.receiver,
+		"--sink-addr=" + a.sink, "--smtp-addr=" + a.smtp, "--metrics-addr=" + a.metrics, "--probe-addr=" + a.probe,
+		"--console-addr=" + a.console, "--webhook-port=" + a.webhookPort}, " ")
+	out := &output{}
+	cmd := exec.Command("make", "--no-print-directory", "dev", "DEV_FLAGS="+flags)
+	cmd.Dir = repoRoot()
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a process group of its own, like a terminal's job
+	g.Expect(cmd.Start()).To(Succeed())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	pgid := cmd.Process.Pid
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = syscall.Kill(-pgid, syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+		if t.Failed() {
+			t.Logf("make dev output:\n%s", out.String())
+		}
+	}()
+	g.Eventually(out.String).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("crmflow is running."))
+
+	g.Expect(syscall.Kill(-pgid, syscall.SIGINT)).To(Succeed(), "Ctrl-C")
+	var exit error
+	g.Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&exit))
+	// The recipe (the local start) exits 0, so make reports no error; make
+	// itself got the SIGINT too and, as GNU make does, re-raises it once its
+	// child is done: the shell sees an interrupted job, silently.
+	if exit != nil {
+		var ee *exec.ExitError
+		g.Expect(errors.As(exit, &ee)).To(BeTrue(), "%v", exit)
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		g.Expect(ws.Signaled() && ws.Signal() == syscall.SIGINT).To(BeTrue(), "make exits 0 or by the Ctrl-C itself, not with an error status: %v", exit)
+	}
+	g.Expect(out.String()).NotTo(ContainSubstring("Error"))
+	g.Expect(out.String()).NotTo(ContainSubstring("Interrupt"))
+	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
+	g.Expect(processesMentioning(state)).To(BeEmpty())
+}
+
+// The local start, the manager and the plugin are binaries: no test helpers
+// (test/…) and no gomega in them.
+func TestBinariesImportNoTestCode(t *testing.T) {
+	g := NewWithT(t)
+	cmd := exec.Command("go", "list", "-deps", "./hack/dev", ".", "./cmd/kubectl-crmflow")
+	cmd.Dir = repoRoot()
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
+	g.Expect(string(out)).To(ContainSubstring("github.com/crmflow/crmflow/runner"), "the listing worked")
+	for _, pkg := range strings.Fields(string(out)) {
+		g.Expect(pkg).NotTo(HavePrefix("github.com/crmflow/crmflow/test/"))
+		g.Expect(pkg).NotTo(HavePrefix("github.com/onsi/"))
+	}
 }
