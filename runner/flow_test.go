@@ -134,7 +134,7 @@ func TestWaitDuration(t *testing.T) {
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
 	g.Expect(*out.WakeAt).To(Equal(t0.Add(time.Hour)))
-	g.Expect(out.Status.WaitingFor.Reason).To(Equal("Duration"))
+	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitDuration))
 	g.Expect(h.step("settle").Phase).To(Equal(v1alpha1.StepWaiting))
 
 	h.clk.Step(30 * time.Minute) // an early wake changes nothing
@@ -181,7 +181,7 @@ func TestWaitUntilAndBusinessHours(t *testing.T) {
 			}
 			g.Expect(out.WakeAt).NotTo(BeNil())
 			g.Expect(out.WakeAt.Equal(tc.wakeAt)).To(BeTrue(), "wakeAt %s, want %s", out.WakeAt, tc.wakeAt)
-			g.Expect(out.Status.WaitingFor.Reason).To(Equal(tc.reason))
+			g.Expect(string(out.Status.WaitingFor.Reason)).To(Equal(tc.reason))
 			h.clk.SetTime(tc.wakeAt)
 			out = h.advance()
 			g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
@@ -275,7 +275,7 @@ func TestPauseHoldsAtTheNextStepBoundary(t *testing.T) {
 	g.Expect(h.step("w").Phase).To(Equal(v1alpha1.StepSucceeded)) // the running wait finishes
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
 	g.Expect(out.Status.CurrentStep).To(Equal("b"))
-	g.Expect(out.Status.WaitingFor.Reason).To(Equal("Paused"))
+	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitPaused))
 	g.Expect(out.WakeAt).To(BeNil())
 	g.Expect(out.Transitions).To(ConsistOf(HaveField("Reason", v1alpha1.ReasonPaused)))
 	g.Expect(h.advance().Transitions).To(BeEmpty()) // no repeated Event while paused
@@ -305,7 +305,7 @@ func TestScheduledTimeIsRespected(t *testing.T) {
 	h := newHarness(t, newRun(eventSpec(tagStep("a")), func(r *v1alpha1.WorkflowRun) { r.Spec.ScheduledTime = &at }))
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunPending))
-	g.Expect(out.Status.WaitingFor.Reason).To(Equal("Delay"))
+	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitDelay))
 	g.Expect(*out.WakeAt).To(Equal(at.Time))
 	g.Expect(h.rec.steps()).To(BeEmpty())
 	h.clk.Step(time.Hour)

@@ -55,7 +55,7 @@ func TestFailTwiceThenSucceed(t *testing.T) {
 	g.Expect(h.step("flaky").NextAttemptTime.Time).To(Equal(t0.Add(time.Second)))
 	g.Expect(h.step("flaky").Message).To(Equal("attempt 1 of 5 failed: status 503: unavailable; next attempt at 2026-03-02T10:00:01Z"))
 	g.Expect(*out.WakeAt).To(Equal(t0.Add(time.Second)))
-	g.Expect(out.Status.WaitingFor.Reason).To(Equal("Retry"))
+	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitRetry))
 	g.Expect(out.Transitions).To(ContainElement(HaveField("Reason", v1alpha1.ReasonRetrying)))
 
 	h.clk.Step(999 * time.Millisecond) // too early: no attempt

@@ -59,7 +59,7 @@ var _ = Describe("Run lifecycle", func() {
 		Eventually(func(g Gomega) {
 			got := getRun(run)(g)
 			g.Expect(got.Status.WaitingFor).NotTo(BeNil())
-			g.Expect(got.Status.WaitingFor.Reason).To(Equal("Paused"))
+			g.Expect(got.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitPaused))
 			g.Expect(stepOf(got, "pause").Phase).To(Equal(v1alpha1.StepSucceeded))
 		}).Should(Succeed())
 		Consistently(func() []hit { return target.on("/notify/" + ns) }, "1s", "100ms").Should(BeEmpty())
