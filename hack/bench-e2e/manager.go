@@ -62,6 +62,9 @@ func (m *manager) start(ctx context.Context) error {
 		"--health-probe-bind-address=" + m.probeAddr,
 		// The sink is on loopback, which the egress policy refuses by default.
 		"--egress-allow=127.0.0.1",
+		// The run history (on by default) in this benchmark's own directory.
+		"--history-dsn=" + filepath.Join(m.dir, "history.db"),
+		"--history-bind-address=0",
 	}, m.extraArgs...)
 	p, err := startProcess(m.dir, fmt.Sprintf("manager-%d", m.starts), m.bin, args, []string{"KUBECONFIG=" + m.kubeconfig})
 	if err != nil {

@@ -208,7 +208,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	mgr, err := startManager(root, o, kubeconfig, crm, certs.dir)
+	mgr, err := startManager(root, o, kubeconfig, crm, certs.dir, filepath.Join(state, "history.db"))
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ type managerProcess struct {
 	exited chan struct{}
 }
 
-func startManager(root string, o options, kubeconfig string, crm *localCRM, certDir string) (*managerProcess, error) {
+func startManager(root string, o options, kubeconfig string, crm *localCRM, certDir, historyDB string) (*managerProcess, error) {
 	bin := o.manager
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(root, bin)
@@ -327,6 +327,9 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM, cert
 		// The local CRM sink and test targets listen on 127.0.0.1, which the
 		// egress policy refuses unless allowed.
 		"--egress-allow=127.0.0.1",
+		// The run history survives restarts beside etcd's data; its API on loopback only.
+		"--history-dsn=" + historyDB,
+		"--history-bind-address=127.0.0.1:8444",
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(managerEnv(), "KUBECONFIG="+kubeconfig)
