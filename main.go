@@ -346,6 +346,7 @@ func run(ctx context.Context, c config) error {
 		MaxEventAge:        c.maxEventAge,
 		MaxClockSkew:       c.maxClockSkew,
 		SignatureTolerance: c.sigTolerance,
+		SkipLog:            skipLog(store),
 	}); err != nil {
 		return fmt.Errorf("set up the CloudEvents receiver: %w", err)
 	}
@@ -378,4 +379,23 @@ func run(ctx context.Context, c config) error {
 
 	log.Info("starting manager", "version", version, "leaderElection", c.leaderElect, "receiver", c.receiverAddr, "crmSinkURL", c.crmSinkURL)
 	return mgr.Start(ctx)
+}
+
+// skipLog writes intake's skipped events to the run history store (capped
+// per workflow per minute by the store), so "why didn't it fire for Ann?"
+// has an answer after the fact; a store error is logged, never answered.
+func skipLog(store history.Store) func(context.Context, []intake.SkippedEvent) {
+	if store == nil {
+		return nil
+	}
+	return func(ctx context.Context, events []intake.SkippedEvent) {
+		skips := make([]history.Skip, len(events))
+		for i, e := range events {
+			skips[i] = history.Skip{Namespace: e.Namespace, Workflow: e.Workflow, Reason: e.Reason, EventID: e.EventID,
+				EventSource: e.EventSource, Subject: e.Subject, Message: e.Message, Time: e.Time}
+		}
+		if _, err := store.RecordSkips(ctx, skips); err != nil {
+			ctrl.LoggerFrom(ctx).Info("could not record skipped events in the run history", "error", err.Error())
+		}
+	}
 }

@@ -29,6 +29,13 @@ import (
 // again and decide again).
 func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, subject string, ev *v1alpha1.CloudEvent, at time.Time, cleared bool, now time.Time) (verdict, bool, error) {
 	passed := !cleared && at.Before(now)
+	if held, name, err := r.latestDateEvent(ctx, wf, subject); err != nil {
+		return verdict{}, true, err
+	} else if olderThan(ev, held) {
+		return verdict{skip: v1alpha1.SkipStaleEvent, message: fmt.Sprintf(
+			"event %s is older than event %s that run %s holds; a redelivered or late event never moves the date back",
+			ev.ID, held.ID, name)}, true, nil
+	}
 	for range slotAttempts {
 		pending, err := r.pendingDateRuns(ctx, wf, subject, now)
 		if err != nil {
@@ -45,15 +52,17 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 			return verdict{}, false, nil
 		}
 		run := pending[0]
-		if olderThan(ev, run.Spec.Event) {
-			return verdict{skip: v1alpha1.SkipStaleEvent, message: fmt.Sprintf(
-				"event %s is older than event %s that scheduled run %s; a redelivered or late event never moves the date back",
-				ev.ID, run.Spec.Event.ID, run.Name)}, true, nil
-		}
 		var v verdict
 		switch {
 		case cleared || passed:
-			err = r.client.Delete(ctx, run, client.Preconditions{UID: &run.UID, ResourceVersion: &run.ResourceVersion})
+			// The dropped run is cancelled, not deleted, and keeps the event
+			// that dropped it: its name still answers a redelivery of the
+			// event that scheduled it, its event a stale date event (above),
+			// and once archived the run history answers for it.
+			next := run.DeepCopy()
+			next.Spec.Cancel = true
+			next.Spec.Event = ev.DeepCopy()
+			err = r.client.Patch(ctx, next, client.MergeFromWithOptions(run, client.MergeFromWithOptimisticLock{}))
 			why := "cleared"
 			if passed {
 				why = fmt.Sprintf("passed (%s)", at.UTC().Format(time.RFC3339))
@@ -116,6 +125,29 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 		}
 	}
 	return out, nil
+}
+
+// latestDateEvent is the newest event (by time, then id) any date run of the
+// subject holds, pending, dropped or finished, with that run's name: the
+// subject's latest known date for as long as the run stays in etcd.
+func (r *Receiver) latestDateEvent(ctx context.Context, wf *v1alpha1.Workflow, subject string) (*v1alpha1.CloudEvent, string, error) {
+	var runs v1alpha1.WorkflowRunList
+	if err := r.client.List(ctx, &runs, client.InNamespace(wf.Namespace),
+		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, "", fmt.Errorf("list runs of subject %q: %w", subject, err)
+	}
+	var latest *v1alpha1.CloudEvent
+	name := ""
+	for i := range runs.Items {
+		run := &runs.Items[i]
+		if run.Labels[v1alpha1.LabelTrigger] != triggerDateField || run.Spec.Event == nil {
+			continue
+		}
+		if latest == nil || olderThan(latest, run.Spec.Event) {
+			latest, name = run.Spec.Event.DeepCopy(), run.Name
+		}
+	}
+	return latest, name, nil
 }
 
 // olderThan orders date events by time, then id: an event sent before the

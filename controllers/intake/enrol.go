@@ -71,7 +71,9 @@ func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.Clou
 			r.skips.dateRun(e.wf, false, r.opts.Clock.Now())
 		case v.skip != "":
 			res.Skipped = append(res.Skipped, Skip{Workflow: e.wf.Name, Reason: v.skip, Message: v.message})
-			skips = append(skips, recordedSkip{workflow: e.wf, reason: v.skip, message: fmt.Sprintf("event %s: %s", ev.ID, v.message)})
+			skips = append(skips, recordedSkip{workflow: e.wf, reason: v.skip, message: fmt.Sprintf("event %s: %s", ev.ID, v.message),
+				event: SkippedEvent{Namespace: ns, Workflow: e.wf.Name, Reason: v.skip, EventID: ev.ID, EventSource: ev.Source,
+					Subject: firstNonEmpty(subject, ev.Subject), Message: v.message, Time: r.opts.Clock.Now()}})
 			logger.V(1).Info("skipped", "workflow", e.wf.Name, "reason", v.skip, "message", v.message)
 		}
 	}

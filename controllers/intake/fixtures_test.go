@@ -150,6 +150,17 @@ func runsOf(ns, workflow string) []v1alpha1.WorkflowRun {
 	return list.Items
 }
 
+// scheduledRuns lists the runs of workflow in ns that are neither finished nor cancelled.
+func scheduledRuns(ns, workflow string) []v1alpha1.WorkflowRun {
+	var out []v1alpha1.WorkflowRun
+	for _, r := range runsOf(ns, workflow) {
+		if !r.Spec.Cancel && !r.Status.Phase.IsFinished() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // allRuns lists every run in ns.
 func allRuns(ns string) []v1alpha1.WorkflowRun {
 	var list v1alpha1.WorkflowRunList

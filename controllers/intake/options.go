@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"net"
 	"time"
 
@@ -63,6 +64,10 @@ type Options struct {
 	// may be from the receiver's clock, either way; older or newer signed
 	// requests are refused as replays (default 5m).
 	SignatureTolerance time.Duration
+	// SkipLog, when set, receives every skipped event once the request that
+	// carried it succeeded (main writes them to the run history store). It
+	// must not fail the request: it is observability, never an acknowledgement.
+	SkipLog func(ctx context.Context, skips []SkippedEvent)
 	// Recorder records Kubernetes Events on Workflows; default the manager's
 	// recorder named "crmflow-intake".
 	Recorder events.EventRecorder

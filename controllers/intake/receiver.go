@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -131,6 +132,13 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 	for _, s := range skips {
 		r.skips.record(s)
 	}
+	if r.opts.SkipLog != nil && len(skips) > 0 {
+		events := make([]SkippedEvent, len(skips))
+		for i := range skips {
+			events[i] = skips[i].event
+		}
+		r.opts.SkipLog(ctx, events)
+	}
 	return answer, nil
 }
 
@@ -170,4 +178,21 @@ type recordedSkip struct {
 	workflow *v1alpha1.Workflow
 	reason   string
 	message  string
+	event    SkippedEvent
+}
+
+// SkippedEvent is one event that did not enrol one workflow, as the run
+// history keeps it to answer "why didn't it fire for Ann?".
+type SkippedEvent struct {
+	Namespace, Workflow, Reason, EventID, EventSource, Subject, Message string
+	Time                                                                time.Time
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

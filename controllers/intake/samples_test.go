@@ -130,21 +130,32 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", movedMidnight.Add(-14*24*time.Hour)))
 
-		r = post(ns, event("u-3", "contact.updated", "", contact(nil)))
+		third := event("u-3", "contact.updated", "", contact(nil))
+		third.SetTime(time.Now())
+		r = post(ns, third)
 		Expect(r.First().Dropped).To(ConsistOf(intake.RunRef{Workflow: wf.Name, Run: name}), r.Raw)
-		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty(), "the dropped run is cancelled")
+		dropped := &v1alpha1.WorkflowRun{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, dropped)).To(Succeed())
+		Expect(dropped.Spec.Cancel).To(BeTrue())
+		Expect(dropped.Spec.Event.ID).To(Equal("u-3"), "the dropped run keeps the event that dropped it")
 
-		// After a drop the next date enrols at once (the slot was released).
+		// A late redelivery of u-2, which had moved the date, does not schedule it again.
+		r = post(ns, second)
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipStaleEvent)), r.Raw)
+		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty())
+
+		// After a drop the next date enrols at once.
 		r = post(ns, event("u-4", "contact.updated", "", contact(day)))
 		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		// A date already passed schedules nothing and drops the pending run.
 		r = post(ns, event("u-5", "contact.updated", "", contact(time.Now().AddDate(0, 0, 3).Format("2006-01-02"))))
 		Expect(r.First().Dropped).To(HaveLen(1), r.Raw)
-		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty(), "the dropped run is cancelled")
 		// With nothing pending, a passed date is a skip the Workflow's status explains.
 		r = post(ns, event("u-6", "contact.updated", "", contact(time.Now().AddDate(0, 0, 2).Format("2006-01-02"))))
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipDatePassed)), r.Raw)
-		Expect(runsOf(ns, wf.Name)).To(BeEmpty())
+		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty(), "the dropped run is cancelled")
 		Eventually(func(g Gomega) {
 			got := &v1alpha1.Workflow{}
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: wf.Name}, got)).To(Succeed())
