@@ -129,7 +129,8 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 
 // latestDateEvent is the newest event (by time, then id) any date run of the
 // subject holds, pending, dropped or finished, with that run's name: the
-// subject's latest known date for as long as the run stays in etcd.
+// subject's latest known date for as long as the run stays in etcd. Runs
+// not finished are read live.
 func (r *Receiver) latestDateEvent(ctx context.Context, wf *v1alpha1.Workflow, subject string) (*v1alpha1.CloudEvent, string, error) {
 	var runs v1alpha1.WorkflowRunList
 	if err := r.client.List(ctx, &runs, client.InNamespace(wf.Namespace),
@@ -140,7 +141,20 @@ func (r *Receiver) latestDateEvent(ctx context.Context, wf *v1alpha1.Workflow, s
 	name := ""
 	for i := range runs.Items {
 		run := &runs.Items[i]
-		if run.Labels[v1alpha1.LabelTrigger] != triggerDateField || run.Spec.Event == nil {
+		if run.Labels[v1alpha1.LabelTrigger] != triggerDateField {
+			continue
+		}
+		if !run.Status.Phase.IsFinished() { // the cache may not show the latest event it holds yet
+			fresh, err := r.readLive(ctx, run)
+			if err != nil {
+				return nil, "", err
+			}
+			if fresh == nil {
+				continue
+			}
+			run = fresh
+		}
+		if run.Spec.Event == nil {
 			continue
 		}
 		if latest == nil || olderThan(latest, run.Spec.Event) {
@@ -157,8 +171,10 @@ func olderThan(ev, held *v1alpha1.CloudEvent) bool {
 	if held == nil || ev.Time == nil || held.Time == nil {
 		return false
 	}
-	if !ev.Time.Equal(held.Time) {
-		return ev.Time.Before(held.Time)
+	// Stored times keep whole seconds: compare at that precision.
+	a, b := ev.Time.Truncate(time.Second), held.Time.Truncate(time.Second)
+	if !a.Equal(b) {
+		return a.Before(b)
 	}
 	return ev.Source == held.Source && ev.ID < held.ID
 }
