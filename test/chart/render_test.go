@@ -344,7 +344,8 @@ func TestTemplateWebhooksAndMetricsOff(t *testing.T) {
 	c := dep.Spec.Template.Spec.Containers[0]
 	g.Expect(c.Args).NotTo(ContainElement("--leader-elect"))
 	g.Expect(c.Args).To(ContainElement("--metrics-bind-address=0"))
-	g.Expect(c.VolumeMounts).To(HaveLen(1), "only /tmp without webhook certificates")
+	g.Expect(c.VolumeMounts).To(ConsistOf(HaveField("MountPath", "/tmp"), HaveField("MountPath", "/var/lib/crmflow")),
+		"/tmp and the run history, no webhook certificates")
 }
 
 func TestSchemaRefusesBadValues(t *testing.T) {

@@ -53,7 +53,7 @@ func TestSetupArchivesAndServes(t *testing.T) {
 	addr := l.Addr().String()
 	g.Expect(l.Close()).To(Succeed())
 	store, err := setup.Setup(ctx, mgr, prometheus.NewRegistry(), clock.RealClock{}, setup.Config{
-		DSN: filepath.Join(t.TempDir(), "history.db"), BindAddress: addr, Grace: -1,
+		DSN: filepath.Join(t.TempDir(), "history.db"), BindAddress: addr, Grace: -1, CleanupInterval: 200 * time.Millisecond,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = store.Close() })
