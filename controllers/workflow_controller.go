@@ -13,6 +13,8 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -193,8 +195,12 @@ func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Revisions == nil || r.Counters == nil {
 		return errors.New("workflow controller: Revisions and Counters are required (controllers.NewShared)")
 	}
+	// Only spec changes (and creation) of a Workflow reconcile it at once:
+	// its own status writes, and intake's, must not, or every write would
+	// bring the next one while runs finish. Counts come through the run
+	// watch, one write per flush interval; cron ticks through RequeueAfter.
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Workflow{}).
+		For(&v1alpha1.Workflow{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &v1alpha1.WorkflowRun{}, r.Counters.Handler())).
 		Named("workflow").
 		Complete(r)
