@@ -67,8 +67,10 @@ type Archiver struct {
 	WarningInterval time.Duration
 
 	batch *batcher
-	// archived holds the runs stored and not yet removed from etcd.
-	archived sync.Map
+	// archived holds the runs stored, until a while after they left etcd
+	// (a reconcile queued before the removal must not store them again).
+	archived   map[types.UID]time.Time // zero: still in etcd; else when it left
+	archivedMu sync.Mutex
 
 	mu       sync.Mutex
 	waiting  map[types.UID]bool
@@ -107,7 +109,12 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	// a minute of runs only once Archived says each of them is stored: a
 	// crash in between leaves the run in etcd, and the next attempt's write
 	// is a no-op on its UID.
-	a.archived.Store(run.UID, true)
+	a.archivedMu.Lock()
+	if a.archived == nil {
+		a.archived = map[types.UID]time.Time{}
+	}
+	a.archived[run.UID] = time.Time{}
+	a.archivedMu.Unlock()
 	return ctrl.Result{}, nil
 }
 
@@ -115,14 +122,29 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 // after a restart it stores every finished run in etcd again, a no-op on
 // the UID). Dry runs are never archived.
 func (a *Archiver) Archived(uid types.UID) bool {
-	_, ok := a.archived.Load(uid)
+	a.archivedMu.Lock()
+	defer a.archivedMu.Unlock()
+	_, ok := a.archived[uid]
 	return ok
 }
 
-// Forget drops runs that left etcd.
+// forgetAfter is how long a removed run is still known as archived.
+const forgetAfter = 5 * time.Minute
+
+// Forget notes runs that left etcd; they are forgotten a while later.
 func (a *Archiver) Forget(uids []types.UID) {
+	now := a.Clock.Now()
+	a.archivedMu.Lock()
+	defer a.archivedMu.Unlock()
 	for _, uid := range uids {
-		a.archived.Delete(uid)
+		if _, ok := a.archived[uid]; ok {
+			a.archived[uid] = now
+		}
+	}
+	for uid, gone := range a.archived {
+		if !gone.IsZero() && now.Sub(gone) > forgetAfter {
+			delete(a.archived, uid)
+		}
 	}
 }
 
