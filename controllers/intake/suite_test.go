@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,33 @@ var (
 	proxy     *apiProxy
 	baseURL   string
 	httpc     = &http.Client{Timeout: 30 * time.Second}
+	// skipLog collects what the receiver hands Options.SkipLog (the run history's input).
+	skipLog = &skippedEvents{}
 )
+
+// skippedEvents is a concurrency-safe list of the skipped events logged.
+type skippedEvents struct {
+	mu     sync.Mutex
+	events []intake.SkippedEvent
+}
+
+func (s *skippedEvents) add(_ context.Context, evs []intake.SkippedEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, evs...)
+}
+
+func (s *skippedEvents) of(namespace string) []intake.SkippedEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []intake.SkippedEvent
+	for _, e := range s.events {
+		if e.Namespace == namespace {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 func TestIntake(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -82,6 +109,7 @@ var _ = BeforeSuite(func() {
 		RetryAfter:     time.Second,
 		FlushInterval:  200 * time.Millisecond,
 		EventInterval:  time.Second,
+		SkipLog:        skipLog.add,
 	})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
