@@ -108,5 +108,5 @@ GO
 
 rm -rf "$WORK"
 "$OUT/kube-apiserver" --version
-"$OUT/etcd" --version | head -1
+"$OUT/etcd" --version | sed -n 1p   # sed reads all: head would end the pipe early (SIGPIPE under pipefail)
 echo "control plane ready in $OUT"
