@@ -465,12 +465,21 @@ type WorkflowRun struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec and status are atomic for server-side field tracking: the
+	// receiver creates the spec and appends to its inbox, the run controller
+	// is the status's only writer, and nothing applies parts of either. So
+	// the API server keeps one managedFields entry for each instead of one per
+	// step, condition and data field, which it would otherwise store, cache
+	// and recompute on every write (about half of a finished run's bytes).
+
 	// spec is the enrolment: the workflow revision and the triggering event.
 	// +required
+	// +structType=atomic
 	Spec WorkflowRunSpec `json:"spec"`
 
 	// status is the execution log.
 	// +optional
+	// +structType=atomic
 	Status WorkflowRunStatus `json:"status,omitempty"`
 }
 
