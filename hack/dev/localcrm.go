@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emersion/go-smtp"
+	"github.com/crmflow/crmflow/internal/mailsink"
 )
 
 // localCRM stands in for the CRM platform, the notification hooks, the SMS
@@ -29,7 +28,7 @@ import (
 type localCRM struct {
 	sink     *http.Server
 	sinkAddr string
-	mail     *smtp.Server
+	mail     *mailsink.Server
 	mailAddr string
 }
 
@@ -54,10 +53,7 @@ func startLocalCRM(sinkAddr, smtpAddr string) (*localCRM, error) {
 	c.sink = &http.Server{Handler: mux}
 	go func() { _ = c.sink.Serve(sinkLn) }()
 
-	c.mail = smtp.NewServer(mailBackend{})
-	c.mail.Domain = "localhost"
-	c.mail.AllowInsecureAuth = true
-	go func() { _ = c.mail.Serve(mailLn) }()
+	c.mail = mailsink.Serve(mailLn, printMail)
 
 	say("local CRM on http://%s (commands /crm, /notify/<name>, /sms, /webhook/<name>, /zapier/<name>), SMTP server on %s",
 		c.sinkAddr, c.mailAddr)
@@ -120,49 +116,11 @@ func oneLine(b []byte) string {
 	return strings.Join(strings.Fields(string(bytes.TrimSpace(b))), " ")
 }
 
-// mailBackend prints every message it receives.
-type mailBackend struct{}
-
-func (mailBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{}, nil }
-
-type mailSession struct {
-	from string
-	to   []string
+// printMail prints a message the local mailbox received.
+func printMail(m mailsink.Message) {
+	crmSay("email from %s to %s: %q\n%s", m.From, strings.Join(m.To, ", "), m.Subject,
+		"      | "+strings.Join(m.Body, "\n      | "))
 }
-
-func (s *mailSession) AuthMechanisms() []string { return nil }
-func (s *mailSession) Auth(string) (smtp.Session, error) {
-	return nil, errors.New("no auth")
-}
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	subject, inBody := "", false
-	var body []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case inBody:
-			if len(body) < 20 {
-				body = append(body, line)
-			}
-		case line == "":
-			inBody = true
-		case strings.HasPrefix(strings.ToLower(line), "subject:"):
-			subject = strings.TrimSpace(line[len("subject:"):])
-		}
-	}
-	crmSay("email from %s to %s: %q\n%s", s.from, strings.Join(s.to, ", "), subject,
-		"      | "+strings.Join(body, "\n      | "))
-	return nil
-}
-func (s *mailSession) Reset()        { s.from, s.to = "", nil }
-func (s *mailSession) Logout() error { return nil }
 
 // prefixWriter prefixes every line written to w.
 func prefixWriter(prefix string, w io.Writer) io.Writer {
