@@ -44,6 +44,7 @@ type bench struct {
 	scheme  *runtime.Scheme
 	c       client.WithWatch
 	sink    *sink
+	mail    *mailbox // lead mode
 	mgr     *manager
 	httpc   *http.Client
 	seq     int // event id sequence across phases
@@ -100,11 +101,17 @@ func (b *bench) close() {
 	if b.sink != nil {
 		b.sink.close()
 	}
+	if b.mail != nil {
+		_ = b.mail.srv.Close()
+	}
 }
 
 // workflowNames are the workflows this mode applies.
 func (b *bench) workflowNames() []string {
 	names := []string{vipWorkflow}
+	if b.o.mode == "lead" {
+		return append(names, leadWorkflow)
+	}
 	if b.o.mode != "e2e" {
 		names = append(names, waitWorkflow)
 		if b.o.mode != "wake" {
@@ -145,7 +152,16 @@ func (b *bench) applyWorkflows(ctx context.Context) error {
 	vip.Namespace = benchNS
 	vip.Spec.State = v1alpha1.WorkflowActive
 	wfs := []*v1alpha1.Workflow{&vip}
-	if b.o.mode != "e2e" {
+	if b.o.mode == "lead" {
+		if b.mail, err = startMailbox(); err != nil {
+			return err
+		}
+		lead, err := b.leadWorkflowSpec()
+		if err != nil {
+			return err
+		}
+		wfs = append(wfs, lead)
+	} else if b.o.mode != "e2e" {
 		d := v1alpha1.Duration(waitDuration.String())
 		wfs = append(wfs, &v1alpha1.Workflow{
 			ObjectMeta: metav1.ObjectMeta{Name: waitWorkflow, Namespace: benchNS},
@@ -241,7 +257,7 @@ func (b *bench) warmUp(ctx context.Context) error {
 		return fmt.Errorf("warm-up run %s finished %s: %s", run.Name, run.Status.Phase, run.Status.Message)
 	}
 	b.finished = run
-	if b.o.mode == "e2e" {
+	if b.o.mode == "e2e" || b.o.mode == "lead" {
 		return nil
 	}
 	ev := benchEvent{id: "warm-wait", typ: "bench.wait", subject: "c-warm", data: `{"contact":{"id":"c-warm"}}`}

@@ -51,13 +51,19 @@
 //   - wake: -wake-runs waiting runs whose wakes are spread evenly over
 //     -wake-window and -wake-burst that wake in the same second (in the middle
 //     of the window); see wake.go for how lateness is defined.
+//   - lead: the lead follow-up sample (3 waits, 2 emails, 1 CRM command) with
+//     its waits cut to seconds and its mail sent to a local SMTP sink;
+//     -lead-runs new contacts per repetition, once without a reply and once
+//     replying to each welcome email; prints the API writes per run by verb
+//     and resource from apiserver_request_total, and checks each contact got
+//     the emails its path sends.
 //
 // Flags (defaults in brackets): -root [.] repository root; -mode [e2e];
 // -events [1500] events per repetition; -reps [3]; -senders [1,8,32];
 // -contacts [1000] distinct subjects; -bare-workers [8]; -rep-timeout [5m]
 // time limit of one repetition; -preload-finished [20000];
 // -preload-waiting [10000]; -preload-workers [16]; -wake-runs [10000];
-// -wake-burst [1000]; -wake-window [10m]; -manager-args [""] extra manager
+// -wake-burst [1000]; -wake-window [10m]; -lead-runs [300]; -manager-args [""] extra manager
 // flags, space-separated; -keep [false] keep the temp dir (logs, etcd data).
 package main
 
@@ -96,13 +102,14 @@ type options struct {
 	wakeWindow      time.Duration
 	managerArgs     string
 	keep            bool
+	leadRuns        int
 }
 
 func main() {
 	var o options
 	var senders string
 	flag.StringVar(&o.root, "root", ".", "repository root (config/crd, config/samples, bin/k8s, main.go)")
-	flag.StringVar(&o.mode, "mode", "e2e", "e2e, preload, both or wake")
+	flag.StringVar(&o.mode, "mode", "e2e", "e2e, preload, both, wake or lead")
 	flag.IntVar(&o.events, "events", 1500, "events per repetition (and writes of each baseline repetition)")
 	flag.IntVar(&o.reps, "reps", 3, "repetitions per sender count; medians are printed")
 	flag.StringVar(&senders, "senders", "1,8,32", "closed-loop sender counts, comma-separated")
@@ -112,6 +119,7 @@ func main() {
 	flag.IntVar(&o.preloadFinished, "preload-finished", 20000, "finished runs stored before the preload measurement")
 	flag.IntVar(&o.preloadWaiting, "preload-waiting", 10000, "waiting runs stored before the preload measurement")
 	flag.IntVar(&o.preloadWorkers, "preload-workers", 16, "writers creating preloaded runs")
+	flag.IntVar(&o.leadRuns, "lead-runs", 300, "lead follow-up runs per repetition and path (lead mode)")
 	flag.IntVar(&o.wakeRuns, "wake-runs", 10000, "runs whose wakes are spread over -wake-window")
 	flag.IntVar(&o.wakeBurst, "wake-burst", 1000, "runs that wake in the same second")
 	flag.DurationVar(&o.wakeWindow, "wake-window", 10*time.Minute, "window the spread wakes are due in")
@@ -127,11 +135,11 @@ func main() {
 		o.senders = append(o.senders, n)
 	}
 	switch {
-	case o.mode != "e2e" && o.mode != "preload" && o.mode != "both" && o.mode != "wake":
-		fmt.Fprintf(os.Stderr, "bench-e2e: -mode must be e2e, preload, both or wake, got %q\n", o.mode)
+	case o.mode != "e2e" && o.mode != "preload" && o.mode != "both" && o.mode != "wake" && o.mode != "lead":
+		fmt.Fprintf(os.Stderr, "bench-e2e: -mode must be e2e, preload, both, wake or lead, got %q\n", o.mode)
 		os.Exit(2)
-	case o.events < 1 || o.reps < 1 || o.contacts < 1 || o.bareWorkers < 1 || o.preloadWorkers < 1:
-		fmt.Fprintln(os.Stderr, "bench-e2e: -events, -reps, -contacts, -bare-workers and -preload-workers must be at least 1")
+	case o.events < 1 || o.leadRuns < 1 || o.reps < 1 || o.contacts < 1 || o.bareWorkers < 1 || o.preloadWorkers < 1:
+		fmt.Fprintln(os.Stderr, "bench-e2e: -events, -lead-runs, -reps, -contacts, -bare-workers and -preload-workers must be at least 1")
 		os.Exit(2)
 	case o.wakeWindow < 10*time.Second:
 		fmt.Fprintln(os.Stderr, "bench-e2e: -wake-window must be at least 10s")
@@ -205,6 +213,8 @@ func run(ctx context.Context, o options) (err error) {
 			o.senders[len(o.senders)-1], loaded, empty, loaded/empty)
 	case "wake":
 		err = b.wake(ctx)
+	case "lead":
+		err = b.leadPhase(ctx)
 	}
 	if errors.Is(err, context.Canceled) {
 		say("interrupted; stopping everything")
