@@ -81,6 +81,7 @@ type config struct {
 	maxHops         int
 	maxEventBytes   int64
 	runWorkers      int
+	secretMaxAge    time.Duration
 	maxEventAge     time.Duration
 	maxClockSkew    time.Duration
 	egressAllow     []string
@@ -129,6 +130,7 @@ Flags:
 	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrolment from an event that crmflow actions caused this many times in a row (loop prevention).")
 	fs.Int64Var(&c.maxEventBytes, "max-event-bytes", intake.DefaultMaxBodyBytes, "Largest accepted request body and event data, in bytes; larger requests get 413.")
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
+	fs.DurationVar(&c.secretMaxAge, "secret-max-age", 10*time.Second, "How long actions reuse a Secret they read (webhook URLs, SMTP and SMS credentials) before reading it again; a changed Secret takes effect within it. 0 reads it for every action.")
 	fs.DurationVar(&c.maxEventAge, "max-event-age", intake.DefaultMaxEventAge, "Refuse (400) events whose time attribute is older than this.")
 	fs.DurationVar(&c.maxClockSkew, "max-clock-skew", intake.DefaultMaxClockSkew, "Refuse (400) events whose time attribute is further ahead of the receiver's clock than this.")
 	fs.DurationVar(&c.sigTolerance, "signature-tolerance", request.DefaultSignatureTolerance, "How far a signed event request's X-Crmflow-Timestamp may be from the receiver's clock, either way; older (replayed) or newer signed requests get 403.")
@@ -153,6 +155,9 @@ Flags:
 	}
 	if c.maxHops < 1 {
 		return c, fmt.Errorf("--max-hops must be at least 1, got %d", c.maxHops)
+	}
+	if c.secretMaxAge < 0 {
+		return c, fmt.Errorf("--secret-max-age must not be negative, got %s", c.secretMaxAge)
 	}
 	if c.runWorkers < 1 {
 		return c, fmt.Errorf("--run-workers must be at least 1, got %d", c.runWorkers)
@@ -320,7 +325,7 @@ func run(ctx context.Context, c config) error {
 		Engine:    engine,
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
-		Secrets:   controllers.SecretReader{Reader: mgr.GetAPIReader()},
+		Secrets:   controllers.NewSecretReader(mgr.GetAPIReader(), c.secretMaxAge, realClock),
 		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
 		Metrics:   m,
 		Dedup:     dedup,

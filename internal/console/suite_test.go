@@ -147,7 +147,7 @@ func startManager() {
 	Expect((&controllers.WorkflowRunReconciler{
 		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clk, Engine: engine, Metrics: m,
-		Secrets:  controllers.SecretReader{Reader: mgr.GetAPIReader()},
+		Secrets:  &controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder: mgr.GetEventRecorder("crmflow-workflowrun"),
 	}).SetupWithManager(mgr)).To(Succeed())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

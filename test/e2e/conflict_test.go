@@ -72,7 +72,7 @@ var _ = Describe("Status write conflicts", func() {
 				Executor:   actions.NewExecutor(actions.Config{Clock: clk, Egress: &actions.EgressPolicy{Allow: []string{"127.0.0.1"}}}),
 				CRMSinkURL: target.URL + "/crm",
 			}),
-			Secrets:   controllers.SecretReader{Reader: k8sClient},
+			Secrets:   &controllers.SecretReader{Reader: k8sClient},
 			Revisions: &revision.Store{Client: cache, Live: k8sClient},
 		}
 	})

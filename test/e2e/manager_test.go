@@ -173,7 +173,7 @@ func startManager(o managerOptions) *testManager {
 		APIReader:       mgr.GetAPIReader(),
 		Clock:           o.clock,
 		Engine:          engine,
-		Secrets:         controllers.SecretReader{Reader: mgr.GetAPIReader()},
+		Secrets:         &controllers.SecretReader{Reader: mgr.GetAPIReader()},
 		Recorder:        mgr.GetEventRecorder("crmflow-workflowrun"),
 		Metrics:         m,
 		MaxRequeueAfter: o.poll,

@@ -53,7 +53,7 @@ var _ = Describe("deduplication of archived runs", func() {
 		}).SetupWithManager(mgr)).To(Succeed())
 		Expect((&controllers.WorkflowRunReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{}, Engine: engine,
-			Revisions: shared.Revisions, Counters: shared.Counters, Secrets: controllers.SecretReader{Reader: mgr.GetAPIReader()},
+			Revisions: shared.Revisions, Counters: shared.Counters, Secrets: &controllers.SecretReader{Reader: mgr.GetAPIReader()},
 			Recorder: mgr.GetEventRecorder("crmflow-workflowrun"), Metrics: m, Dedup: store, FinishedRunsArchived: true,
 		}).SetupWithManager(mgr)).To(Succeed())
 		a := &archiver.Archiver{Client: mgr.GetClient(), Store: store, Clock: clock.RealClock{}, Grace: -1}
