@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/pem"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,22 +19,6 @@ import (
 	"github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
-
-// runPluginAt runs the plugin with its clock at now.
-func runPluginAt(now time.Time, args ...string) (string, string, int) {
-	var out, errOut bytes.Buffer
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	cmd := NewRootCommand(streams, clocktesting.NewFakePassiveClock(now))
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	code := 0
-	if err := cmd.Execute(); err != nil {
-		errOut.WriteString("error: " + err.Error() + "\n")
-		code = exitCode(err)
-	}
-	return out.String(), errOut.String(), code
-}
 
 // TestArchivedRunsReadAsLive drives runs, history, contact and stats against
 // a real API server and a real history API: a run printed live prints the
