@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/enrollment"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/runner"
 )
@@ -57,15 +58,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(run.Spec.WorkflowName, run.Spec.Subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return admitResult{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
 	}
-	others := make([]runner.Candidate, 0, len(list.Items))
-	for i := range list.Items {
-		o := &list.Items[i]
-		if o.Spec.DryRun || !o.DeletionTimestamp.IsZero() || o.Status.Result == v1alpha1.ReasonNotAdmitted {
-			continue
-		}
-		others = append(others, candidate(o))
-	}
-	a := runner.Admit(policy, candidate(run), others, run.Spec.Subject)
+	a := runner.Admit(policy, enrollment.Candidate(run), enrollment.Candidates(list.Items), run.Spec.Subject)
 	switch a.Verdict {
 	case runner.Wait:
 		return admitResult{wait: true}, nil
@@ -89,10 +82,6 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 		}
 	}
 	return admitResult{}, nil
-}
-
-func candidate(o *v1alpha1.WorkflowRun) runner.Candidate {
-	return runner.Candidate{Name: o.Name, Created: o.CreationTimestamp.Time, Started: o.Status.Phase != "", Finished: o.Status.Phase.IsFinished()}
 }
 
 // archivedDuplicate asks the run history store whether the run's event

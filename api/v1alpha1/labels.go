@@ -34,6 +34,17 @@ const (
 	LabelTrigger = "crmflow.io/trigger"
 )
 
+// LabelTrigger values: what created a run.
+const (
+	// TriggerEvent marks a run an event enrolled (an event trigger).
+	TriggerEvent = "event"
+	// TriggerDateField marks a run a dateField trigger scheduled at a date
+	// an event carried.
+	TriggerDateField = "dateField"
+	// TriggerSchedule marks the run of a schedule trigger's cron tick.
+	TriggerSchedule = "schedule"
+)
+
 // SubjectHash is the LabelSubjectHash value of a subject (subjects are not
 // always valid label values): the first 20 hex digits of the SHA-256 of the
 // subject followed by a NUL byte. Every writer of runs uses it, so a subject's

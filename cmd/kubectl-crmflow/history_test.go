@@ -1,26 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/pem"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	authnv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,24 +18,7 @@ import (
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/sqlstore"
-	"github.com/crmflow/crmflow/test/testenv"
 )
-
-// runPluginAt runs the plugin with its clock at now.
-func runPluginAt(now time.Time, args ...string) (string, string, int) {
-	var out, errOut bytes.Buffer
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	cmd := NewRootCommand(streams, clocktesting.NewFakePassiveClock(now))
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	code := 0
-	if err := cmd.Execute(); err != nil {
-		errOut.WriteString("error: " + err.Error() + "\n")
-		code = exitCode(err)
-	}
-	return out.String(), errOut.String(), code
-}
 
 // TestArchivedRunsReadAsLive drives runs, history, contact and stats against
 // a real API server and a real history API: a run printed live prints the
@@ -53,37 +26,9 @@ func runPluginAt(now time.Time, args ...string) (string, string, int) {
 func TestArchivedRunsReadAsLive(t *testing.T) {
 	g := NewWithT(t)
 	ctx := t.Context()
-	testenv.SetEventuallyDefaults()
-	env := testenv.New(filepath.Join("..", ".."))
-	cfg, err := env.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme, err := testenv.Scheme()
-	g.Expect(err).NotTo(HaveOccurred())
-	admin, err := client.New(cfg, client.Options{Scheme: scheme})
-	g.Expect(err).NotTo(HaveOccurred())
-
 	// A reader ServiceAccount whose token the plugin uses for both servers.
-	g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sales"}})).To(Succeed())
-	g.Expect(admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "sales"}})).To(Succeed())
-	g.Expect(admin.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "sales"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"crmflow.io"}, Resources: []string{"workflows", "workflowruns"}, Verbs: []string{"get", "list"}}}})).To(Succeed())
-	g.Expect(admin.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "sales"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "reader"},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: "sales"}}})).To(Succeed())
-	cs, err := kubernetes.NewForConfig(cfg)
-	g.Expect(err).NotTo(HaveOccurred())
-	tr, err := cs.CoreV1().ServiceAccounts("sales").CreateToken(ctx, "reader", &authnv1.TokenRequest{
-		Spec: authnv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	g.Expect(err).NotTo(HaveOccurred())
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["reader"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "reader", Namespace: "sales"}
-	kc.CurrentContext = "envtest"
-	g.Expect(clientcmd.WriteToFile(*kc, kubeconfig)).To(Succeed())
+	srvs := startReaderServer(t)
+	admin, kubeconfig, dir := srvs.admin, srvs.kubeconfig, srvs.dir
 
 	// The history API over a SQLite store, with its certificate in a file.
 	store, err := sqlstore.Open(ctx, filepath.Join(dir, "history.db"), sqlstore.Options{})

@@ -16,13 +16,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of the test command")
 
-// runPlugin runs the plugin with args and returns stdout, stderr and the exit code.
-func runPlugin(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
+// runPluginAt runs the plugin with its clock at now.
+func runPluginAt(now time.Time, args ...string) (string, string, int) {
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC))
-	cmd := NewRootCommand(streams, clk)
+	cmd := NewRootCommand(streams, clocktesting.NewFakePassiveClock(now))
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
@@ -32,6 +30,13 @@ func runPlugin(t *testing.T, args ...string) (string, string, int) {
 		code = exitCode(err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// runPlugin runs the plugin with args, its clock at a fixed time, and
+// returns stdout, stderr and the exit code.
+func runPlugin(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return runPluginAt(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), args...)
 }
 
 func samplePath(name string) string {

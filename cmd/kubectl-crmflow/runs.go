@@ -67,7 +67,11 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyCl
 			return fmt.Errorf("get workflow %s/%s: %w", ns, workflow, err)
 		}
 	}
-	sel := client.MatchingLabels{v1alpha1.LabelWorkflow: v1alpha1.WorkflowLabelValue(workflow)}
+	// spec.workflowName is a selectable field of the CRD: the API server
+	// filters on the name itself, so every run of the workflow is listed,
+	// whatever its name's length and whoever created it (a test run a
+	// person wrote carries no crmflow labels).
+	sel := client.MatchingFields{"spec.workflowName": workflow}
 	var runs v1alpha1.WorkflowRunList
 	if err := c.List(ctx, &runs, client.InNamespace(ns), sel); err != nil {
 		return fmt.Errorf("list runs of %s/%s: %w", ns, workflow, err)

@@ -105,7 +105,7 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 	candidates := r.recent.names(index.WorkflowSubjectKey(wf.Name, subject), now)
 	for i := range runs.Items {
 		cached := &runs.Items[i]
-		if cached.Labels[v1alpha1.LabelTrigger] == triggerDateField && !cached.Status.Phase.IsFinished() && !slices.Contains(candidates, cached.Name) {
+		if cached.Labels[v1alpha1.LabelTrigger] == v1alpha1.TriggerDateField && !cached.Status.Phase.IsFinished() && !slices.Contains(candidates, cached.Name) {
 			candidates = append(candidates, cached.Name)
 		}
 	}
@@ -120,7 +120,7 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 			}
 			return nil, fmt.Errorf("read run %s: %w", cached.Name, err)
 		}
-		if live.Labels[v1alpha1.LabelTrigger] == triggerDateField && isPending(live, now) {
+		if live.Labels[v1alpha1.LabelTrigger] == v1alpha1.TriggerDateField && isPending(live, now) {
 			out = append(out, live)
 		}
 	}
@@ -141,7 +141,7 @@ func (r *Receiver) latestDateEvent(ctx context.Context, wf *v1alpha1.Workflow, s
 	name := ""
 	for i := range runs.Items {
 		run := &runs.Items[i]
-		if run.Labels[v1alpha1.LabelTrigger] != triggerDateField {
+		if run.Labels[v1alpha1.LabelTrigger] != v1alpha1.TriggerDateField {
 			continue
 		}
 		if !run.Status.Phase.IsFinished() { // the cache may not show the latest event it holds yet

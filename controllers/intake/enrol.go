@@ -8,22 +8,15 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/enrollment"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/runner"
-)
-
-// Trigger label values intake sets.
-const (
-	triggerEvent     = "event"
-	triggerDateField = "dateField"
 )
 
 // verdict is the outcome of one workflow for one event.
@@ -168,50 +161,23 @@ func (r *Receiver) loopVerdict(wf *v1alpha1.Workflow, subject string, chain v1al
 	return verdict{}, false
 }
 
-// newRun builds the run an event enrols: a reference to the workflow's
-// current revision, the event, the subject, the start time and the causal chain.
+// newRun builds the run an event enrols (package enrollment): a reference
+// to the workflow's current revision, the event, the subject, the start time
+// and the causal chain.
 func (r *Receiver) newRun(ctx context.Context, e *entry, subject string, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain, at, now time.Time) (*v1alpha1.WorkflowRun, error) {
-	wf := e.wf
-	trigger := triggerEvent
-	var scheduled *metav1.Time
-	if e.dateField {
-		trigger = triggerDateField
-		t := metav1.NewTime(at)
-		scheduled = &t
-	} else if wf.Spec.Trigger.Event != nil && wf.Spec.Trigger.Event.Delay != nil && at.After(now) {
-		t := metav1.NewTime(at)
-		scheduled = &t
-	}
-	rev, err := r.revisions.Ensure(ctx, wf)
+	rev, err := r.revisions.Ensure(ctx, e.wf)
 	if err != nil {
 		return nil, err
 	}
-	run := &v1alpha1.WorkflowRun{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      RunName(wf.Name, ev.Source, ev.ID),
-			Namespace: wf.Namespace,
-			Labels: map[string]string{
-				v1alpha1.LabelWorkflow:    v1alpha1.WorkflowLabelValue(wf.Name),
-				v1alpha1.LabelSubjectHash: v1alpha1.SubjectHash(subject),
-				v1alpha1.LabelTrigger:     trigger,
-			},
-		},
-		Spec: v1alpha1.WorkflowRunSpec{
-			WorkflowName:       wf.Name,
-			WorkflowRevision:   rev,
-			WorkflowGeneration: wf.Generation,
-			Subject:            subject,
-			Event:              ev.DeepCopy(),
-			ScheduledTime:      scheduled,
-		},
+	in := enrollment.Event{Subject: subject, Event: ev, Cause: chain}
+	if e.dateField {
+		in.StartAt = at
+		return enrollment.ForDate(e.wf, rev, in), nil
 	}
-	if chain.Hops > 0 || len(chain.Links) > 0 {
-		run.Spec.Cause = chain.DeepCopy()
+	if t := e.wf.Spec.Trigger.Event; t != nil && t.Delay != nil && at.After(now) {
+		in.StartAt = at
 	}
-	if err := controllerutil.SetControllerReference(wf, run, r.client.Scheme()); err != nil {
-		return nil, fmt.Errorf("own run by workflow: %w", err)
-	}
-	return run, nil
+	return enrollment.ForEvent(e.wf, rev, in), nil
 }
 
 // enrol creates run unless the workflow's enrolment policy refuses it. The
@@ -268,11 +234,9 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 			}
 			o = fresh
 		}
-		if o.Spec.DryRun || !o.DeletionTimestamp.IsZero() || o.Status.Result == v1alpha1.ReasonNotAdmitted {
-			continue
+		if enrollment.Counts(o) {
+			others = append(others, enrollment.Candidate(o))
 		}
-		others = append(others, runner.Candidate{Name: o.Name, Created: o.CreationTimestamp.Time,
-			Started: o.Status.Phase != "", Finished: o.Status.Phase.IsFinished()})
 	}
 	// The new run is newer than every run that exists.
 	self := runner.Candidate{Name: run.Name, Created: r.opts.Clock.Now().Add(time.Hour)}

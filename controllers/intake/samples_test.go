@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/enrollment"
 	"github.com/crmflow/crmflow/controllers/intake"
 )
 
@@ -23,7 +24,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		r := postUntilMatched(ns, event("lead-1", "lead.created", "", lead), wf.Name)
 		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		name := r.First().Enrolled[0].Run
-		Expect(name).To(Equal(intake.RunName(wf.Name, "crm.example.com", "lead-1")))
+		Expect(name).To(Equal(enrollment.EventRunName(wf.Name, "crm.example.com", "lead-1")))
 
 		run := &v1alpha1.WorkflowRun{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, run)).To(Succeed())

@@ -5,12 +5,14 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/enrollment"
 )
 
 // hourly turns the weekly sample into an hourly UTC schedule with a one-hour deadline.
@@ -58,7 +60,7 @@ var _ = Describe("Schedule triggers", func() {
 		clk := clocktesting.NewFakeClock(h1.Add(-time.Minute))
 		first := startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
 		wf := createWorkflow(sample("weekly-digest", ns, hourly()))
-		tickRun := func(t time.Time) string { return controllers.ScheduledRunName(wf.Name, t) }
+		tickRun := func(t time.Time) string { return enrollment.TickRunName(wf.Name, t) }
 
 		Eventually(func(g Gomega) {
 			got := getWorkflow(wf)(g)
@@ -75,7 +77,7 @@ var _ = Describe("Schedule triggers", func() {
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelTrigger, "schedule"))
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelWorkflow, wf.Name))
 		Expect(run.Spec.Subject).To(Equal("sales-team"))
-		Expect(run.Spec.Event.Type).To(Equal(controllers.ScheduleTickEventType))
+		Expect(run.Spec.Event.Type).To(Equal(enrollment.TickEventType))
 		Expect(run.Spec.Event.ID).To(Equal(h1.Format(time.RFC3339)))
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", h1))
 		Expect(run.OwnerReferences).To(ConsistOf(And(HaveField("Name", wf.Name), HaveField("Controller", ptr.To(true)))))
@@ -127,5 +129,56 @@ var _ = Describe("Schedule triggers", func() {
 			g.Expect(skipCount(getWorkflow(wf)(g), v1alpha1.SkipDraft)).To(Equal(int64(1)))
 		}).Should(Succeed())
 		Consistently(runNames(ns), "1s", "100ms").Should(BeEmpty())
+	})
+})
+
+var _ = Describe("Schedule enrolment", func() {
+	It("skips a tick while the previous tick's run is active (Forbid) and cancels that run for the next tick (Replace)", func() {
+		ns := newNamespace()
+		h1 := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+		clk := clocktesting.NewFakeClock(h1.Add(-time.Minute))
+		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
+		// A 60-character name: its runs are labelled and selected like any other.
+		name := "weekly-pipeline-review-for-the-enterprise-sales-team-eu-west"
+		Expect(name).To(HaveLen(60))
+		wf := createWorkflow(sample("weekly-digest", ns, hourly(), withName(name),
+			withSteps(waitStep("hold", "24h"))))
+		Expect(wf.Spec.Enrollment.Defaulted().Concurrency).To(Equal(v1alpha1.ConcurrencyForbid))
+		tickRun := func(t time.Time) *v1alpha1.WorkflowRun {
+			return &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: enrollment.TickRunName(wf.Name, t)}}
+		}
+		Eventually(func(g Gomega) { g.Expect(getWorkflow(wf)(g).Status.NextScheduleTime).NotTo(BeNil()) }).Should(Succeed())
+
+		By("the first tick's run waits")
+		clk.SetTime(h1.Add(5 * time.Second))
+		first := tickRun(h1)
+		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunWaiting))
+		run := getRun(first)(Default)
+		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelWorkflow, name))
+		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelTrigger, v1alpha1.TriggerSchedule))
+		byWorkflow := &v1alpha1.WorkflowRunList{}
+		Expect(k8sClient.List(suiteCtx, byWorkflow, client.InNamespace(ns), client.MatchingFields{"spec.workflowName": name})).To(Succeed())
+		Expect(byWorkflow.Items).To(ConsistOf(HaveField("Name", first.Name)), "what kubectl crmflow runs selects")
+
+		By("Forbid: the next tick is counted as ActiveRun and creates nothing")
+		h2 := h1.Add(time.Hour)
+		clk.SetTime(h2.Add(5 * time.Second))
+		Eventually(func(g Gomega) {
+			got := getWorkflow(wf)(g)
+			g.Expect(got.Status.LastScheduleTime.Time).To(BeTemporally("==", h2))
+			g.Expect(skipCount(got, v1alpha1.SkipActiveRun)).To(Equal(int64(1)))
+		}).Should(Succeed())
+		Expect(runNames(ns)(Default)).To(ConsistOf(first.Name))
+
+		By("Replace: the next tick cancels the waiting run and runs")
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"enrollment":{"concurrency":"Replace"}}}`))
+		Expect(k8sClient.Patch(suiteCtx, wf.DeepCopy(), patch)).To(Succeed())
+		h3 := h2.Add(time.Hour)
+		clk.SetTime(h3.Add(5 * time.Second))
+		third := tickRun(h3)
+		Eventually(phaseOf(third)).Should(Equal(v1alpha1.RunWaiting))
+		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunCancelled))
+		Expect(runNames(ns)(Default)).To(ConsistOf(first.Name, third.Name))
+		Expect(skipCount(getWorkflow(wf)(Default), v1alpha1.SkipActiveRun)).To(Equal(int64(1)))
 	})
 })
