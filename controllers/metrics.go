@@ -69,7 +69,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // OnWake registers fn to receive every observed wake lateness as well.
 func (m *Metrics) OnWake(fn func(time.Duration)) { m.onWake = fn }
 
-func (m *Metrics) observeWake(d time.Duration) {
+// ObserveWake records how late a waiting run advanced after its wakeAt; a nil
+// Metrics records nothing.
+func (m *Metrics) ObserveWake(d time.Duration) {
 	if m == nil {
 		return
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/workflow"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
 )
@@ -154,7 +156,7 @@ func startManager(o managerOptions) *testManager {
 	}
 	shared := controllers.NewShared(mgr)
 	shared.Counters.FlushInterval = 200 * time.Millisecond
-	Expect((&controllers.WorkflowReconciler{
+	Expect((&workflow.WorkflowReconciler{
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
 		Client:    mgr.GetClient(),
@@ -166,7 +168,7 @@ func startManager(o managerOptions) *testManager {
 		Metrics:         m,
 		MaxRequeueAfter: o.poll,
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.WorkflowRunReconciler{
+	Expect((&workflowrun.WorkflowRunReconciler{
 		Revisions:       shared.Revisions,
 		Counters:        shared.Counters,
 		Client:          mgr.GetClient(),
@@ -180,7 +182,7 @@ func startManager(o managerOptions) *testManager {
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	if !o.noCleaner {
-		Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
+		Expect(mgr.Add(&workflowrun.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
 	}
 
 	done := make(chan struct{})

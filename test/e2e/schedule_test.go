@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/workflow"
 )
 
 // hourly turns the weekly sample into an hourly UTC schedule with a one-hour deadline.
@@ -58,7 +58,7 @@ var _ = Describe("Schedule triggers", func() {
 		clk := clocktesting.NewFakeClock(h1.Add(-time.Minute))
 		first := startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
 		wf := createWorkflow(sample("weekly-digest", ns, hourly()))
-		tickRun := func(t time.Time) string { return controllers.ScheduledRunName(wf.Name, t) }
+		tickRun := func(t time.Time) string { return workflow.ScheduledRunName(wf.Name, t) }
 
 		Eventually(func(g Gomega) {
 			got := getWorkflow(wf)(g)
@@ -75,7 +75,7 @@ var _ = Describe("Schedule triggers", func() {
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelTrigger, "schedule"))
 		Expect(run.Labels).To(HaveKeyWithValue(v1alpha1.LabelWorkflow, wf.Name))
 		Expect(run.Spec.Subject).To(Equal("sales-team"))
-		Expect(run.Spec.Event.Type).To(Equal(controllers.ScheduleTickEventType))
+		Expect(run.Spec.Event.Type).To(Equal(workflow.ScheduleTickEventType))
 		Expect(run.Spec.Event.ID).To(Equal(h1.Format(time.RFC3339)))
 		Expect(run.Spec.ScheduledTime.Time).To(BeTemporally("==", h1))
 		Expect(run.OwnerReferences).To(ConsistOf(And(HaveField("Name", wf.Name), HaveField("Controller", ptr.To(true)))))

@@ -1,4 +1,4 @@
-package controllers
+package workflow
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/revision"
 )
 
@@ -45,11 +46,11 @@ type WorkflowReconciler struct {
 	// Revisions creates the revision of the current spec.
 	Revisions *revision.Store
 	// Counters keeps run counts per workflow.
-	Counters *RunCounters
+	Counters *controllers.RunCounters
 	// Recorder emits Kubernetes Events for compile failures and schedule ticks.
 	Recorder events.EventRecorder
 	// Metrics counts scheduled runs; nil records nothing.
-	Metrics *Metrics
+	Metrics *controllers.Metrics
 	// FinishedRunsArchived: an archiver removes finished runs from etcd, so
 	// the history limit is not applied here.
 	FinishedRunsArchived bool
@@ -133,7 +134,7 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 const conflictRequeue = time.Second
 
 // applyDelta adds the counts not yet written to the status's totals.
-func applyDelta(wf *v1alpha1.Workflow, d RunDelta) {
+func applyDelta(wf *v1alpha1.Workflow, d controllers.RunDelta) {
 	wf.Status.Runs.Active = d.Active
 	wf.Status.Runs.Succeeded += d.Succeeded
 	wf.Status.Runs.Failed += d.Failed

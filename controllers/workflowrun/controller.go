@@ -1,4 +1,4 @@
-package controllers
+package workflowrun
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
@@ -64,9 +65,9 @@ type WorkflowRunReconciler struct {
 	// retries, holds, enrolment skips; rate-limited per workflow and reason.
 	Recorder events.EventRecorder
 	// Metrics records runs, steps, action errors and wake lateness; nil records nothing.
-	Metrics *Metrics
+	Metrics *controllers.Metrics
 	// Counters receives enrolment skips decided here, for the Workflow's status.
-	Counters *RunCounters
+	Counters *controllers.RunCounters
 	// Dedup, when set, refuses a new run whose event already enrolled the
 	// workflow in a run that was archived and removed from etcd.
 	Dedup EventDeduper
@@ -155,7 +156,7 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.requeue(out.WakeAt, now), nil
 	}
 	if run.Status.WakeAt != nil && !now.Before(run.Status.WakeAt.Time) {
-		r.Metrics.observeWake(now.Sub(run.Status.WakeAt.Time))
+		r.Metrics.ObserveWake(now.Sub(run.Status.WakeAt.Time))
 	}
 	written, err := r.writeStatus(ctx, run, out.Status)
 	if err != nil {
