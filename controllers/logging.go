@@ -31,6 +31,9 @@ func QuietConflicts(log logr.Logger) logr.Logger {
 	if sink == nil {
 		return log
 	}
+	if cd, ok := sink.(logr.CallDepthLogSink); ok {
+		sink = cd.WithCallDepth(1) // conflictSink's own frame: lines still name their caller
+	}
 	return log.WithSink(conflictSink{sink})
 }
 
@@ -48,6 +51,11 @@ func (s conflictSink) Error(err error, msg string, kv ...any) {
 	}
 }
 
+// Info logs through the wrapped sink, from the same call depth as Error.
+func (s conflictSink) Info(level int, msg string, kv ...any) {
+	s.LogSink.Info(level, msg, kv...)
+}
+
 // WithValues keeps the demotion on the derived sink.
 func (s conflictSink) WithValues(kv ...any) logr.LogSink {
 	return conflictSink{s.LogSink.WithValues(kv...)}
@@ -56,4 +64,12 @@ func (s conflictSink) WithValues(kv ...any) logr.LogSink {
 // WithName keeps the demotion on the derived sink.
 func (s conflictSink) WithName(name string) logr.LogSink {
 	return conflictSink{s.LogSink.WithName(name)}
+}
+
+// WithCallDepth passes a caller's depth on to the wrapped sink.
+func (s conflictSink) WithCallDepth(depth int) logr.LogSink {
+	if cd, ok := s.LogSink.(logr.CallDepthLogSink); ok {
+		return conflictSink{cd.WithCallDepth(depth)}
+	}
+	return s
 }
