@@ -49,6 +49,8 @@ import (
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/controllers/workflow"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/internal/console"
 	"github.com/crmflow/crmflow/internal/faultinject"
 	"github.com/crmflow/crmflow/internal/history"
@@ -298,12 +300,12 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return fmt.Errorf("set up the run history: %w", err)
 	}
-	var dedup controllers.EventDeduper
+	var dedup workflowrun.EventDeduper
 	if store != nil {
 		dedup = store
 		defer func() { _ = store.Close() }()
 	}
-	if err := (&controllers.WorkflowReconciler{
+	if err := (&workflow.WorkflowReconciler{
 		Client: mgr.GetClient(),
 		Clock:  realClock,
 		Compile: func(spec *v1alpha1.WorkflowSpec) error {
@@ -318,7 +320,7 @@ func run(ctx context.Context, c config) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Workflow controller: %w", err)
 	}
-	if err := (&controllers.WorkflowRunReconciler{
+	if err := (&workflowrun.WorkflowRunReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Clock:     realClock,
@@ -337,7 +339,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("set up the WorkflowRun controller: %w", err)
 	}
 	if store == nil { // with a history store, its Setup adds the cleaner that waits for the archiver
-		if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: realClock}); err != nil {
+		if err := mgr.Add(&workflowrun.RunCleaner{Client: mgr.GetClient(), Clock: realClock}); err != nil {
 			return fmt.Errorf("add the finished-run cleaner: %w", err)
 		}
 	}

@@ -26,30 +26,3 @@ func newRun(name string, opts ...runOpt) v1alpha1.WorkflowRun {
 func inPhase(p v1alpha1.RunPhase) runOpt {
 	return func(r *v1alpha1.WorkflowRun) { r.Status.Phase = p }
 }
-
-// completedAt marks a run finished (Succeeded unless a phase was set) at t0+d.
-func completedAt(d time.Duration) runOpt {
-	return func(r *v1alpha1.WorkflowRun) {
-		if !r.Status.Phase.IsFinished() {
-			r.Status.Phase = v1alpha1.RunSucceeded
-		}
-		t := metav1.NewTime(t0.Add(d))
-		r.Status.CompletionTime = &t
-	}
-}
-
-func createdAt(d time.Duration) runOpt {
-	return func(r *v1alpha1.WorkflowRun) { r.CreationTimestamp = metav1.NewTime(t0.Add(d)) }
-}
-
-func beingDeleted() runOpt {
-	return func(r *v1alpha1.WorkflowRun) { t := metav1.NewTime(t0); r.DeletionTimestamp = &t }
-}
-
-func names(runs []*v1alpha1.WorkflowRun) []string {
-	out := []string{}
-	for _, r := range runs {
-		out = append(out, r.Name)
-	}
-	return out
-}

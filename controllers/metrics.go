@@ -21,10 +21,6 @@ type Metrics struct {
 	WakeLateness prometheus.Histogram
 	// ScheduledRuns counts runs created for cron ticks, by namespace and workflow.
 	ScheduledRuns *prometheus.CounterVec
-
-	// onWake, when set, also receives every wake lateness (for the wake
-	// benchmark, which needs raw samples for percentiles).
-	onWake func(time.Duration)
 }
 
 // NewMetrics creates crmflow's metrics and registers them with reg (in the
@@ -66,15 +62,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// OnWake registers fn to receive every observed wake lateness as well.
-func (m *Metrics) OnWake(fn func(time.Duration)) { m.onWake = fn }
-
-func (m *Metrics) observeWake(d time.Duration) {
+// ObserveWake records how late a waiting run advanced after its wakeAt; a nil
+// Metrics records nothing.
+func (m *Metrics) ObserveWake(d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.WakeLateness.Observe(d.Seconds())
-	if m.onWake != nil {
-		m.onWake(d)
-	}
 }

@@ -35,6 +35,8 @@ import (
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/intake"
+	"github.com/crmflow/crmflow/controllers/workflow"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/internal/console"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
 	"github.com/crmflow/crmflow/runner"
@@ -138,13 +140,13 @@ func startManager() {
 	m, err := controllers.NewMetrics(prometheus.NewRegistry())
 	Expect(err).NotTo(HaveOccurred())
 	shared := controllers.NewShared(mgr)
-	Expect((&controllers.WorkflowReconciler{
+	Expect((&workflow.WorkflowReconciler{
 		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), Clock: clk, Metrics: m,
 		Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
 		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.WorkflowRunReconciler{
+	Expect((&workflowrun.WorkflowRunReconciler{
 		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clk, Engine: engine, Metrics: m,
 		Secrets:  &controllers.SecretReader{Reader: mgr.GetAPIReader()},

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 )
 
 // Finished runs leave etcd a minute at a time, by one collection delete,
@@ -34,7 +34,7 @@ var _ = Describe("Removing finished runs", func() {
 
 		var mu sync.Mutex
 		archived := map[types.UID]bool{runA.UID: true}
-		cleaner := &controllers.RunCleaner{Client: k8sClient, Clock: clk, Archived: func(uid types.UID) bool {
+		cleaner := &workflowrun.RunCleaner{Client: k8sClient, Clock: clk, Archived: func(uid types.UID) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return archived[uid]

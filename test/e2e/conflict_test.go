@@ -14,6 +14,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/revision"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
 )
@@ -58,13 +59,13 @@ var _ = Describe("Status write conflicts", func() {
 		ns    string
 		clk   *clocktesting.FakeClock
 		cache *laggingCache
-		r     *controllers.WorkflowRunReconciler
+		r     *workflowrun.WorkflowRunReconciler
 	)
 	BeforeEach(func() {
 		ns = newNamespace()
 		clk = newFakeClock()
 		cache = &laggingCache{Client: k8sClient}
-		r = &controllers.WorkflowRunReconciler{
+		r = &workflowrun.WorkflowRunReconciler{
 			Client:    cache,
 			APIReader: k8sClient,
 			Clock:     clk,

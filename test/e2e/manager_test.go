@@ -23,17 +23,40 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/workflow"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
 )
 
-// fakeClockPoll is the MaxRequeueAfter of managers on a fake clock. Moving a
-// fake clock wakes nothing by itself: a real RequeueAfter of "1h" would sleep
-// a real hour. With the cap, each waiting run is revisited this often; when
-// the test has stepped the clock past its wakeAt, the revisit advances it,
-// otherwise the engine changes nothing and the revisit costs no API write
-// (which the write-count assertions prove).
+// fakeClockPoll is how often managers on a fake clock revisit what waits
+// (their pollEvery requeue policy). Moving a fake clock wakes nothing by
+// itself: a real RequeueAfter of "1h" would sleep a real hour. With the
+// policy, each waiting run is revisited this often; when the test has
+// stepped the clock past its wakeAt, the revisit advances it, otherwise the
+// engine changes nothing and the revisit costs no API write (which the
+// write-count assertions prove).
 const fakeClockPoll = 100 * time.Millisecond
+
+// pollEvery is the requeue policy of a manager on a fake clock: no wait is
+// longer than it, and what waits for nothing is revisited at that interval.
+type pollEvery time.Duration
+
+// RequeueAfter caps wait at the poll interval.
+func (p pollEvery) RequeueAfter(wait time.Duration) time.Duration {
+	if wait == 0 || wait > time.Duration(p) {
+		return time.Duration(p)
+	}
+	return wait
+}
+
+// requeue is the requeue policy for managerOptions.poll: none for 0.
+func (o managerOptions) requeue() controllers.RequeuePolicy {
+	if o.poll <= 0 {
+		return nil
+	}
+	return pollEvery(o.poll)
+}
 
 // writeCounter counts the API writes the manager's client makes, per object
 // name (runs are named uniquely across a spec).
@@ -94,7 +117,8 @@ func (w *writeCounter) funcs() interceptor.Funcs {
 type managerOptions struct {
 	namespace string
 	clock     clock.PassiveClock
-	// poll caps RequeueAfter (fakeClockPoll on a fake clock, 0 on the real one).
+	// poll is how often what waits is revisited (fakeClockPoll on a fake
+	// clock, 0 on the real one, where waits are exact).
 	poll   time.Duration
 	writes *writeCounter
 	// metrics, when set, receives crmflow's metrics.
@@ -154,7 +178,7 @@ func startManager(o managerOptions) *testManager {
 	}
 	shared := controllers.NewShared(mgr)
 	shared.Counters.FlushInterval = 200 * time.Millisecond
-	Expect((&controllers.WorkflowReconciler{
+	Expect((&workflow.WorkflowReconciler{
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
 		Client:    mgr.GetClient(),
@@ -162,25 +186,25 @@ func startManager(o managerOptions) *testManager {
 		Compile: func(spec *v1alpha1.WorkflowSpec) error {
 			return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
 		},
-		Recorder:        mgr.GetEventRecorder("crmflow-workflow"),
-		Metrics:         m,
-		MaxRequeueAfter: o.poll,
+		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
+		Metrics:  m,
+		Requeue:  o.requeue(),
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.WorkflowRunReconciler{
-		Revisions:       shared.Revisions,
-		Counters:        shared.Counters,
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Clock:           o.clock,
-		Engine:          engine,
-		Secrets:         &controllers.SecretReader{Reader: mgr.GetAPIReader()},
-		Recorder:        mgr.GetEventRecorder("crmflow-workflowrun"),
-		Metrics:         m,
-		MaxRequeueAfter: o.poll,
+	Expect((&workflowrun.WorkflowRunReconciler{
+		Revisions: shared.Revisions,
+		Counters:  shared.Counters,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Clock:     o.clock,
+		Engine:    engine,
+		Secrets:   &controllers.SecretReader{Reader: mgr.GetAPIReader()},
+		Recorder:  mgr.GetEventRecorder("crmflow-workflowrun"),
+		Metrics:   m,
+		Requeue:   o.requeue(),
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	if !o.noCleaner {
-		Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
+		Expect(mgr.Add(&workflowrun.RunCleaner{Client: mgr.GetClient(), Clock: o.clock, Interval: 200 * time.Millisecond})).To(Succeed())
 	}
 
 	done := make(chan struct{})

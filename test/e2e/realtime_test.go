@@ -14,7 +14,7 @@ var _ = Describe("Requeue-based waking on the real clock", func() {
 	It("wakes a run after a real three-second wait with no write while it waits", func() {
 		ns := newNamespace()
 		writes := newWriteCounter()
-		// No MaxRequeueAfter: the only thing that can wake the run is the
+		// No requeue policy: the only thing that can wake the run is the
 		// RequeueAfter computed from its wakeAt.
 		startManager(managerOptions{namespace: ns, clock: clock.RealClock{}, writes: writes})
 		wf := createWorkflow(remindWorkflow(ns, "soon", withSteps(waitStep("pause", "3s"), notifyStep("remind", "now"))))

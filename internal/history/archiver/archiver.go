@@ -105,7 +105,7 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		}
 		a.stored(run.UID, now.Sub(finished))
 	}
-	// Written here, removed from etcd by controllers.RunCleaner, which takes
+	// Written here, removed from etcd by workflowrun.RunCleaner, which takes
 	// a minute of runs only once Archived says each of them is stored: a
 	// crash in between leaves the run in etcd, and the next attempt's write
 	// is a no-op on its UID.

@@ -18,6 +18,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/workflow"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/internal/history/archiver"
 	"github.com/crmflow/crmflow/internal/history/sqlstore"
 	"github.com/crmflow/crmflow/runner"
@@ -44,14 +46,14 @@ var _ = Describe("deduplication of archived runs", func() {
 		m, err := controllers.NewMetrics(prometheus.NewRegistry())
 		Expect(err).NotTo(HaveOccurred())
 		shared := controllers.NewShared(mgr)
-		Expect((&controllers.WorkflowReconciler{
+		Expect((&workflow.WorkflowReconciler{
 			Client: mgr.GetClient(), Clock: clock.RealClock{}, Revisions: shared.Revisions, Counters: shared.Counters,
 			Compile: func(spec *v1alpha1.WorkflowSpec) error {
 				return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
 			},
 			Recorder: mgr.GetEventRecorder("crmflow-workflow"), Metrics: m, FinishedRunsArchived: true,
 		}).SetupWithManager(mgr)).To(Succeed())
-		Expect((&controllers.WorkflowRunReconciler{
+		Expect((&workflowrun.WorkflowRunReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{}, Engine: engine,
 			Revisions: shared.Revisions, Counters: shared.Counters, Secrets: &controllers.SecretReader{Reader: mgr.GetAPIReader()},
 			Recorder: mgr.GetEventRecorder("crmflow-workflowrun"), Metrics: m, Dedup: store, FinishedRunsArchived: true,

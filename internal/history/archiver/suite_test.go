@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	clocktesting "k8s.io/utils/clock/testing"
 	"os"
 	"path/filepath"
@@ -124,7 +124,7 @@ func startArchiver(store history.Store, grace time.Duration) *prometheus.Registr
 // clock a few minutes ahead so every finished run's minute is due at once.
 func addCleaner(mgr ctrl.Manager, a *archiver.Archiver) {
 	ahead := clocktesting.NewFakePassiveClock(time.Now().Add(5 * time.Minute))
-	Expect(mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: ahead, Interval: 200 * time.Millisecond,
+	Expect(mgr.Add(&workflowrun.RunCleaner{Client: mgr.GetClient(), Clock: ahead, Interval: 200 * time.Millisecond,
 		Archived: a.Archived, Removed: a.Forget})).To(Succeed())
 }
 

@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/archiver"
@@ -69,7 +69,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, reg prometheus.Registerer, clk
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up the history archiver: %w", err)
 	}
-	if err := mgr.Add(&controllers.RunCleaner{Client: mgr.GetClient(), Clock: clk, Interval: c.CleanupInterval,
+	if err := mgr.Add(&workflowrun.RunCleaner{Client: mgr.GetClient(), Clock: clk, Interval: c.CleanupInterval,
 		Archived: a.Archived, Removed: a.Forget}); err != nil {
 		return nil, fmt.Errorf("set up the finished-run cleaner: %w", err)
 	}

@@ -194,3 +194,11 @@ func (c *RunCounters) setQueue(q workqueue.TypedRateLimitingInterface[reconcile.
 	defer c.mu.Unlock()
 	c.queue = q
 }
+
+// truncate cuts s to at most n bytes, marking the cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,4 +1,4 @@
-package controllers
+package workflowrun
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/index"
 	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
@@ -64,9 +65,9 @@ type WorkflowRunReconciler struct {
 	// retries, holds, enrolment skips; rate-limited per workflow and reason.
 	Recorder events.EventRecorder
 	// Metrics records runs, steps, action errors and wake lateness; nil records nothing.
-	Metrics *Metrics
+	Metrics *controllers.Metrics
 	// Counters receives enrolment skips decided here, for the Workflow's status.
-	Counters *RunCounters
+	Counters *controllers.RunCounters
 	// Dedup, when set, refuses a new run whose event already enrolled the
 	// workflow in a run that was archived and removed from etcd.
 	Dedup EventDeduper
@@ -76,11 +77,10 @@ type WorkflowRunReconciler struct {
 	FinishedRunsArchived bool
 	// ArchiveGrace is how long an archived run stays in etcd (default 1m).
 	ArchiveGrace time.Duration
-	// MaxRequeueAfter caps every RequeueAfter; 0 means no cap. Suites that
-	// drive a fake clock set it to a fraction of a second so waiting runs
-	// notice that the fake clock passed their wakeAt. A revisit that changes
-	// nothing costs no API write.
-	MaxRequeueAfter time.Duration
+	// Requeue turns the waits of runs (measured on Clock) into
+	// RequeueAfter; nil, the wait itself (see controllers.RequeuePolicy). A
+	// revisit that changes nothing costs no API write.
+	Requeue controllers.RequeuePolicy
 	// MaxConcurrentReconciles is how many runs advance at once (default 1).
 	MaxConcurrentReconciles int
 
@@ -98,10 +98,12 @@ type WorkflowRunReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile advances one run: finished runs only wait for their TTL; a new
-// run is admitted under its workflow's enrolment policy; then the engine
-// advances it and the outcome is written once.
-func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile advances one run in ordered phases over a per-pass scope: the
+// revision it executes is resolved, a new run is admitted under its
+// workflow's enrolment policy, and the engine advances it. The outcome is
+// written once, deferred, and only when it changed the status; a finished
+// run only waits for its TTL.
+func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	run, err := r.readRun(ctx, req.NamespacedName)
 	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -109,66 +111,121 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !run.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	now := r.Clock.Now()
-	spec, rev, specErr := r.specOf(ctx, run)
+	s := &scope{run: run, now: r.Clock.Now()}
+	s.spec, s.rev, s.specErr = r.specOf(ctx, run)
 	if run.Status.Phase.IsFinished() {
-		return r.reconcileFinished(ctx, run, spec, now)
+		return r.reconcileFinished(ctx, run, s.spec, s.now)
 	}
-	var out runner.Outcome
-	switch {
-	case specErr != nil && !apierrors.IsNotFound(specErr):
-		return ctrl.Result{}, specErr
-	case specErr != nil:
-		out = failedOutcome(run, now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+specErr.Error())
-	default:
-		adm, err := r.admit(ctx, run, spec, now)
-		switch {
-		case err != nil:
-			return ctrl.Result{}, err
-		case adm.wait:
-			return ctrl.Result{RequeueAfter: admissionRetry}, nil // an older run of the subject goes first
-		case adm.skip != nil:
-			out = *adm.skip
+	defer func() {
+		if retErr != nil || s.out == nil {
+			return // nothing decided: nothing to write
 		}
-		if adm.skip != nil {
-			break
-		}
-		paused, err := r.workflowPaused(ctx, run)
+		res, err := r.writeOutcome(ctx, s)
 		if err != nil {
-			return ctrl.Result{}, err
+			result, retErr = ctrl.Result{}, err
+			return
 		}
-		out, err = r.Engine.Advance(ctx, runner.Input{Run: run, Spec: spec, WorkflowPaused: paused, Secrets: r.Secrets, Now: now})
-		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(run), err)
-		}
-		r.recordActions(out.Actions)
-	}
-	if rev != "" && run.Spec.WorkflowRevision == "" {
-		out.Status.WorkflowRevision = rev
-	}
-	if out.Status.Phase.IsFinished() && out.Status.RemoveAfter == "" {
-		out.Status.RemoveAfter = r.removeAfter(run, &out.Status, spec)
-	}
+		result = controllers.LowestNonZeroResult(result, res)
+	}()
+	return controllers.RunPhases(ctx, s, r.reconcileRevision, r.reconcileAdmission, r.reconcileSteps)
+}
 
-	// A waiting run whose wake has not come is left exactly as it was: no write.
-	if equality.Semantic.DeepEqual(run.Status, out.Status) {
-		return r.requeue(out.WakeAt, now), nil
+// scope is one pass over one run: the run as read (never changed), the
+// spec it executes, and the outcome the phases decided.
+type scope struct {
+	run *v1alpha1.WorkflowRun
+	now time.Time
+	// spec is the workflow spec the run executes, rev the revision it was
+	// resolved from, specErr why it could not be.
+	spec    *v1alpha1.WorkflowSpec
+	rev     string
+	specErr error
+	// done: a phase decided the pass; later phases do nothing.
+	done bool
+	// out is the outcome to write; nil writes nothing.
+	out *runner.Outcome
+}
+
+// decide records the pass's outcome; later phases do nothing.
+func (s *scope) decide(out runner.Outcome) {
+	s.out, s.done = &out, true
+}
+
+// reconcileRevision fails a run whose workflow revision is gone; any other
+// error reading it is retried.
+func (r *WorkflowRunReconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result, error) {
+	switch {
+	case s.specErr == nil:
+		return ctrl.Result{}, nil
+	case !apierrors.IsNotFound(s.specErr):
+		return ctrl.Result{}, s.specErr
 	}
-	if run.Status.WakeAt != nil && !now.Before(run.Status.WakeAt.Time) {
-		r.Metrics.observeWake(now.Sub(run.Status.WakeAt.Time))
+	s.decide(failedOutcome(s.run, s.now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+s.specErr.Error()))
+	return ctrl.Result{}, nil
+}
+
+// reconcileAdmission applies the enrolment policy to a new run: it waits
+// for an older run of its subject, or ends as not admitted.
+func (r *WorkflowRunReconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.done {
+		return ctrl.Result{}, nil
 	}
-	written, err := r.writeStatus(ctx, run, out.Status)
+	adm, err := r.admit(ctx, s.run, s.spec, s.now)
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case adm.wait:
+		s.done = true // an older run of the subject goes first; nothing to write
+		return ctrl.Result{RequeueAfter: admissionRetry}, nil
+	case adm.skip != nil:
+		s.decide(*adm.skip)
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileSteps advances the run with the engine as far as it goes
+// without waiting, performing its actions.
+func (r *WorkflowRunReconciler) reconcileSteps(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.done {
+		return ctrl.Result{}, nil
+	}
+	paused, err := r.workflowPaused(ctx, s.run)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	out, err := r.Engine.Advance(ctx, runner.Input{Run: s.run, Spec: s.spec, WorkflowPaused: paused, Secrets: r.Secrets, Now: s.now})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(s.run), err)
+	}
+	r.recordActions(out.Actions)
+	s.decide(out)
+	return ctrl.Result{}, nil
+}
+
+// writeOutcome is the pass's one status write. A waiting run whose wake has
+// not come is left exactly as it was: no write. Events and metrics of the
+// transitions follow only a write that succeeded.
+func (r *WorkflowRunReconciler) writeOutcome(ctx context.Context, s *scope) (ctrl.Result, error) {
+	out := s.out
+	completeStatus(s.run, &out.Status, s.rev, r.retention(s.spec))
+	if equality.Semantic.DeepEqual(s.run.Status, out.Status) {
+		return r.requeue(out.WakeAt, s.now), nil
+	}
+	if wake := s.run.Status.WakeAt; wake != nil && !s.now.Before(wake.Time) {
+		r.Metrics.ObserveWake(s.now.Sub(wake.Time))
+	}
+	written, err := r.writeStatus(ctx, s.run, out.Status)
 	if err != nil {
 		// A conflict with a status we did not write: the workqueue's backoff
 		// retries from a live read. Steps this pass performed are not
 		// recorded, so an attempt may repeat, with the same idempotency key.
 		return ctrl.Result{}, err
 	}
-	r.recordTransitions(written, run.Status.Phase, out)
+	r.recordTransitions(written, s.run.Status.Phase, *out)
 	if written.Status.Phase.IsFinished() {
-		return r.reconcileFinished(ctx, written, spec, now)
+		return r.reconcileFinished(ctx, written, s.spec, s.now)
 	}
-	return r.requeue(out.WakeAt, now), nil
+	return r.requeue(out.WakeAt, s.now), nil
 }
 
 // admissionRetry is how soon a run waits for an older run of its subject to be admitted.
@@ -214,23 +271,21 @@ func (r *WorkflowRunReconciler) workflowPaused(ctx context.Context, run *v1alpha
 }
 
 // requeue turns the engine's wake time into a RequeueAfter: a wake already
-// due fires at once, and MaxRequeueAfter caps the wait.
+// due fires at once; no wake waits for watch events only.
 func (r *WorkflowRunReconciler) requeue(wakeAt *time.Time, now time.Time) ctrl.Result {
 	if wakeAt == nil {
-		return r.capped(0)
+		return r.after(0)
 	}
 	d := wakeAt.Sub(now)
 	if d <= 0 {
 		d = time.Nanosecond
 	}
-	return r.capped(d)
+	return r.after(d)
 }
 
-func (r *WorkflowRunReconciler) capped(d time.Duration) ctrl.Result {
-	if r.MaxRequeueAfter > 0 && (d == 0 || d > r.MaxRequeueAfter) {
-		d = r.MaxRequeueAfter
-	}
-	return ctrl.Result{RequeueAfter: d}
+// after is the result of a wait of d on Clock, through the Requeue policy.
+func (r *WorkflowRunReconciler) after(d time.Duration) ctrl.Result {
+	return ctrl.Result{RequeueAfter: controllers.RequeueAfter(r.Requeue, d)}
 }
 
 // SetupWithManager watches runs, and the Workflows whose state changes so
@@ -245,6 +300,7 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			handler.EnqueueRequestsFromMapFunc(r.activeRunsOf),
 			builder.WithPredicates(stateChanged())).
 		Named("workflowrun").
+		WithLogConstructor(controllers.LogConstructor(mgr.GetLogger(), "workflowrun", v1alpha1.GroupVersion.WithKind("WorkflowRun"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }

@@ -1,4 +1,4 @@
-package controllers
+package workflow
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/controllers/revision"
 )
 
@@ -45,17 +47,17 @@ type WorkflowReconciler struct {
 	// Revisions creates the revision of the current spec.
 	Revisions *revision.Store
 	// Counters keeps run counts per workflow.
-	Counters *RunCounters
+	Counters *controllers.RunCounters
 	// Recorder emits Kubernetes Events for compile failures and schedule ticks.
 	Recorder events.EventRecorder
 	// Metrics counts scheduled runs; nil records nothing.
-	Metrics *Metrics
+	Metrics *controllers.Metrics
 	// FinishedRunsArchived: an archiver removes finished runs from etcd, so
 	// the history limit is not applied here.
 	FinishedRunsArchived bool
-	// MaxRequeueAfter caps the wait for the next cron tick; 0 means no cap
-	// (see WorkflowRunReconciler.MaxRequeueAfter for why suites set it).
-	MaxRequeueAfter time.Duration
+	// Requeue turns the wait for the next cron tick into a RequeueAfter;
+	// nil, the wait itself (see controllers.RequeuePolicy).
+	Requeue controllers.RequeuePolicy
 }
 
 // +kubebuilder:rbac:groups=crmflow.io,resources=workflows,verbs=get;list;watch
@@ -65,8 +67,9 @@ type WorkflowReconciler struct {
 
 // Reconcile compiles the workflow, keeps its revisions, counts its runs,
 // prunes its history, acts on due cron ticks, and writes what changed in
-// one status patch. Its work does not grow with the number of runs stored.
-func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// one status patch, deferred until every phase ran. Its work does not grow
+// with the number of runs stored.
+func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	wf := &v1alpha1.Workflow{}
 	if err := r.Get(ctx, req.NamespacedName, wf); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -77,63 +80,105 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !wf.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	base := wf.DeepCopy()
-	now := r.Clock.Now()
-
-	compileErr := r.compile(wf)
-	setReadyCondition(wf, compileErr)
-	if compileErr != nil && (isReady(base) || readyMessage(base) != compileErr.Error()) {
-		r.event(wf, true, v1alpha1.ReasonCompileFailed, compileErr.Error())
-	}
-	if compileErr == nil {
-		name, err := r.Revisions.Ensure(ctx, wf)
-		if err != nil {
-			return ctrl.Result{}, err
+	s := &scope{key: req.NamespacedName, base: wf.DeepCopy(), wf: wf, now: r.Clock.Now()}
+	defer func() {
+		if retErr == nil { // a failed phase writes nothing; its retry reads afresh
+			if retErr = r.writeStatus(ctx, s); retErr != nil {
+				result = ctrl.Result{}
+			}
 		}
-		wf.Status.CurrentRevision = name
-	}
-	if err := r.pruneRevisions(ctx, wf); err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.pruneHistory(ctx, wf); err != nil {
-		return ctrl.Result{}, err
-	}
-	delta := r.Counters.Pending(req.NamespacedName)
-	applyDelta(wf, delta)
-
-	var result ctrl.Result
-	var err error
-	if wf.Spec.Trigger.Schedule != nil && compileErr == nil {
-		if result, err = r.reconcileSchedule(ctx, wf, now); err != nil {
-			return ctrl.Result{}, err
-		}
-	} else {
-		wf.Status.NextScheduleTime = nil
-	}
-	if compileErr == nil {
-		wf.Status.ObservedGeneration = wf.Generation // only a valid spec is observed
-	}
-
-	if err := r.patchStatus(ctx, base, wf); apierrors.IsConflict(err) {
-		// Intake, or our previous pass not yet in the cache, wrote first: an
-		// expected race, not an error. Counts not written stay pending and
-		// runs created above are named after their tick, so the pass after
-		// the cache caught up re-creates nothing.
-		ctrl.LoggerFrom(ctx).V(1).Info("workflow status changed meanwhile; writing again after the cache catches up")
-		return ctrl.Result{RequeueAfter: conflictRequeue}, nil
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	r.Counters.Commit(req.NamespacedName, delta)
-	return result, nil
+	}()
+	return controllers.RunPhases(ctx, s,
+		r.reconcileSpec,
+		func(ctx context.Context, s *scope) (ctrl.Result, error) {
+			return ctrl.Result{}, r.pruneRevisions(ctx, s.wf)
+		},
+		func(ctx context.Context, s *scope) (ctrl.Result, error) {
+			return ctrl.Result{}, r.pruneHistory(ctx, s.wf)
+		},
+		r.reconcileCounts,
+		r.reconcileTrigger,
+	)
 }
 
-// conflictRequeue is how soon a workflow whose status write met a newer
-// version is written again: long enough for the cache to catch up.
-const conflictRequeue = time.Second
+// scope is one pass over one Workflow: the object as read, the copy whose
+// status the phases change, and what they found on the way.
+type scope struct {
+	key types.NamespacedName
+	// base is the Workflow as read; the status patch is computed against it.
+	base *v1alpha1.Workflow
+	// wf is the Workflow the phases change.
+	wf  *v1alpha1.Workflow
+	now time.Time
+	// compileErr is why the spec is invalid; nil when it compiled.
+	compileErr error
+	// delta is the run counts added to the status, committed once written.
+	delta controllers.RunDelta
+}
+
+// reconcileSpec compiles the spec into the Ready and Stalled conditions (an
+// Event when it newly fails) and records the revision of a valid spec.
+func (r *WorkflowReconciler) reconcileSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.compileErr = r.compile(s.wf)
+	setReadyCondition(s.wf, s.compileErr)
+	if s.compileErr != nil {
+		if isReady(s.base) || readyMessage(s.base) != s.compileErr.Error() {
+			r.event(s.wf, true, v1alpha1.ReasonCompileFailed, s.compileErr.Error())
+		}
+		return ctrl.Result{}, nil
+	}
+	name, err := r.Revisions.Ensure(ctx, s.wf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.wf.Status.CurrentRevision = name
+	return ctrl.Result{}, nil
+}
+
+// reconcileCounts adds the run counts not yet written to the status.
+func (r *WorkflowReconciler) reconcileCounts(_ context.Context, s *scope) (ctrl.Result, error) {
+	s.delta = r.Counters.Pending(s.key)
+	applyDelta(s.wf, s.delta)
+	return ctrl.Result{}, nil
+}
+
+// reconcileTrigger acts on the schedule of a valid spec and marks the
+// generation observed; an invalid spec is not observed and schedules nothing.
+func (r *WorkflowReconciler) reconcileTrigger(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.compileErr != nil || s.wf.Spec.Trigger.Schedule == nil {
+		s.wf.Status.NextScheduleTime = nil
+	}
+	if s.compileErr != nil {
+		return ctrl.Result{}, nil
+	}
+	s.wf.Status.ObservedGeneration = s.wf.Generation
+	if s.wf.Spec.Trigger.Schedule == nil {
+		return ctrl.Result{}, nil
+	}
+	return r.reconcileSchedule(ctx, s.wf, s.now)
+}
+
+// writeStatus is the pass's one status write, and commits the counts it
+// carried. A conflict (intake, or our previous pass not yet in the cache,
+// wrote first) is returned: the workqueue's backoff retries from a fresh
+// read, and LogConstructor keeps it out of the error log. Counts not written
+// stay pending, and runs created by this pass are named after their tick, so
+// the retry re-creates nothing.
+func (r *WorkflowReconciler) writeStatus(ctx context.Context, s *scope) error {
+	if err := r.patchStatus(ctx, s.base, s.wf); err != nil {
+		return err
+	}
+	r.Counters.Commit(s.key, s.delta)
+	return nil
+}
+
+// requeueAfter is the RequeueAfter of a wait of d on Clock.
+func (r *WorkflowReconciler) requeueAfter(d time.Duration) time.Duration {
+	return controllers.RequeueAfter(r.Requeue, d)
+}
 
 // applyDelta adds the counts not yet written to the status's totals.
-func applyDelta(wf *v1alpha1.Workflow, d RunDelta) {
+func applyDelta(wf *v1alpha1.Workflow, d controllers.RunDelta) {
 	wf.Status.Runs.Active = d.Active
 	wf.Status.Runs.Succeeded += d.Succeeded
 	wf.Status.Runs.Failed += d.Failed
@@ -203,5 +248,6 @@ func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.Workflow{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &v1alpha1.WorkflowRun{}, r.Counters.Handler())).
 		Named("workflow").
+		WithLogConstructor(controllers.LogConstructor(mgr.GetLogger(), "workflow", v1alpha1.GroupVersion.WithKind("Workflow"))).
 		Complete(r)
 }

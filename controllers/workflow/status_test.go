@@ -1,4 +1,4 @@
-package controllers
+package workflow
 
 import (
 	"errors"
@@ -9,45 +9,14 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 )
 
-func TestRunCounters(t *testing.T) {
+func TestApplyDelta(t *testing.T) {
 	g := NewWithT(t)
-	c := &RunCounters{}
-	key := types.NamespacedName{Namespace: "sales", Name: "wf"}
-	run := func(name string, opts ...runOpt) *v1alpha1.WorkflowRun {
-		r := newRun(name, opts...)
-		r.Spec.WorkflowName = "wf"
-		return &r
-	}
-	// The initial list: two active runs, one finished run (already counted before a restart).
-	c.observe(nil, run("a"))
-	c.observe(nil, run("b", inPhase(v1alpha1.RunWaiting)))
-	c.observe(nil, run("old", inPhase(v1alpha1.RunSucceeded)))
-	c.observe(nil, run("test", func(r *v1alpha1.WorkflowRun) { r.Spec.DryRun = true }))
-	g.Expect(c.Pending(key)).To(Equal(RunDelta{Active: 2}), "finished and dry runs are not active")
-
-	c.observe(run("a"), run("a", inPhase(v1alpha1.RunRunning)))
-	g.Expect(c.Pending(key)).To(Equal(RunDelta{Active: 2}), "a phase change within active counts nothing")
-	c.observe(run("a", inPhase(v1alpha1.RunRunning)), run("a", inPhase(v1alpha1.RunSucceeded)))
-	c.observe(run("b", inPhase(v1alpha1.RunWaiting)), run("b", inPhase(v1alpha1.RunFailed)))
-	c.observe(run("old", inPhase(v1alpha1.RunSucceeded)), run("old", inPhase(v1alpha1.RunSucceeded)))
-	c.Skipped("sales", "wf", v1alpha1.SkipActiveRun, "raced", t0)
-	d := c.Pending(key)
-	g.Expect(d).To(HaveField("Active", int32(0)))
-	g.Expect(d).To(HaveField("Succeeded", int32(1)))
-	g.Expect(d).To(HaveField("Failed", int32(1)))
-	g.Expect(d.Skips).To(ConsistOf(HaveField("Count", int64(1))))
-
-	c.observe(nil, run("c"))
-	c.Commit(key, d)
-	g.Expect(c.Pending(key)).To(Equal(RunDelta{Active: 1}), "committed deltas are gone; what came after stays")
-	c.observe(run("c"), nil)
-	g.Expect(c.Pending(key)).To(Equal(RunDelta{}), "a deleted active run is no longer active")
-
+	d := controllers.RunDelta{Active: 0, Succeeded: 1, Failed: 1, Skips: []v1alpha1.SkipCount{{Reason: v1alpha1.SkipActiveRun, Count: 1}}}
 	wf := &v1alpha1.Workflow{Status: v1alpha1.WorkflowStatus{Runs: v1alpha1.RunCounts{Active: 9, Succeeded: 10, Failed: 2}}}
 	applyDelta(wf, d)
 	g.Expect(wf.Status.Runs).To(Equal(v1alpha1.RunCounts{Active: 0, Succeeded: 11, Failed: 3}), "totals accumulate, active is the current count")

@@ -1,4 +1,4 @@
-package controllers
+package workflow
 
 import (
 	"context"
@@ -78,11 +78,7 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1
 		return ctrl.Result{}, nil
 	}
 	wf.Status.NextScheduleTime = &metav1.Time{Time: plan.Next}
-	d := plan.Next.Sub(now)
-	if r.MaxRequeueAfter > 0 && d > r.MaxRequeueAfter {
-		d = r.MaxRequeueAfter
-	}
-	return ctrl.Result{RequeueAfter: d}, nil
+	return ctrl.Result{RequeueAfter: r.requeueAfter(plan.Next.Sub(now))}, nil
 }
 
 func missedMessage(plan schedule.Plan, trig *v1alpha1.ScheduleTrigger) string {

@@ -1,4 +1,4 @@
-package controllers
+package workflowrun
 
 import (
 	"context"
