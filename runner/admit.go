@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/resourceversion"
+
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
@@ -13,16 +15,35 @@ type Candidate struct {
 	// Name of the run.
 	Name string
 	// Created is the run's creation time; with Name it orders runs that
-	// were created but not yet admitted.
+	// were created but not yet admitted when their Versions do not.
 	Created time.Time
+	// Version is the run's resourceVersion as the caller saw it. Until a
+	// run is admitted nothing but a rare inbox or cancel patch writes it, so
+	// it is the run's place in the API server's storage order: the order in
+	// which every cache sees runs appear. Empty when unknown (a run not yet
+	// created).
+	Version string
 	// Started: the run was admitted (its status has a phase).
 	Started bool
 	// Finished: the run ended (Succeeded, Failed or Cancelled).
 	Finished bool
 }
 
-// before orders candidates by creation, then name.
+// before orders candidates as the API server stored them: by resource
+// version when both have one (Kubernetes 1.35 made resource versions of one
+// resource comparable), else by creation second, then name.
+//
+// Storage order is what makes admission safe: a run admitted because its
+// cache showed no other run was stored before every run it did not see, so
+// those runs, comparing versions, find it older and wait for it. Creation
+// second and name cannot promise that: two runs of the same second sort by
+// name, not by which one a cache saw first.
 func (c Candidate) before(o Candidate) bool {
+	if c.Version != "" && o.Version != "" {
+		if cmp, err := resourceversion.CompareResourceVersion(c.Version, o.Version); err == nil && cmp != 0 {
+			return cmp < 0
+		}
+	}
 	if !c.Created.Equal(o.Created) {
 		return c.Created.Before(o.Created)
 	}

@@ -58,3 +58,32 @@ func TestAdmit(t *testing.T) {
 		})
 	}
 }
+
+// Two runs of one subject created in the same second: "run-b" was stored
+// first (resource version 100), so a cache that has it may not have "run-a"
+// yet, and run-b is admitted on seeing nobody. run-a, stored later (105),
+// must then wait for run-b although its name sorts first.
+func TestAdmitTakesPendingRunsInStorageOrder(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	first := Candidate{Name: "run-b", Created: t0, Version: "100"}
+	second := Candidate{Name: "run-a", Created: t0, Version: "105"}
+	cases := []struct {
+		name    string
+		self    Candidate
+		others  []Candidate
+		verdict Verdict
+	}{
+		{"the run stored first, alone in its cache: enrol", first, nil, Enroll},
+		{"the run stored first, seeing the later one: enrol", first, []Candidate{second}, Enroll},
+		{"the run stored later, seeing the first one pending: wait, whatever the names", second, []Candidate{first}, Wait},
+		{"versions that do not parse: creation second, then name", Candidate{Name: "run-a", Created: t0, Version: "x"}, []Candidate{{Name: "run-b", Created: t0, Version: "y"}}, Enroll},
+		{"a run with no version yet (intake's new run): creation order", Candidate{Name: "run-a", Created: t0.Add(time.Hour)}, []Candidate{first}, Wait},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			got := Admit(v1alpha1.EnrollmentPolicy{}, tc.self, tc.others, "c-42")
+			g.Expect(got.Verdict).To(Equal(tc.verdict), got.Message)
+		})
+	}
+}

@@ -13,7 +13,7 @@ func Counts(run *v1alpha1.WorkflowRun) bool {
 
 // Candidate is run as runner.Admit sees it.
 func Candidate(run *v1alpha1.WorkflowRun) runner.Candidate {
-	return runner.Candidate{Name: run.Name, Created: run.CreationTimestamp.Time,
+	return runner.Candidate{Name: run.Name, Created: run.CreationTimestamp.Time, Version: run.ResourceVersion,
 		Started: run.Status.Phase != "", Finished: run.Status.Phase.IsFinished()}
 }
 
