@@ -126,10 +126,10 @@ func (a *advance) emailRequest(r *renderer, conn *v1alpha1.Connections) (*action
 		To: r.str("sendEmail.to"), Cc: r.list("sendEmail.cc", len(s.Cc)), ReplyTo: r.str("sendEmail.replyTo"),
 		Subject: r.str("sendEmail.subject"), Body: r.str("sendEmail.body"), HTML: r.str("sendEmail.html")}
 	if m.Port == 0 {
-		m.Port = 587
+		m.Port = int(v1alpha1.DefaultSMTPPort)
 	}
 	if m.TLS == "" {
-		m.TLS = string(v1alpha1.SMTPStartTLS)
+		m.TLS = string(v1alpha1.DefaultSMTPTLS)
 	}
 	if from := r.str("sendEmail.from"); from != "" {
 		m.From = from
@@ -153,7 +153,7 @@ func (a *advance) smsRequest(r *renderer, conn *v1alpha1.Connections) (*actions.
 	}
 	m := &actions.SMS{URL: c.URL, Format: string(c.Format), From: c.From, To: r.str("sendSMS.to"), Body: r.str("sendSMS.body")}
 	if m.Format == "" {
-		m.Format = string(v1alpha1.SMSFormatJSON)
+		m.Format = string(v1alpha1.DefaultSMSFormat)
 	}
 	if ref := c.CredentialsSecretRef; ref != nil {
 		var err error
@@ -198,7 +198,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 		w := cs.step.CallWebhook
 		call.Method, urlTmpl, urlFrom, headers = string(w.Method), "callWebhook.url", w.URLFrom, w.Headers
 		if call.Method == "" {
-			call.Method = http.MethodPost
+			call.Method = string(v1alpha1.DefaultWebhookMethod)
 		}
 		if body := r.str("callWebhook.body"); body != "" {
 			call.Body = []byte(body)
@@ -210,7 +210,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 		x := cs.step.UpdateExternalCRM
 		call.Method, urlTmpl, urlFrom, headers = string(x.Method), "updateExternalCRM.url", x.URLFrom, x.Headers
 		if call.Method == "" {
-			call.Method = http.MethodPatch
+			call.Method = string(v1alpha1.DefaultExternalCRMMethod)
 		}
 		body, err := jsonBody(map[string]any{"object": x.Object, "id": r.str("updateExternalCRM.recordId"),
 			"fields": r.fields("updateExternalCRM.fields", x.Fields)})
@@ -343,7 +343,7 @@ func (a *advance) commandData(r *renderer, cs *compiledStep) (string, map[string
 		id := a.contactID(r, "createTicket.contactId")
 		prio := string(s.CreateTicket.Priority)
 		if prio == "" {
-			prio = string(v1alpha1.PriorityNormal)
+			prio = string(v1alpha1.DefaultTicketPriority)
 		}
 		d := map[string]any{"contactId": id, "title": r.str("createTicket.title"), "priority": prio}
 		put(d, "description", r.str("createTicket.description"))

@@ -8,14 +8,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-// Retry defaults of a side-effecting step.
-const (
-	DefaultAttempts       = 5
-	DefaultInitialBackoff = time.Second
-	DefaultMaxBackoff     = 5 * time.Minute
-	// maxRetryAfter caps a server's Retry-After so a bogus answer cannot park a run for years.
-	maxRetryAfter = 24 * time.Hour
-)
+// maxRetryAfter caps a server's Retry-After so a bogus answer cannot park a run for years.
+const maxRetryAfter = 24 * time.Hour
 
 type retryPolicy struct {
 	attempts int32
@@ -23,10 +17,12 @@ type retryPolicy struct {
 	max      time.Duration
 }
 
-// parseRetry merges the workflow's policy and the step's (the step wins field by field).
+// parseRetry merges the API's defaults, the workflow's policy and the step's
+// (the later wins field by field).
 func parseRetry(workflow, step *v1alpha1.RetryPolicy) (retryPolicy, error) {
-	rp := retryPolicy{attempts: DefaultAttempts, initial: DefaultInitialBackoff, max: DefaultMaxBackoff}
-	for _, p := range []*v1alpha1.RetryPolicy{workflow, step} {
+	var rp retryPolicy
+	defaults := v1alpha1.RetryPolicy{}.Defaulted()
+	for _, p := range []*v1alpha1.RetryPolicy{&defaults, workflow, step} {
 		if p == nil {
 			continue
 		}

@@ -637,22 +637,3 @@ type WorkflowList struct {
 func init() {
 	SchemeBuilder.Register(&Workflow{}, &WorkflowList{})
 }
-
-// Defaults of the enrolment policy, applied wherever a spec is read.
-const (
-	// DefaultReenroll is enrollment.reenroll when unset.
-	DefaultReenroll = ReenrollAfterExit
-	// DefaultConcurrency is enrollment.concurrency when unset.
-	DefaultConcurrency = ConcurrencyForbid
-)
-
-// Defaulted returns the policy with the API defaults filled in.
-func (p EnrollmentPolicy) Defaulted() EnrollmentPolicy {
-	if p.Reenroll == "" {
-		p.Reenroll = DefaultReenroll
-	}
-	if p.Concurrency == "" {
-		p.Concurrency = DefaultConcurrency
-	}
-	return p
-}

@@ -427,18 +427,11 @@ func describeTrigger(t *v1alpha1.Trigger) string {
 		}
 		return d
 	case t.Schedule != nil:
-		return fmt.Sprintf("on schedule %q in %s", t.Schedule.Cron, orUTC(t.Schedule.TimeZone))
+		return fmt.Sprintf("on schedule %q in %s", t.Schedule.Cron, v1alpha1.TimeZoneOrDefault(t.Schedule.TimeZone))
 	case t.DateField != nil:
 		return fmt.Sprintf("at %s %s, from %s", t.DateField.Field, orZero(string(t.DateField.Offset)), types(t.DateField.Types))
 	}
 	return "no trigger"
-}
-
-func orUTC(tz string) string {
-	if tz == "" {
-		return "UTC"
-	}
-	return tz
 }
 
 func orZero(offset string) string {

@@ -16,9 +16,6 @@ import (
 	"github.com/crmflow/crmflow/controllers/revision"
 )
 
-// DefaultHistoryLimit is the API's default for history.limit.
-const DefaultHistoryLimit = 50
-
 // revisionHistoryLimit is how many unused revisions are kept for rollback
 // and for reading old runs, beside the current one and those in use.
 const revisionHistoryLimit = 10
@@ -31,10 +28,7 @@ func (r *WorkflowReconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Work
 	if r.FinishedRunsArchived {
 		return nil
 	}
-	limit := DefaultHistoryLimit
-	if wf.Spec.History.Limit != nil {
-		limit = int(*wf.Spec.History.Limit)
-	}
+	limit := int(*wf.Spec.History.Defaulted().Limit)
 	var runs v1alpha1.WorkflowRunList
 	if err := r.List(ctx, &runs, client.InNamespace(wf.Namespace), client.MatchingFields{index.FinishedRunByWorkflow: wf.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list finished runs of workflow %s: %w", klog.KObj(wf), err)

@@ -57,10 +57,10 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1
 		if !plan.Run.IsZero() {
 			passed++
 		}
-		switch wf.Spec.State {
+		switch wf.Spec.StateOrDefault() {
 		case v1alpha1.WorkflowPaused:
 			addSkip(wf, v1alpha1.SkipPaused, passed, now, fmt.Sprintf("cron tick %s: workflow is Paused", plan.Acted.Format(time.RFC3339)))
-		case v1alpha1.WorkflowDraft, "":
+		case v1alpha1.WorkflowDraft:
 			addSkip(wf, v1alpha1.SkipDraft, passed, now, fmt.Sprintf("cron tick %s: workflow is a Draft", plan.Acted.Format(time.RFC3339)))
 		default:
 			addSkip(wf, v1alpha1.SkipMissedSchedule, plan.Missed, now, missedMessage(plan, trig))

@@ -75,7 +75,7 @@ type WorkflowRunReconciler struct {
 	// store, so they stay in etcd only ArchiveGrace after they finish
 	// instead of their workflow's ttlAfterFinished.
 	FinishedRunsArchived bool
-	// ArchiveGrace is how long an archived run stays in etcd (default 1m).
+	// ArchiveGrace is how long an archived run stays in etcd (default archiver.DefaultGrace).
 	ArchiveGrace time.Duration
 	// Requeue turns the waits of runs (measured on Clock) into
 	// RequeueAfter; nil, the wait itself (see controllers.RequeuePolicy). A

@@ -11,29 +11,38 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history/archiver"
 )
-
-// DefaultTTLAfterFinished is the API's default for history.ttlAfterFinished.
-const DefaultTTLAfterFinished = 7 * 24 * time.Hour
-
-// DefaultArchiveGrace is how long an archived run stays in etcd by default.
-const DefaultArchiveGrace = time.Minute
 
 // retention is how long a run of spec stays in etcd once finished: the
 // archive grace when an archiver keeps finished runs, else the workflow's
-// history.ttlAfterFinished (an unreadable one: the default).
+// history.ttlAfterFinished (an unreadable one: the API's default).
 func (r *WorkflowRunReconciler) retention(spec *v1alpha1.WorkflowSpec) time.Duration {
 	switch {
 	case r.FinishedRunsArchived && r.ArchiveGrace > 0:
 		return r.ArchiveGrace
 	case r.FinishedRunsArchived:
-		return DefaultArchiveGrace
-	case spec != nil && spec.History.TTLAfterFinished != nil:
-		if d, err := spec.History.TTLAfterFinished.Parse(); err == nil {
-			return d
-		}
+		return archiver.DefaultGrace
 	}
-	return DefaultTTLAfterFinished
+	if d, err := historyOf(spec).TTLAfterFinished.Parse(); err == nil {
+		return d
+	}
+	return defaultTTL()
+}
+
+// historyOf is the defaulted history policy of spec, or the API's defaults
+// when the run's spec could not be resolved.
+func historyOf(spec *v1alpha1.WorkflowSpec) v1alpha1.HistoryPolicy {
+	if spec == nil {
+		return v1alpha1.HistoryPolicy{}.Defaulted()
+	}
+	return spec.History.Defaulted()
+}
+
+// defaultTTL is the API's history.ttlAfterFinished default as a duration.
+func defaultTTL() time.Duration {
+	d, _ := v1alpha1.DefaultTTLAfterFinished.Parse() // parses: TestRetentionAndRemoveAfter, "no spec"
+	return d
 }
 
 // removeAfter is the status.removeAfter of a run finishing with status st:
@@ -75,13 +84,9 @@ func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1al
 // ttlDue is when a finished run may be deleted: its completion time (else
 // its creation) plus the workflow's history.ttlAfterFinished.
 func ttlDue(run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec) (time.Time, error) {
-	ttl := DefaultTTLAfterFinished
-	if spec != nil && spec.History.TTLAfterFinished != nil {
-		v, err := spec.History.TTLAfterFinished.Parse()
-		if err != nil {
-			return time.Time{}, fmt.Errorf("spec.history.ttlAfterFinished: %w", err)
-		}
-		ttl = v
+	ttl, err := historyOf(spec).TTLAfterFinished.Parse()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("spec.history.ttlAfterFinished: %w", err)
 	}
 	finished := run.CreationTimestamp.Time
 	if run.Status.CompletionTime != nil {

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history/archiver"
 )
 
 // TestTTLDue covers when a finished run without status.removeAfter may be deleted.
@@ -51,10 +52,10 @@ func TestRetentionAndRemoveAfter(t *testing.T) {
 		spec *v1alpha1.WorkflowSpec
 		want time.Duration
 	}{
-		{name: "no spec: the default TTL", r: &WorkflowRunReconciler{}, want: DefaultTTLAfterFinished},
+		{name: "no spec: the default TTL", r: &WorkflowRunReconciler{}, want: 7 * 24 * time.Hour},
 		{name: "the revision's TTL", r: &WorkflowRunReconciler{}, spec: ttl("2h"), want: 2 * time.Hour},
-		{name: "an unreadable TTL: the default", r: &WorkflowRunReconciler{}, spec: ttl("soon"), want: DefaultTTLAfterFinished},
-		{name: "archived: the default grace, whatever the TTL", r: &WorkflowRunReconciler{FinishedRunsArchived: true}, spec: ttl("2h"), want: DefaultArchiveGrace},
+		{name: "an unreadable TTL: the default", r: &WorkflowRunReconciler{}, spec: ttl("soon"), want: 7 * 24 * time.Hour},
+		{name: "archived: the default grace, whatever the TTL", r: &WorkflowRunReconciler{FinishedRunsArchived: true}, spec: ttl("2h"), want: archiver.DefaultGrace},
 		{name: "archived with a grace", r: &WorkflowRunReconciler{FinishedRunsArchived: true, ArchiveGrace: 30 * time.Second}, want: 30 * time.Second},
 		{name: "a grace without an archiver is ignored", r: &WorkflowRunReconciler{ArchiveGrace: 30 * time.Second}, spec: ttl("1h"), want: time.Hour},
 	}

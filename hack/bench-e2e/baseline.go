@@ -229,6 +229,7 @@ func (b *bench) countObjects(ctx context.Context) error {
 	fmt.Printf("  Leases %d (%.3f per subject; other namespaces: %v)\n", inNS, per(inNS), elsewhere)
 	fmt.Printf("  ControllerRevisions %d\n", len(revs.Items))
 	fmt.Printf("  Kubernetes Events %d (%.3f per subject; the API server drops them after its event TTL, 1h by default)\n", len(events.Items), per(len(events.Items)))
-	fmt.Printf("  WorkflowRuns %d by workflow %v — finished runs stay until history.limit (default 50) or ttlAfterFinished (default 168h) or the archiver removes them\n", len(runs.Items), byWorkflow)
+	fmt.Printf("  WorkflowRuns %d by workflow %v — finished runs stay until history.limit (default %d) or ttlAfterFinished (default %s) or the archiver removes them\n",
+		len(runs.Items), byWorkflow, v1alpha1.DefaultHistoryLimit, v1alpha1.DefaultTTLAfterFinished)
 	return nil
 }

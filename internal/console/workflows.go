@@ -81,11 +81,8 @@ func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 
 func summarize(wf *v1alpha1.Workflow) workflowSummary {
 	row := workflowSummary{Name: wf.Name, Namespace: wf.Namespace, Description: wf.Spec.Description,
-		State: string(wf.Spec.State), Trigger: describeTrigger(&wf.Spec.Trigger), Ready: "Unknown",
+		State: string(wf.Spec.StateOrDefault()), Trigger: describeTrigger(&wf.Spec.Trigger), Ready: "Unknown",
 		Runs: wf.Status.Runs, Skipped: wf.Status.SkippedEvents, LastTriggeredTime: wf.Status.LastTriggeredTime}
-	if row.State == "" {
-		row.State = string(v1alpha1.WorkflowDraft)
-	}
 	if c := meta.FindStatusCondition(wf.Status.Conditions, "Ready"); c != nil {
 		row.Ready = string(c.Status)
 		if c.Status != metav1.ConditionTrue {
@@ -111,11 +108,7 @@ func describeTrigger(t *v1alpha1.Trigger) string {
 		}
 		return d
 	case t.Schedule != nil:
-		tz := t.Schedule.TimeZone
-		if tz == "" {
-			tz = "UTC"
-		}
-		return fmt.Sprintf("cron %q (%s)", t.Schedule.Cron, tz)
+		return fmt.Sprintf("cron %q (%s)", t.Schedule.Cron, v1alpha1.TimeZoneOrDefault(t.Schedule.TimeZone))
 	case t.DateField != nil:
 		return fmt.Sprintf("date %s %s", t.DateField.Field, t.DateField.Offset)
 	}

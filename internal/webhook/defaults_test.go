@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -9,7 +10,9 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-func TestDefaultWorkflowSpec(t *testing.T) {
+// TestWorkflowDefaulter checks that the webhook writes the API defaults
+// (v1alpha1.WorkflowSpec.Default).
+func TestWorkflowDefaulter(t *testing.T) {
 	g := NewWithT(t)
 	wf := workflow(withSchedule("0 9 * * *", ""), withSMTP("smtp"), withSteps(
 		v1alpha1.Step{Name: "call", Retry: &v1alpha1.RetryPolicy{Attempts: i32(2)}, CallWebhook: &v1alpha1.WebhookAction{URL: "http://x"}},
@@ -19,7 +22,7 @@ func TestDefaultWorkflowSpec(t *testing.T) {
 	))
 	wf.Spec.State = ""
 	wf.Spec.Retry = &v1alpha1.RetryPolicy{InitialBackoff: dur("2s")}
-	DefaultWorkflowSpec(&wf.Spec)
+	g.Expect((&WorkflowDefaulter{}).Default(context.Background(), wf)).To(Succeed())
 	s := wf.Spec
 
 	g.Expect(s.State).To(Equal(v1alpha1.WorkflowDraft))
@@ -45,14 +48,14 @@ func TestDefaultWorkflowSpec(t *testing.T) {
 	g.Expect(s.Steps[0].Retry).To(BeNil(), "a step without its own policy keeps using the workflow's")
 
 	again := *s.DeepCopy()
-	DefaultWorkflowSpec(&again)
+	again.Default()
 	g.Expect(equality.Semantic.DeepEqual(again, s)).To(BeTrue(), "defaulting is idempotent")
 }
 
 func TestDefaultKeepsActive(t *testing.T) {
 	g := NewWithT(t)
 	wf := sample(t, "vip-routing")
-	DefaultWorkflowSpec(&wf.Spec)
+	wf.Spec.Default()
 	g.Expect(wf.Spec.State).To(Equal(v1alpha1.WorkflowActive))
 	g.Expect(wf.Spec.Enrollment.Reenroll).To(Equal(v1alpha1.ReenrollAlways))
 }

@@ -27,7 +27,7 @@ func TestSamplesAreValid(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			wf := sample(t, name)
-			DefaultWorkflowSpec(&wf.Spec)
+			wf.Spec.Default()
 			g.Expect(fieldsOf(ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec"), engine()))).To(BeEmpty())
 			g.Expect(WorkflowWarnings(&wf.Spec, field.NewPath("spec"), true)).To(BeEmpty(), "the samples are loop-free")
 		})

@@ -84,14 +84,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	return nil
 }
 
-// WorkflowDefaulter writes a Workflow's defaults (see DefaultWorkflowSpec).
+// WorkflowDefaulter writes a Workflow's defaults (v1alpha1.WorkflowSpec.Default).
 type WorkflowDefaulter struct{}
 
 var _ admission.Defaulter[*v1alpha1.Workflow] = &WorkflowDefaulter{}
 
 // Default fills the unset fields of wf's spec.
 func (d *WorkflowDefaulter) Default(_ context.Context, wf *v1alpha1.Workflow) error {
-	DefaultWorkflowSpec(&wf.Spec)
+	wf.Spec.Default()
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // FieldError is a problem with one field of a structured condition; Field is
@@ -210,11 +212,9 @@ func BusinessHoursCEL(zone string, days []string, from, to string) (string, erro
 	if _, err := ParseWindow(zone, days, from, to); err != nil {
 		return "", err
 	}
-	if zone == "" {
-		zone = "UTC"
-	}
+	zone = v1alpha1.TimeZoneOrDefault(zone)
 	if len(days) == 0 {
-		days = []string{"Mon", "Tue", "Wed", "Thu", "Fri"}
+		days = defaultDays()
 	}
 	q := make([]string, len(days))
 	for i, d := range days {

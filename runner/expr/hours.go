@@ -7,6 +7,8 @@ import (
 	"time"
 	// tzdata makes IANA zone names work in minimal containers without /usr/share/zoneinfo.
 	_ "time/tzdata"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // Window is a weekly business-hours window in one time zone: open on Days
@@ -23,13 +25,21 @@ var weekdays = map[string]time.Weekday{
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }
 
+// defaultDays are the API's default business days as strings.
+func defaultDays() []string {
+	var days []string
+	for _, d := range v1alpha1.DefaultBusinessDays() {
+		days = append(days, string(d))
+	}
+	return days
+}
+
 var zones sync.Map // zone name -> *time.Location
 
-// LoadZone returns the IANA time zone name ("" means UTC), cached.
+// LoadZone returns the IANA time zone name ("" means the API's default,
+// UTC), cached.
 func LoadZone(name string) (*time.Location, error) {
-	if name == "" {
-		return time.UTC, nil
-	}
+	name = v1alpha1.TimeZoneOrDefault(name)
 	if l, ok := zones.Load(name); ok {
 		return l.(*time.Location), nil
 	}
@@ -62,7 +72,7 @@ func ParseWindow(zone string, days []string, from, to string) (Window, error) {
 	}
 	w.Loc = loc
 	if len(days) == 0 {
-		days = []string{"Mon", "Tue", "Wed", "Thu", "Fri"}
+		days = defaultDays()
 	}
 	for _, d := range days {
 		wd, ok := weekdays[strings.ToLower(d)]
