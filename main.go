@@ -398,7 +398,7 @@ func skipLog(store history.Store) func(context.Context, []intake.SkippedEvent) {
 	return func(ctx context.Context, events []intake.SkippedEvent) {
 		skips := make([]history.Skip, len(events))
 		for i, e := range events {
-			skips[i] = history.Skip{Namespace: e.Namespace, Workflow: e.Workflow, Reason: e.Reason, EventID: e.EventID,
+			skips[i] = history.Skip{Namespace: e.Namespace, Workflow: e.Workflow, Reason: e.Reason.String(), EventID: e.EventID,
 				EventSource: e.EventSource, Subject: e.Subject, Message: e.Message, Time: e.Time}
 		}
 		if _, err := store.RecordSkips(ctx, skips); err != nil {

@@ -39,7 +39,7 @@ type RunCounters struct {
 type runTally struct {
 	active   int32
 	finished map[v1alpha1.RunPhase]int32
-	skips    map[string]*v1alpha1.SkipCount
+	skips    map[v1alpha1.SkipReason]*v1alpha1.SkipCount
 }
 
 // RunDelta is what a workflow's status has not counted yet.
@@ -57,7 +57,7 @@ func (c *RunCounters) tally(key types.NamespacedName) *runTally {
 	}
 	t := c.byWF[key]
 	if t == nil {
-		t = &runTally{finished: map[v1alpha1.RunPhase]int32{}, skips: map[string]*v1alpha1.SkipCount{}}
+		t = &runTally{finished: map[v1alpha1.RunPhase]int32{}, skips: map[v1alpha1.SkipReason]*v1alpha1.SkipCount{}}
 		c.byWF[key] = t
 	}
 	return t
@@ -112,7 +112,7 @@ func (c *RunCounters) observe(old, cur *v1alpha1.WorkflowRun) {
 }
 
 // Skipped counts an enrolment the run controller refused.
-func (c *RunCounters) Skipped(namespace, workflow, reason, message string, at time.Time) {
+func (c *RunCounters) Skipped(namespace, workflow string, reason v1alpha1.SkipReason, message string, at time.Time) {
 	if c == nil {
 		return
 	}

@@ -69,8 +69,8 @@ const (
 // Admission is the decision on one new run.
 type Admission struct {
 	Verdict Verdict
-	// Reason is a v1alpha1.Skip* reason when Verdict is Skip.
-	Reason string
+	// Reason says why when Verdict is Skip.
+	Reason v1alpha1.SkipReason
 	// Message says why, for people.
 	Message string
 	// Replace names the active runs to cancel when Verdict is Replace.

@@ -25,7 +25,7 @@ func TestAdmit(t *testing.T) {
 		policy  v1alpha1.EnrollmentPolicy
 		others  []Candidate
 		verdict Verdict
-		reason  string
+		reason  v1alpha1.SkipReason
 		replace []string
 	}{
 		{"defaults, nobody else: enrol", v1alpha1.EnrollmentPolicy{}, nil, Enroll, "", nil},

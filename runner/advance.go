@@ -140,11 +140,11 @@ func (a *advance) enrol() bool {
 	a.st.ConditionResults = en.Results
 	if !en.Enrol {
 		msg := en.Message
-		a.setCondition(v1alpha1.RunEnrolledCondition, metav1.ConditionFalse, v1alpha1.ReasonConditionsFalse, msg)
+		a.setCondition(v1alpha1.RunEnrolledCondition, metav1.ConditionFalse, v1alpha1.ReasonConditionsNotMet, msg)
 		if err != nil {
-			a.finish(v1alpha1.RunFailed, v1alpha1.ReasonConditionsFalse, msg)
+			a.finish(v1alpha1.RunFailed, v1alpha1.ReasonConditionsNotMet, msg)
 		} else {
-			a.finish(v1alpha1.RunSucceeded, v1alpha1.ReasonConditionsFalse, msg)
+			a.finish(v1alpha1.RunSucceeded, v1alpha1.ReasonConditionsNotMet, msg)
 		}
 		return false
 	}

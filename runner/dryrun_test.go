@@ -95,7 +95,7 @@ func TestSimulate(t *testing.T) {
 	ev = newEvent("conversation.started", obj{"conversation": obj{"contactId": "c-7"}, "contact": obj{"tags": []string{}}})
 	st, err = e.Simulate(context.Background(), &wf.Spec, ev, nil, t0)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(st.Result).To(Equal(v1alpha1.ReasonConditionsFalse))
+	g.Expect(st.Result).To(Equal(v1alpha1.ReasonConditionsNotMet))
 	g.Expect(st.Steps).To(BeEmpty())
 
 	// An invalid spec is a CompileError.

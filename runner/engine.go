@@ -115,7 +115,8 @@ type Input struct {
 type Transition struct {
 	// Warning marks an Event of type Warning instead of Normal.
 	Warning bool
-	// Reason is a CamelCase reason from the v1alpha1 Reason constants.
+	// Reason is the Event's reason: a v1alpha1.ConditionReason of the run,
+	// or the v1alpha1.SkipReason of a run the enrollment policy refused.
 	Reason string
 	// Message is for people.
 	Message string

@@ -108,7 +108,7 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 			if tc.dropped {
 				g.Expect(h.step(tc.waitingStep).Phase).To(Equal(v1alpha1.StepWaiting))
 				g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
-				g.Expect(out.Transitions).To(ConsistOf(And(HaveField("Reason", v1alpha1.ReasonDuplicateEvent),
+				g.Expect(out.Transitions).To(ConsistOf(And(HaveField("Reason", v1alpha1.ReasonDuplicateEvent.String()),
 					HaveField("Message", ContainSubstring(eventID(tc.dup))))))
 				g.Expect(h.rec.steps()).To(BeEmpty())
 				return
@@ -119,7 +119,7 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 			}
 			g.Expect(h.step(tc.waitingStep).Phase).To(Equal(v1alpha1.StepSucceeded))
 			g.Expect(h.step(tc.waitingStep).Message).To(ContainSubstring(eventID(tc.dup)))
-			g.Expect(out.Transitions).NotTo(ContainElement(HaveField("Reason", v1alpha1.ReasonDuplicateEvent)))
+			g.Expect(out.Transitions).NotTo(ContainElement(HaveField("Reason", v1alpha1.ReasonDuplicateEvent.String())))
 		})
 	}
 }

@@ -48,8 +48,8 @@ func TestInstantStepsAdvanceTogether(t *testing.T) {
 	g.Expect(h.step("b").Attempts).To(BeEquivalentTo(1))
 	g.Expect(string(h.step("b").Output.Raw)).To(Equal(`{"ok":true}`))
 	g.Expect(st.Conditions).To(ContainElements(
-		And(HaveField("Type", v1alpha1.RunSucceededCondition), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonCompleted)),
-		And(HaveField("Type", v1alpha1.RunEnrolledCondition), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonConditionsMet)),
+		And(HaveField("Type", v1alpha1.RunSucceededCondition), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonCompleted.String())),
+		And(HaveField("Type", v1alpha1.RunEnrolledCondition), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonConditionsMet.String())),
 	))
 	g.Expect(out.Transitions).To(HaveLen(2))
 	g.Expect(out.Actions).To(HaveLen(3))
@@ -96,7 +96,7 @@ func TestBranchAndEnd(t *testing.T) {
 		steps  []v1alpha1.Step
 		ran    []string
 		phase  v1alpha1.RunPhase
-		reason string
+		reason v1alpha1.ConditionReason
 		msg    string
 	}{
 		{"then jumps", []v1alpha1.Step{branch(`lead.source == "Website"`, "web", ""), tagStep("other"), tagStep("web")},
@@ -277,7 +277,7 @@ func TestPauseHoldsAtTheNextStepBoundary(t *testing.T) {
 	g.Expect(out.Status.CurrentStep).To(Equal("b"))
 	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitPaused))
 	g.Expect(out.WakeAt).To(BeNil())
-	g.Expect(out.Transitions).To(ConsistOf(HaveField("Reason", v1alpha1.ReasonPaused)))
+	g.Expect(out.Transitions).To(ConsistOf(HaveField("Reason", v1alpha1.ReasonPaused.String())))
 	g.Expect(h.advance().Transitions).To(BeEmpty()) // no repeated Event while paused
 	h.paused = false
 	out = h.advance()
@@ -295,8 +295,8 @@ func TestCancel(t *testing.T) {
 	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonCancelled))
 	g.Expect(h.step("w").Phase).To(Equal(v1alpha1.StepFailed))
 	g.Expect(out.Status.Conditions).To(ContainElement(And(HaveField("Type", v1alpha1.RunSucceededCondition),
-		HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonCancelled))))
-	g.Expect(out.Transitions).To(ConsistOf(And(HaveField("Warning", true), HaveField("Reason", v1alpha1.ReasonCancelled))))
+		HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonCancelled.String()))))
+	g.Expect(out.Transitions).To(ConsistOf(And(HaveField("Warning", true), HaveField("Reason", v1alpha1.ReasonCancelled.String()))))
 }
 
 func TestScheduledTimeIsRespected(t *testing.T) {
@@ -321,7 +321,7 @@ func TestConditionsNotMetEndsTheRun(t *testing.T) {
 	h := newHarness(t, newRun(spec))
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
-	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonConditionsFalse))
+	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonConditionsNotMet))
 	g.Expect(out.Status.ConditionResults).To(Equal([]v1alpha1.ConditionResult{{Name: "phone", Expression: `lead.source == "Phone"`, Result: false, Message: `false (lead.source = "Website")`}}))
 	g.Expect(out.Status.Conditions).To(ContainElement(And(HaveField("Type", v1alpha1.RunEnrolledCondition), HaveField("Status", metav1.ConditionFalse))))
 	g.Expect(out.Status.Steps).To(BeEmpty())

@@ -56,7 +56,7 @@ func TestFailTwiceThenSucceed(t *testing.T) {
 	g.Expect(h.step("flaky").Message).To(Equal("attempt 1 of 5 failed: status 503: unavailable; next attempt at 2026-03-02T10:00:01Z"))
 	g.Expect(*out.WakeAt).To(Equal(t0.Add(time.Second)))
 	g.Expect(out.Status.WaitingFor.Reason).To(Equal(v1alpha1.WaitRetry))
-	g.Expect(out.Transitions).To(ContainElement(HaveField("Reason", v1alpha1.ReasonRetrying)))
+	g.Expect(out.Transitions).To(ContainElement(HaveField("Reason", v1alpha1.ReasonRetrying.String())))
 
 	h.clk.Step(999 * time.Millisecond) // too early: no attempt
 	h.advance()
@@ -149,14 +149,14 @@ func TestTransitionsForKubernetesEvents(t *testing.T) {
 	}
 	out := h.advance()
 	g.Expect(out.Transitions).To(Equal([]Transition{
-		{Reason: v1alpha1.ReasonConditionsMet, Message: "0 condition(s) held; enrolled c-42"},
-		{Warning: true, Reason: v1alpha1.ReasonRetrying, Message: "attempt 1 of 5 failed: timeout; next attempt at 2026-03-02T10:00:01Z"},
+		{Reason: v1alpha1.ReasonConditionsMet.String(), Message: "0 condition(s) held; enrolled c-42"},
+		{Warning: true, Reason: v1alpha1.ReasonRetrying.String(), Message: "attempt 1 of 5 failed: timeout; next attempt at 2026-03-02T10:00:01Z"},
 	}))
 	h.clk.Step(time.Second)
 	out = h.advance()
 	g.Expect(out.Transitions).To(Equal([]Transition{
-		{Warning: true, Reason: v1alpha1.ReasonStepFailed, Message: `step "x" failed: failed, not retryable: status 422: invalid (continueOnError: going on)`},
-		{Reason: v1alpha1.ReasonCompleted, Message: "all steps done"},
+		{Warning: true, Reason: v1alpha1.ReasonStepFailed.String(), Message: `step "x" failed: failed, not retryable: status 422: invalid (continueOnError: going on)`},
+		{Reason: v1alpha1.ReasonCompleted.String(), Message: "all steps done"},
 	}))
 	g.Expect(h.step("x").Phase).To(Equal(v1alpha1.StepFailed))
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))

@@ -8,15 +8,15 @@ import (
 )
 
 // setCondition sets a run condition, stamping transitions with the input clock.
-func (a *advance) setCondition(typ string, status metav1.ConditionStatus, reason, msg string) {
+func (a *advance) setCondition(typ string, status metav1.ConditionStatus, reason v1alpha1.ConditionReason, msg string) {
 	meta.SetStatusCondition(&a.st.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: truncate(msg, 32768),
+		Type: typ, Status: status, Reason: reason.String(), Message: truncate(msg, 32768),
 		ObservedGeneration: a.run.Generation, LastTransitionTime: *a.metaNow(),
 	})
 }
 
 // finish ends the run: phase, completion time, Succeeded condition, result.
-func (a *advance) finish(phase v1alpha1.RunPhase, reason, msg string) {
+func (a *advance) finish(phase v1alpha1.RunPhase, reason v1alpha1.ConditionReason, msg string) {
 	a.done = true
 	a.st.Phase = phase
 	a.st.CompletionTime = a.metaNow()
@@ -34,6 +34,6 @@ func (a *advance) finish(phase v1alpha1.RunPhase, reason, msg string) {
 }
 
 // transition records something worth a Kubernetes Event.
-func (a *advance) transition(warning bool, reason, msg string) {
-	a.out.Transitions = append(a.out.Transitions, Transition{Warning: warning, Reason: reason, Message: truncate(msg, 1024)})
+func (a *advance) transition(warning bool, reason v1alpha1.ConditionReason, msg string) {
+	a.out.Transitions = append(a.out.Transitions, Transition{Warning: warning, Reason: reason.String(), Message: truncate(msg, 1024)})
 }

@@ -208,7 +208,7 @@ func (a *advance) end(cs *compiledStep, ss *v1alpha1.StepStatus) stepResult {
 	if r.err != nil {
 		msg = "end message did not render: " + r.err.Error()
 	}
-	reason := e.Reason
+	reason := v1alpha1.ConditionReason(e.Reason) // the user's own reason
 	if reason == "" {
 		reason = v1alpha1.ReasonEnded
 	}

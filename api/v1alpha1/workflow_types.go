@@ -458,7 +458,7 @@ type NotifyConnection struct {
 	WebhookURLSecretRef SecretKeySelector `json:"webhookURLSecretRef"`
 }
 
-// Condition types and reasons of a Workflow.
+// Condition types of a Workflow (their reasons are in reasons.go).
 const (
 	// WorkflowReady is True when the spec compiled: every expression and
 	// template type-checked. Its message carries the compile error otherwise.
@@ -467,8 +467,6 @@ const (
 	// it is fixed, and retrying cannot help (kstatus). observedGeneration
 	// stays at the last generation that was valid.
 	WorkflowStalled = "Stalled"
-	// ReasonInvalidSpec is the Stalled reason for a spec that does not validate.
-	ReasonInvalidSpec = "InvalidSpec"
 )
 
 // RunCounts counts a workflow's runs by phase, as the cache sees them now.
@@ -504,12 +502,12 @@ type DateRunCounts struct {
 
 // SkipCount counts triggers that did not enrol, for one reason.
 type SkipCount struct {
-	// reason is why the trigger was skipped, one of the Skip* reasons:
-	// ConditionsFalse, Paused, Draft, Duplicate, AlreadyEnrolled, ActiveRun,
-	// LoopDetected, HopLimit, SubjectMissing, EvaluationError, MissedSchedule, DatePassed.
+	// reason is why the trigger was skipped: ConditionsNotMet, Paused, Draft,
+	// Duplicate, AlreadyEnrolled, ActiveRun, LoopDetected, HopLimit,
+	// SubjectMissing, EvaluationError, MissedSchedule, DatePassed or StaleEvent.
 	// +required
 	// +kubebuilder:validation:MaxLength=64
-	Reason string `json:"reason"`
+	Reason SkipReason `json:"reason"`
 
 	// count of skipped triggers for this reason since the workflow was created.
 	// +required
@@ -524,27 +522,6 @@ type SkipCount struct {
 	// +kubebuilder:validation:MaxLength=1024
 	LastMessage string `json:"lastMessage,omitempty"`
 }
-
-// Reasons a trigger is skipped, as counted in WorkflowStatus.SkippedEvents.
-const (
-	SkipConditionsFalse = "ConditionsFalse"
-	SkipPaused          = "Paused"
-	SkipDraft           = "Draft"
-	SkipDuplicate       = "Duplicate"
-	SkipAlreadyEnrolled = "AlreadyEnrolled"
-	SkipActiveRun       = "ActiveRun"
-	SkipLoopDetected    = "LoopDetected"
-	SkipHopLimit        = "HopLimit"
-	SkipSubjectMissing  = "SubjectMissing"
-	SkipEvaluationError = "EvaluationError"
-	SkipMissedSchedule  = "MissedSchedule"
-	// SkipDatePassed counts dateField events whose date plus offset is already
-	// past, so nothing was scheduled.
-	SkipDatePassed = "DatePassed"
-	// SkipStaleEvent: a dateField event older (by time, then id) than the
-	// event that scheduled the subject's pending run; it never moves the date back.
-	SkipStaleEvent = "StaleEvent"
-)
 
 // WorkflowStatus is what the controller observed of a workflow.
 type WorkflowStatus struct {

@@ -193,34 +193,6 @@ const (
 	RunEnrolledCondition = "Enrolled"
 )
 
-// Reasons of the run's conditions and Kubernetes Events.
-const (
-	ReasonRunning          = "Running"
-	ReasonWaiting          = "Waiting"
-	ReasonWaitingForEvent  = "WaitingForEvent"
-	ReasonRetrying         = "Retrying"
-	ReasonPaused           = "WorkflowPaused"
-	ReasonCompleted        = "Completed"
-	ReasonEnded            = "Ended"
-	ReasonGoalReached      = "GoalReached"
-	ReasonStepFailed       = "StepFailed"
-	ReasonCancelled        = "Cancelled"
-	ReasonReplaced         = "Replaced"
-	ReasonConditionsFalse  = "ConditionsNotMet"
-	ReasonConditionsMet    = "ConditionsMet"
-	ReasonInvalidWorkflow  = "InvalidWorkflow"
-	ReasonDryRun           = "DryRun"
-	ReasonCompileSucceeded = "Compiled"
-	ReasonCompileFailed    = "CompileFailed"
-	// ReasonDuplicateEvent reports a repeated delivery of an event the run had
-	// already consumed (same source and id); it is dropped without effect.
-	ReasonDuplicateEvent = "DuplicateEvent"
-	// ReasonNotAdmitted ends a run the enrolment policy refused when the run
-	// controller arbitrated (two events for one subject raced, or the event
-	// was already archived); the message starts with the Skip* reason.
-	ReasonNotAdmitted = "NotAdmitted"
-)
-
 // ConditionResult is how one enrolment condition evaluated.
 type ConditionResult struct {
 	// name of the condition (its name, or its position "conditions[i]").
@@ -242,28 +214,6 @@ type ConditionResult struct {
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
 }
-
-// WaitReason says what a waiting run waits for.
-// +kubebuilder:validation:Enum=Duration;Until;BusinessHours;Event;Retry;Delay;Paused
-type WaitReason string
-
-// Wait reasons.
-const (
-	// WaitDuration: a wait step's duration.
-	WaitDuration WaitReason = "Duration"
-	// WaitUntil: a wait step's until time.
-	WaitUntil WaitReason = "Until"
-	// WaitBusinessHours: the next business-hours window.
-	WaitBusinessHours WaitReason = "BusinessHours"
-	// WaitEvent: a waitForEvent step's event, or its timeout.
-	WaitEvent WaitReason = "Event"
-	// WaitRetry: the next attempt of a failed step.
-	WaitRetry WaitReason = "Retry"
-	// WaitDelay: the run's scheduled start (trigger delay, date field).
-	WaitDelay WaitReason = "Delay"
-	// WaitPaused: the workflow is Paused; the run holds at a step boundary.
-	WaitPaused WaitReason = "Paused"
-)
 
 // WaitingFor says what a waiting run waits for.
 type WaitingFor struct {
@@ -434,7 +384,7 @@ type WorkflowRunStatus struct {
 	// result is the reason the run finished (Completed, Ended, GoalReached, StepFailed, Cancelled, …).
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	Result string `json:"result,omitempty"`
+	Result ConditionReason `json:"result,omitempty"`
 
 	// message for people about the outcome.
 	// +optional

@@ -100,7 +100,7 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 		for _, r := range runs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CreationTimestamp.UTC().Format(time.RFC3339),
 				humanDuration(now.Sub(r.CreationTimestamp.Time)), r.Spec.WorkflowName, r.Name, orDash(string(r.Status.Phase)),
-				orDash(r.Status.Result), stepSummary(r.Status.Steps))
+				orDash(r.Status.Result.String()), stepSummary(r.Status.Steps))
 		}
 		_ = tw.Flush()
 	}

@@ -55,8 +55,8 @@ func TestArchivedRunsReadAsLive(t *testing.T) {
 	run.Status = v1alpha1.WorkflowRunStatus{
 		Phase: v1alpha1.RunSucceeded, StartTime: &start, CompletionTime: &end, Result: v1alpha1.ReasonCompleted, Message: "all steps done",
 		Conditions: []metav1.Condition{
-			{Type: v1alpha1.RunEnrolledCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonConditionsMet, LastTransitionTime: start},
-			{Type: v1alpha1.RunSucceededCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonCompleted, LastTransitionTime: end},
+			{Type: v1alpha1.RunEnrolledCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonConditionsMet.String(), LastTransitionTime: start},
+			{Type: v1alpha1.RunSucceededCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonCompleted.String(), LastTransitionTime: end},
 		},
 		ConditionResults: []v1alpha1.ConditionResult{{Name: "vip", Expression: `"VIP" in contact.tags`, Result: true, Message: "tagged VIP"}},
 		Steps: []v1alpha1.StepStatus{

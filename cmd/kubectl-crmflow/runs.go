@@ -111,7 +111,7 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyCl
 			phase = "Pending"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", r.Name, orDash(r.Spec.Subject), phase,
-			orDash(r.Status.CurrentStep), orDash(r.Status.Result), r.Spec.DryRun, humanDuration(now.Sub(r.CreationTimestamp.Time)))
+			orDash(r.Status.CurrentStep), orDash(r.Status.Result.String()), r.Spec.DryRun, humanDuration(now.Sub(r.CreationTimestamp.Time)))
 	}
 	return tw.Flush()
 }

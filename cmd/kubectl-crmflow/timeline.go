@@ -102,7 +102,7 @@ func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) 
 
 // printOutcome prints the run's phase, result and message; a plan has no duration.
 func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
-	if st.Result == v1alpha1.ReasonConditionsFalse {
+	if st.Result == v1alpha1.ReasonConditionsNotMet {
 		// Not "Succeeded (ConditionsNotMet)": nothing ran, and the
 		// Conditions and Enrolled lines above say why.
 		if plan {
@@ -114,7 +114,7 @@ func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
 	}
 	line := fmt.Sprintf("Outcome:    %s", st.Phase)
 	if st.Result != "" {
-		line += " (" + st.Result + ")"
+		line += " (" + st.Result.String() + ")"
 	}
 	if st.Message != "" {
 		line += ": " + oneLine(st.Message, 200)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // problem is the JSON body of every 4xx and 5xx answer.
@@ -41,9 +43,9 @@ type RunRef struct {
 
 // Skip is one workflow that did not enrol, with a SkipCount reason.
 type Skip struct {
-	Workflow string `json:"workflow"`
-	Reason   string `json:"reason"`
-	Message  string `json:"message,omitempty"`
+	Workflow string              `json:"workflow"`
+	Reason   v1alpha1.SkipReason `json:"reason"`
+	Message  string              `json:"message,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

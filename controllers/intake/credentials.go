@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
 )
 
@@ -20,13 +21,6 @@ import (
 // permission names that one Secret: RBAC authorizes a list or watch
 // restricted by resourceNames when the request carries that field selector.
 // +kubebuilder:rbac:groups="",resources=secrets,resourceNames=crmflow-intake,verbs=get;list;watch
-
-// Reasons of the Kubernetes Events intake records about credentials.
-const (
-	// ReasonUnusableCredential: a crmflow-intake Secret yields no usable
-	// credential, so its namespace refuses every event until it is fixed.
-	ReasonUnusableCredential = "UnusableCredential"
-)
 
 // credentials returns namespace ns's configured credentials. It fails
 // closed: a crmflow-intake Secret that exists but yields no usable
@@ -67,7 +61,7 @@ func (r *Receiver) credentials(ctx context.Context, ns string) (request.Credenti
 		if r.opts.Recorder != nil {
 			// The events recorder folds repeats into one series, so a
 			// flood of refused requests costs no flood of writes.
-			r.opts.Recorder.Eventf(&secret, nil, corev1.EventTypeWarning, ReasonUnusableCredential, "Authenticate", "%s", creds.Unusable)
+			r.opts.Recorder.Eventf(&secret, nil, corev1.EventTypeWarning, v1alpha1.ReasonUnusableCredential.String(), "Authenticate", "%s", creds.Unusable)
 		}
 	}
 	return creds, nil

@@ -24,7 +24,7 @@ type verdict struct {
 	enrolled    string
 	rescheduled string
 	dropped     string
-	skip        string // a Skip* reason
+	skip        v1alpha1.SkipReason
 	message     string
 }
 
@@ -132,7 +132,7 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 		return verdict{skip: v1alpha1.SkipEvaluationError, message: err.Error()}, subject, nil
 	}
 	if !en.Enrol {
-		return verdict{skip: v1alpha1.SkipConditionsFalse, message: en.Message}, subject, nil
+		return verdict{skip: v1alpha1.SkipConditionsNotMet, message: en.Message}, subject, nil
 	}
 	run, err := r.newRun(ctx, e, subject, ev, chain, at, now)
 	if err != nil {

@@ -121,10 +121,10 @@ var _ = Describe("exactly-once enrolment", func() {
 		Eventually(func() []string {
 			var reasons []string
 			for _, s := range post(ns, e).First().Skipped {
-				reasons = append(reasons, s.Workflow+"="+s.Reason)
+				reasons = append(reasons, s.Workflow+"="+s.Reason.String())
 			}
 			return reasons
-		}).Should(ConsistOf(paused.Name+"="+v1alpha1.SkipPaused, draft.Name+"="+v1alpha1.SkipDraft))
+		}).Should(ConsistOf(paused.Name+"="+v1alpha1.SkipPaused.String(), draft.Name+"="+v1alpha1.SkipDraft.String()))
 		Expect(allRuns(ns)).To(BeEmpty())
 		Eventually(skipCount(ns, paused.Name, v1alpha1.SkipPaused)).Should(HaveField("Count", BeNumerically(">=", 1)))
 	})

@@ -169,7 +169,7 @@ func allRuns(ns string) []v1alpha1.WorkflowRun {
 }
 
 // skipCount reads a workflow's skippedEvents entry for reason.
-func skipCount(ns, workflow, reason string) func() v1alpha1.SkipCount {
+func skipCount(ns, workflow string, reason v1alpha1.SkipReason) func() v1alpha1.SkipCount {
 	return func() v1alpha1.SkipCount {
 		wf := &v1alpha1.Workflow{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: workflow}, wf)).To(Succeed())

@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/controllers/intake/request"
 )
 
@@ -244,7 +243,7 @@ var _ = Describe("the hostile-input corpus (testdata/hostile)", Ordered, func() 
 						reasons = append(reasons, e.Reason+": "+e.Note)
 					}
 				}
-				g.Expect(reasons).To(ContainElement(And(HavePrefix(intake.ReasonUnusableCredential), ContainSubstring("refuses every event"))))
+				g.Expect(reasons).To(ContainElement(And(HavePrefix(v1alpha1.ReasonUnusableCredential.String()), ContainSubstring("refuses every event"))))
 			}).Should(Succeed(), n)
 		}
 	})

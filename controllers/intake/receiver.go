@@ -176,7 +176,7 @@ func namespaceFromPath(path string) (string, bool) {
 // event copies are kept small: recordedSkip is what a skip needs later.
 type recordedSkip struct {
 	workflow *v1alpha1.Workflow
-	reason   string
+	reason   v1alpha1.SkipReason
 	message  string
 	event    SkippedEvent
 }
@@ -184,8 +184,10 @@ type recordedSkip struct {
 // SkippedEvent is one event that did not enrol one workflow, as the run
 // history keeps it to answer "why didn't it fire for Ann?".
 type SkippedEvent struct {
-	Namespace, Workflow, Reason, EventID, EventSource, Subject, Message string
-	Time                                                                time.Time
+	Namespace, Workflow                    string
+	Reason                                 v1alpha1.SkipReason
+	EventID, EventSource, Subject, Message string
+	Time                                   time.Time
 }
 
 func firstNonEmpty(s ...string) string {

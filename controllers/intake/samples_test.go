@@ -50,10 +50,10 @@ var _ = Describe("the seed samples' triggers", func() {
 
 		other := obj{"lead": obj{"id": "l-2", "source": "Ad", "contactId": "c-2"}}
 		r = post(ns, event("lead-2", "lead.created", "", other))
-		Expect(r.First().Skipped).To(ConsistOf(intake.Skip{Workflow: wf.Name, Reason: v1alpha1.SkipConditionsFalse,
+		Expect(r.First().Skipped).To(ConsistOf(intake.Skip{Workflow: wf.Name, Reason: v1alpha1.SkipConditionsNotMet,
 			Message: r.First().Skipped[0].Message}))
 		Expect(r.First().Skipped[0].Message).To(ContainSubject("from-website"))
-		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipConditionsFalse)).Should(And(
+		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipConditionsNotMet)).Should(And(
 			HaveField("Count", BeEquivalentTo(1)), HaveField("LastMessage", ContainSubstring("lead-2"))))
 		Eventually(func() *metav1.Time {
 			w := &v1alpha1.Workflow{}
@@ -75,7 +75,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		}).Should(HaveLen(1))
 		Expect(runsOf(ns, wf.Name)).To(ConsistOf(HaveField("Spec.Subject", "c-9")))
 		r := postStructured(ns, event("conv-2", "conversation.started", "", obj{"conversation": obj{"contactId": "c-10"}, "contact": obj{"tags": []string{"Gold"}}}))
-		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsFalse)))
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsNotMet)))
 	})
 
 	It("enrols a negative message in negative-sentiment (contact/conversation trigger), batched mode", func() {

@@ -15,7 +15,7 @@ var _ = Describe("the skip log", func() {
 		wf := installWorkflow(ns, sample("vip-routing"))
 		regular := obj{"conversation": obj{"contactId": "c-ann"}, "contact": obj{"id": "c-ann", "tags": []string{"regular"}}}
 		r := postUntilMatched(ns, event("not-vip-1", "conversation.started", "", regular), wf.Name)
-		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsFalse)), r.Raw)
+		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsNotMet)), r.Raw)
 		Eventually(func() []any {
 			var out []any
 			for _, e := range skipLog.of(ns) {
@@ -23,7 +23,7 @@ var _ = Describe("the skip log", func() {
 			}
 			return out
 		}).Should(ContainElement(And(
-			HaveField("Workflow", wf.Name), HaveField("Reason", v1alpha1.SkipConditionsFalse),
+			HaveField("Workflow", wf.Name), HaveField("Reason", v1alpha1.SkipConditionsNotMet),
 			HaveField("EventID", "not-vip-1"), HaveField("EventSource", "crm.example.com"), HaveField("Subject", "c-ann"),
 			HaveField("Message", ContainSubstring("contact-is-vip")))))
 	})

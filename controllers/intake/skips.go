@@ -45,7 +45,7 @@ type skipRecorder struct {
 
 // delta is what one workflow's status has not seen yet.
 type delta struct {
-	skips       map[string]*v1alpha1.SkipCount
+	skips       map[v1alpha1.SkipReason]*v1alpha1.SkipCount
 	triggered   *time.Time
 	rescheduled int64
 	dropped     int64
@@ -60,7 +60,7 @@ func newSkipRecorder(c client.Client, live client.Reader, clk clock.WithTicker, 
 func (s *skipRecorder) deltaOf(key types.NamespacedName) *delta {
 	d := s.pending[key]
 	if d == nil {
-		d = &delta{skips: map[string]*v1alpha1.SkipCount{}}
+		d = &delta{skips: map[v1alpha1.SkipReason]*v1alpha1.SkipCount{}}
 		s.pending[key] = d
 	}
 	return d
@@ -180,8 +180,8 @@ func (s *skipRecorder) write(ctx context.Context, key types.NamespacedName, d *d
 }
 
 // mergeSkips adds the counts of delta to the status list, sorted by reason.
-func mergeSkips(current []v1alpha1.SkipCount, add map[string]*v1alpha1.SkipCount) []v1alpha1.SkipCount {
-	byReason := map[string]v1alpha1.SkipCount{}
+func mergeSkips(current []v1alpha1.SkipCount, add map[v1alpha1.SkipReason]*v1alpha1.SkipCount) []v1alpha1.SkipCount {
+	byReason := map[v1alpha1.SkipReason]v1alpha1.SkipCount{}
 	for _, c := range current {
 		byReason[c.Reason] = *c.DeepCopy()
 	}
@@ -232,13 +232,13 @@ func (s *skipRecorder) emitEvents(wf *v1alpha1.Workflow, d *delta) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for reason, c := range d.skips {
-		key := wf.Namespace + "/" + wf.Name + "/" + reason
+		key := wf.Namespace + "/" + wf.Name + "/" + reason.String()
 		s.unreported[key] += c.Count
 		if last, ok := s.lastEvents[key]; ok && now.Sub(last) < s.eventInterval {
 			continue // told in a later Event, summed
 		}
 		s.lastEvents[key] = now
-		s.recorder.Eventf(wf, nil, corev1.EventTypeNormal, "Skipped"+reason, "Enrol",
+		s.recorder.Eventf(wf, nil, corev1.EventTypeNormal, "Skipped"+reason.String(), "Enroll",
 			"%d event(s) did not enrol (%s); latest: %s", s.unreported[key], reason, c.LastMessage)
 		delete(s.unreported, key)
 	}

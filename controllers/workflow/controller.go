@@ -222,7 +222,7 @@ func (r *WorkflowReconciler) patchStatus(ctx context.Context, base, wf *v1alpha1
 	return nil
 }
 
-func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason, message string) {
+func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason v1alpha1.ConditionReason, message string) {
 	if r.Recorder == nil {
 		return
 	}
@@ -230,7 +230,7 @@ func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason, 
 	if warning {
 		kind = "Warning"
 	}
-	r.Recorder.Eventf(wf, nil, kind, reason, "Reconcile", "%s", message)
+	r.Recorder.Eventf(wf, nil, kind, reason.String(), "Reconcile", "%s", message)
 }
 
 // SetupWithManager watches Workflows and their runs: a run created,

@@ -16,7 +16,7 @@ func setReadyCondition(wf *v1alpha1.Workflow, compileErr error) {
 	c := metav1.Condition{
 		Type:               v1alpha1.WorkflowReady,
 		Status:             metav1.ConditionTrue,
-		Reason:             v1alpha1.ReasonCompileSucceeded,
+		Reason:             v1alpha1.ReasonCompileSucceeded.String(),
 		Message:            "every expression and template compiled",
 		ObservedGeneration: wf.Generation,
 	}
@@ -26,10 +26,10 @@ func setReadyCondition(wf *v1alpha1.Workflow, compileErr error) {
 		return
 	}
 	c.Status = metav1.ConditionFalse
-	c.Reason = v1alpha1.ReasonCompileFailed
+	c.Reason = v1alpha1.ReasonCompileFailed.String()
 	c.Message = truncate(compileErr.Error(), 32768)
 	meta.SetStatusCondition(&wf.Status.Conditions, c)
-	c.Type, c.Status, c.Reason = v1alpha1.WorkflowStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec
+	c.Type, c.Status, c.Reason = v1alpha1.WorkflowStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec.String()
 	meta.SetStatusCondition(&wf.Status.Conditions, c)
 }
 
@@ -45,7 +45,7 @@ func readyMessage(wf *v1alpha1.Workflow) string {
 }
 
 // addSkip adds n skipped triggers for reason to the workflow's counters.
-func addSkip(wf *v1alpha1.Workflow, reason string, n int, at time.Time, message string) {
+func addSkip(wf *v1alpha1.Workflow, reason v1alpha1.SkipReason, n int, at time.Time, message string) {
 	if n <= 0 {
 		return
 	}

@@ -35,11 +35,11 @@ func TestAddSkip(t *testing.T) {
 	addSkip(wf, "Paused", 3, later, strings.Repeat("x", 2000))
 	g.Expect(wf.Status.SkippedEvents).To(HaveLen(2))
 	paused := wf.Status.SkippedEvents[0]
-	g.Expect(paused.Reason).To(Equal("Paused"))
+	g.Expect(paused.Reason).To(Equal(v1alpha1.SkipPaused))
 	g.Expect(paused.Count).To(BeEquivalentTo(5))
 	g.Expect(paused.LastTime.Time).To(Equal(later))
 	g.Expect(paused.LastMessage).To(HaveLen(1024))
-	g.Expect(wf.Status.SkippedEvents[1]).To(And(HaveField("Reason", "ConditionsNotMet"), HaveField("Count", BeEquivalentTo(1))))
+	g.Expect(wf.Status.SkippedEvents[1]).To(And(HaveField("Reason", v1alpha1.SkipConditionsNotMet), HaveField("Count", BeEquivalentTo(1))))
 }
 
 func TestSetReadyCondition(t *testing.T) {
@@ -47,7 +47,7 @@ func TestSetReadyCondition(t *testing.T) {
 		name   string
 		err    error
 		status metav1.ConditionStatus
-		reason string
+		reason v1alpha1.ConditionReason
 		msg    string
 	}{
 		{"compiled", nil, metav1.ConditionTrue, v1alpha1.ReasonCompileSucceeded, "every expression and template compiled"},
@@ -60,7 +60,7 @@ func TestSetReadyCondition(t *testing.T) {
 			setReadyCondition(wf, tc.err)
 			c := meta.FindStatusCondition(wf.Status.Conditions, v1alpha1.WorkflowReady)
 			g.Expect(c).NotTo(BeNil())
-			g.Expect(*c).To(And(HaveField("Status", tc.status), HaveField("Reason", tc.reason),
+			g.Expect(*c).To(And(HaveField("Status", tc.status), HaveField("Reason", tc.reason.String()),
 				HaveField("Message", tc.msg), HaveField("ObservedGeneration", BeEquivalentTo(3))))
 			g.Expect(isReady(wf)).To(Equal(tc.err == nil))
 			g.Expect(readyMessage(wf)).To(Equal(tc.msg))

@@ -104,19 +104,19 @@ func (r *WorkflowRunReconciler) archivedDuplicate(ctx context.Context, run *v1al
 // skipRun ends a run that the enrolment policy refused: Cancelled, reason
 // NotAdmitted, with the skip reason and why in its message; the skip is
 // counted on the Workflow and told in a (rate-limited) Kubernetes Event.
-func (r *WorkflowRunReconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason, msg string) admitResult {
+func (r *WorkflowRunReconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.SkipReason, msg string) admitResult {
 	out := failedOutcome(run, now, v1alpha1.ReasonNotAdmitted, fmt.Sprintf("%s: %s", reason, msg))
 	out.Status.Phase = v1alpha1.RunCancelled
 	meta.SetStatusCondition(&out.Status.Conditions, metav1.Condition{Type: v1alpha1.RunEnrolledCondition, Status: metav1.ConditionFalse,
-		Reason: v1alpha1.ReasonNotAdmitted, Message: msg, ObservedGeneration: run.Generation, LastTransitionTime: metav1.NewTime(ceilSecond(now))})
-	out.Transitions = []runner.Transition{{Warning: false, Reason: reason, Message: msg}}
+		Reason: v1alpha1.ReasonNotAdmitted.String(), Message: msg, ObservedGeneration: run.Generation, LastTransitionTime: metav1.NewTime(ceilSecond(now))})
+	out.Transitions = []runner.Transition{{Warning: false, Reason: reason.String(), Message: msg}}
 	r.Counters.Skipped(run.Namespace, run.Spec.WorkflowName, reason, msg, now)
 	return admitResult{skip: &out}
 }
 
 // failedOutcome is a finished status the engine did not compute: the run
 // could not start (its revision is gone) or was not admitted.
-func failedOutcome(run *v1alpha1.WorkflowRun, now time.Time, reason, msg string) runner.Outcome {
+func failedOutcome(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.ConditionReason, msg string) runner.Outcome {
 	st := run.Status.DeepCopy()
 	t := metav1.NewTime(ceilSecond(now))
 	st.Phase = v1alpha1.RunFailed
@@ -132,8 +132,8 @@ func failedOutcome(run *v1alpha1.WorkflowRun, now time.Time, reason, msg string)
 		st.Message = st.Message[:2045] + "..."
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.RunSucceededCondition, Status: metav1.ConditionFalse,
-		Reason: reason, Message: st.Message, ObservedGeneration: run.Generation, LastTransitionTime: t})
-	return runner.Outcome{Status: *st, Transitions: []runner.Transition{{Warning: true, Reason: reason, Message: st.Message}}}
+		Reason: reason.String(), Message: st.Message, ObservedGeneration: run.Generation, LastTransitionTime: t})
+	return runner.Outcome{Status: *st, Transitions: []runner.Transition{{Warning: true, Reason: reason.String(), Message: st.Message}}}
 }
 
 func ceilSecond(t time.Time) time.Time {

@@ -46,8 +46,8 @@ func (r *WorkflowRunReconciler) recordTransitions(run *v1alpha1.WorkflowRun, bef
 // worthAnEvent: the normal transitions a person must see.
 func worthAnEvent(reason string) bool {
 	switch reason {
-	case v1alpha1.ReasonPaused, v1alpha1.ReasonDuplicateEvent,
-		v1alpha1.SkipActiveRun, v1alpha1.SkipAlreadyEnrolled, v1alpha1.SkipDuplicate:
+	case v1alpha1.ReasonPaused.String(), v1alpha1.ReasonDuplicateEvent.String(),
+		v1alpha1.SkipActiveRun.String(), v1alpha1.SkipAlreadyEnrolled.String(), v1alpha1.SkipDuplicate.String():
 		return true
 	}
 	return false

@@ -26,10 +26,10 @@ func TestEventLimiter(t *testing.T) {
 
 func TestWorthAnEvent(t *testing.T) {
 	g := NewWithT(t)
-	for _, reason := range []string{v1alpha1.ReasonPaused, v1alpha1.ReasonDuplicateEvent, v1alpha1.SkipActiveRun, v1alpha1.SkipAlreadyEnrolled, v1alpha1.SkipDuplicate} {
+	for _, reason := range []string{v1alpha1.ReasonPaused.String(), v1alpha1.ReasonDuplicateEvent.String(), v1alpha1.SkipActiveRun.String(), v1alpha1.SkipAlreadyEnrolled.String(), v1alpha1.SkipDuplicate.String()} {
 		g.Expect(worthAnEvent(reason)).To(BeTrue(), reason)
 	}
-	for _, reason := range []string{v1alpha1.ReasonRunning, v1alpha1.ReasonWaiting, v1alpha1.ReasonCompleted} {
+	for _, reason := range []string{v1alpha1.ReasonRunning.String(), v1alpha1.ReasonWaiting.String(), v1alpha1.ReasonCompleted.String()} {
 		g.Expect(worthAnEvent(reason)).To(BeFalse(), reason)
 	}
 }
@@ -46,9 +46,9 @@ func TestRecordTransitions(t *testing.T) {
 	run := newRun("r", inPhase(v1alpha1.RunFailed))
 	run.Spec.WorkflowName = "wf"
 	out := runner.Outcome{Transitions: []runner.Transition{
-		{Reason: v1alpha1.ReasonRunning, Message: "started"},
-		{Warning: true, Reason: v1alpha1.ReasonStepFailed, Message: "notify: 400"},
-		{Warning: true, Reason: v1alpha1.ReasonStepFailed, Message: "again"},
+		{Reason: v1alpha1.ReasonRunning.String(), Message: "started"},
+		{Warning: true, Reason: v1alpha1.ReasonStepFailed.String(), Message: "notify: 400"},
+		{Warning: true, Reason: v1alpha1.ReasonStepFailed.String(), Message: "again"},
 	}}
 
 	r.recordTransitions(&run, "", out)

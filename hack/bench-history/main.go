@@ -139,9 +139,9 @@ func genRuns(rng *rand.Rand, prefix string, n, workflows, subjects int, end time
 			Event: json.RawMessage(fmt.Sprintf(`{"id":"ev-%s","source":"crm","type":"conversation.started","subject":%q,`+
 				`"data":{"contact":{"id":%q,"email":"someone@example.com","tags":["VIP","Newsletter"]},"conversation":{"id":"conv-%d","channel":"chat"}}}`,
 				id, subject, subject, i)),
-			Phase: string(phase), Result: result, Created: created, Started: created, Finished: done,
+			Phase: string(phase), Result: result.String(), Created: created, Started: created, Finished: done,
 			Conditions:       []v1alpha1.ConditionResult{{Name: "vip", Expression: `"VIP" in contact.tags`, Result: true, Message: "contact is tagged VIP"}},
-			StatusConditions: []metav1.Condition{{Type: v1alpha1.RunSucceededCondition, Status: metav1.ConditionTrue, Reason: result, LastTransitionTime: t1}},
+			StatusConditions: []metav1.Condition{{Type: v1alpha1.RunSucceededCondition, Status: metav1.ConditionTrue, Reason: result.String(), LastTransitionTime: t1}},
 			Steps: []v1alpha1.StepStatus{
 				{Name: "notify-vip-team", Phase: v1alpha1.StepSucceeded, StartTime: &t0, FinishTime: &t1, Attempts: 1, IdempotencyKey: id + "/notify-vip-team"},
 				{Name: "tag-conversation", Phase: v1alpha1.StepSucceeded, StartTime: &t1, FinishTime: &t1, Attempts: 1, IdempotencyKey: id + "/tag-conversation"},

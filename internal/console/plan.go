@@ -46,14 +46,14 @@ type conditionPlan struct {
 
 // planAnswer is what the engine would do; nothing was sent.
 type planAnswer struct {
-	Triggers   bool                  `json:"triggers"`
-	Reason     string                `json:"reason,omitempty"`
-	Subject    string                `json:"subject,omitempty"`
-	Conditions []conditionPlan       `json:"conditions"`
-	Steps      []v1alpha1.StepStatus `json:"steps"`
-	Phase      v1alpha1.RunPhase     `json:"phase,omitempty"`
-	Result     string                `json:"result,omitempty"`
-	Message    string                `json:"message,omitempty"`
+	Triggers   bool                     `json:"triggers"`
+	Reason     string                   `json:"reason,omitempty"`
+	Subject    string                   `json:"subject,omitempty"`
+	Conditions []conditionPlan          `json:"conditions"`
+	Steps      []v1alpha1.StepStatus    `json:"steps"`
+	Phase      v1alpha1.RunPhase        `json:"phase,omitempty"`
+	Result     v1alpha1.ConditionReason `json:"result,omitempty"`
+	Message    string                   `json:"message,omitempty"`
 }
 
 // plan runs the engine's offline simulation (the dry run `kubectl crmflow

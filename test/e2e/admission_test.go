@@ -55,7 +55,7 @@ var _ = Describe("Enrolment admission by the run controller", func() {
 				case r.Status.Phase == v1alpha1.RunWaiting:
 					waiting++
 				case r.Status.Phase == v1alpha1.RunCancelled && r.Status.Result == v1alpha1.ReasonNotAdmitted:
-					g.Expect(r.Status.Message).To(HavePrefix(v1alpha1.SkipActiveRun + ": "))
+					g.Expect(r.Status.Message).To(HavePrefix(v1alpha1.SkipActiveRun.String() + ": "))
 					g.Expect(r.Status.Steps).To(BeEmpty(), "a refused run performs nothing")
 					refused++
 				}
@@ -99,7 +99,7 @@ var _ = Describe("Enrolment admission by the run controller", func() {
 		Eventually(func(g Gomega) {
 			got := getRun(again)(g)
 			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
-			g.Expect(got.Status.Message).To(HavePrefix(v1alpha1.SkipAlreadyEnrolled + ": "))
+			g.Expect(got.Status.Message).To(HavePrefix(v1alpha1.SkipAlreadyEnrolled.String() + ": "))
 			g.Expect(strings.Contains(got.Status.Message, first.Name)).To(BeTrue(), got.Status.Message)
 		}).Should(Succeed())
 	})

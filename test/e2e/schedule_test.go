@@ -44,7 +44,7 @@ func getWorkflow(wf *v1alpha1.Workflow) func(Gomega) *v1alpha1.Workflow {
 	}
 }
 
-func skipCount(wf *v1alpha1.Workflow, reason string) int64 {
+func skipCount(wf *v1alpha1.Workflow, reason v1alpha1.SkipReason) int64 {
 	for _, s := range wf.Status.SkippedEvents {
 		if s.Reason == reason {
 			return s.Count

@@ -36,12 +36,12 @@ func newFakeClock() *clocktesting.FakeClock {
 }
 
 // expectSucceeded asserts the Succeeded condition and the phase of a run.
-func expectSucceeded(g Gomega, run *v1alpha1.WorkflowRun, reason string) {
+func expectSucceeded(g Gomega, run *v1alpha1.WorkflowRun, reason v1alpha1.ConditionReason) {
 	g.Expect(run.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
 	c := meta.FindStatusCondition(run.Status.Conditions, v1alpha1.RunSucceededCondition)
 	g.Expect(c).NotTo(BeNil())
 	g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
-	g.Expect(c.Reason).To(Equal(reason))
+	g.Expect(c.Reason).To(Equal(reason.String()))
 	g.Expect(run.Status.CompletionTime).NotTo(BeNil())
 }
 
@@ -129,7 +129,7 @@ var _ = Describe("Seed examples end to end", func() {
 		Eventually(func(g Gomega) {
 			got := getRun(run)(g)
 			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
-			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonConditionsFalse))
+			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonConditionsNotMet))
 			g.Expect(got.Status.ConditionResults).To(ConsistOf(HaveField("Result", false)))
 		}).Should(Succeed())
 		Expect(commands(actions.CommandContactTagsAdd, "c-happy")).To(BeEmpty())

@@ -92,7 +92,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		runs = append(runs, history.Run{
 			UID: fmt.Sprintf("u%d", i), Namespace: ns, Name: fmt.Sprintf("vip-%d", i), Workflow: "vip-routing",
 			Subject: "c-42", EventSource: "crm", EventID: fmt.Sprintf("e%d", i), Phase: string(v1alpha1.RunSucceeded),
-			Result: v1alpha1.ReasonGoalReached, Created: t0.Add(time.Duration(i) * time.Hour), Finished: t0.Add(time.Duration(i) * time.Hour),
+			Result: v1alpha1.ReasonGoalReached.String(), Created: t0.Add(time.Duration(i) * time.Hour), Finished: t0.Add(time.Duration(i) * time.Hour),
 			Steps: []v1alpha1.StepStatus{{Name: "notify", Phase: v1alpha1.StepSucceeded}},
 		})
 	}

@@ -38,8 +38,6 @@ const (
 	DefaultRetryMax = 2 * time.Minute
 	// DefaultWarningInterval is the least time between two Warning Events about the store.
 	DefaultWarningInterval = 5 * time.Minute
-	// ReasonStoreUnavailable is the reason of the Warning Event of a run held in etcd.
-	ReasonStoreUnavailable = "HistoryStoreUnavailable"
 )
 
 // Archiver is the leader-only reconciler that archives finished runs.
@@ -195,7 +193,7 @@ func (a *Archiver) storeFailed(ctx context.Context, run *v1alpha1.WorkflowRun, e
 		if errors.Is(err, context.DeadlineExceeded) {
 			msg = "the run history store did not answer in time; finished runs wait in the API server until it does"
 		}
-		a.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonStoreUnavailable, "Archive", "%s (%d waiting)", msg, waiting)
+		a.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonHistoryStoreUnavailable.String(), "Archive", "%s (%d waiting)", msg, waiting)
 	}
 }
 

@@ -244,7 +244,7 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 		case v1alpha1.RunCancelled:
 			d.Cancelled++
 		}
-		if r.Result == v1alpha1.ReasonGoalReached {
+		if r.Result == v1alpha1.ReasonGoalReached.String() {
 			d.GoalReached++
 		}
 		for _, st := range r.Steps {

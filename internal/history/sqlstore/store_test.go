@@ -22,7 +22,7 @@ func run(uid string, opts ...func(*history.Run)) history.Run {
 		UID: uid, Namespace: "sales", Name: "vip-" + uid, Workflow: "vip-routing", Subject: "c-1",
 		EventSource: "crm", EventID: "ev-" + uid, EventType: "conversation.started",
 		Event: []byte(`{"id":"ev-` + uid + `","source":"crm","type":"conversation.started"}`),
-		Phase: string(v1alpha1.RunSucceeded), Result: v1alpha1.ReasonCompleted,
+		Phase: string(v1alpha1.RunSucceeded), Result: v1alpha1.ReasonCompleted.String(),
 		Created: t0, Started: t0, Finished: t0.Add(time.Second),
 		Conditions: []v1alpha1.ConditionResult{{Name: "vip", Result: true, Message: "contact is VIP"}},
 		Steps: []v1alpha1.StepStatus{
@@ -41,8 +41,8 @@ func at(t time.Time) func(*history.Run) {
 }
 func subject(s string) func(*history.Run)  { return func(r *history.Run) { r.Subject = s } }
 func workflow(w string) func(*history.Run) { return func(r *history.Run) { r.Workflow = w } }
-func phase(p v1alpha1.RunPhase, result string) func(*history.Run) {
-	return func(r *history.Run) { r.Phase, r.Result = string(p), result }
+func phase(p v1alpha1.RunPhase, result v1alpha1.ConditionReason) func(*history.Run) {
+	return func(r *history.Run) { r.Phase, r.Result = string(p), result.String() }
 }
 
 func TestArchiveIsIdempotentOnUID(t *testing.T) {
