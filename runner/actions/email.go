@@ -16,6 +16,8 @@ import (
 
 	mail "github.com/wneessen/go-mail"
 	"k8s.io/utils/clock"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // SMTP connection security modes (v1alpha1.SMTPTLSMode).
@@ -28,8 +30,9 @@ const (
 	SMTPNone = "None"
 )
 
-// Default SMTP ports per mode when Email.Port is zero.
-var defaultSMTPPorts = map[string]int{SMTPStartTLS: 587, SMTPTLS: 465, SMTPNone: 25}
+// portByTLSMode is the SMTP port of each mode when Email.Port is zero; the
+// default mode's is the API's default port.
+var portByTLSMode = map[string]int{SMTPStartTLS: int(v1alpha1.DefaultSMTPPort), SMTPTLS: 465, SMTPNone: 25}
 
 // emailSender sends one message per attempt over SMTP with go-mail.
 type emailSender struct {
@@ -54,9 +57,9 @@ func messageIDValue(key string) string {
 func (s *emailSender) send(ctx context.Context, o Origin, m *Email, timeout time.Duration) (Result, error) {
 	mode := m.TLS
 	if mode == "" {
-		mode = SMTPStartTLS
+		mode = string(v1alpha1.DefaultSMTPTLS)
 	}
-	port, ok := defaultSMTPPorts[mode]
+	port, ok := portByTLSMode[mode]
 	if !ok {
 		return Result{}, permanent(fmt.Errorf("sendEmail tls mode %q is not StartTLS, TLS or None", m.TLS))
 	}
