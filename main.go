@@ -129,7 +129,7 @@ Flags:
 	fs.StringVar(&c.leaderElectID, "leader-election-id", "crmflow-manager.crmflow.io", "Name of the Lease used for leader election.")
 	fs.StringVar(&c.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the namespace the manager runs in).")
 	fs.StringVar(&c.crmSinkURL, "crm-sink-url", "", "Default CloudEvents sink of contact and CRM commands, for workflows without spec.connections.crm.sinkURL.")
-	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrolment from an event that crmflow actions caused this many times in a row (loop prevention).")
+	fs.IntVar(&c.maxHops, "max-hops", intake.DefaultMaxHops, "Refuse enrollment from an event that crmflow actions caused this many times in a row (loop prevention).")
 	fs.Int64Var(&c.maxEventBytes, "max-event-bytes", intake.DefaultMaxBodyBytes, "Largest accepted request body and event data, in bytes; larger requests get 413.")
 	fs.IntVar(&c.runWorkers, "run-workers", 16, "How many WorkflowRuns advance at once; more workers cut wake lateness when many waits end together.")
 	fs.DurationVar(&c.secretMaxAge, "secret-max-age", 10*time.Second, "How long actions reuse a Secret they read (webhook URLs, SMTP and SMS credentials) before reading it again; a changed Secret takes effect within it. 0 reads it for every action.")

@@ -20,7 +20,7 @@ import (
 // transition costs O(1) work whatever the number of runs stored: the number
 // of active runs, from the informer's events (rebuilt from the initial list
 // after a restart), and what happened since the counts were last written
-// (runs that finished, enrolments the run controller refused). The
+// (runs that finished, enrollments the run controller refused). The
 // WorkflowReconciler adds those to the status's running totals at most once
 // per FlushInterval per workflow and then commits them. Test runs (dryRun)
 // are never counted. A crash loses at most one interval of finished counts;
@@ -111,7 +111,7 @@ func (c *RunCounters) observe(old, cur *v1alpha1.WorkflowRun) {
 	c.flushSoon(key)
 }
 
-// Skipped counts an enrolment the run controller refused.
+// Skipped counts an enrollment the run controller refused.
 func (c *RunCounters) Skipped(namespace, workflow string, reason v1alpha1.SkipReason, message string, at time.Time) {
 	if c == nil {
 		return

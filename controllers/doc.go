@@ -1,6 +1,6 @@
 // Package controllers holds what crmflow's two reconcilers share: the
 // manager's cache options, the run counters (the run reconciler counts
-// enrolment skips, the Workflow reconciler writes them), the metrics, the
+// enrollment skips, the Workflow reconciler writes them), the metrics, the
 // Secret reader of the engine's actions, and the shape of a Reconcile:
 // ordered phases over a per-pass scope (RunPhases), merged to the soonest
 // requeue, a RequeuePolicy for waits measured on an injected clock, and a

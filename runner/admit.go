@@ -9,7 +9,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-// Candidate is a run as the enrolment policy sees it: another run of the
+// Candidate is a run as the enrollment policy sees it: another run of the
 // same workflow for the same subject, or the run asking to be admitted.
 type Candidate struct {
 	// Name of the run.
@@ -50,7 +50,7 @@ func (c Candidate) before(o Candidate) bool {
 	return c.Name < o.Name
 }
 
-// Verdict is what the enrolment policy decides for a new run.
+// Verdict is what the enrollment policy decides for a new run.
 type Verdict int
 
 // Verdicts of Admit.
@@ -77,10 +77,10 @@ type Admission struct {
 	Replace []string
 }
 
-// Admit applies a workflow's enrolment policy to a new run, given the other
+// Admit applies a workflow's enrollment policy to a new run, given the other
 // runs of the same workflow and subject that exist. It is a pure decision:
 // the run controller, the one writer of run status, calls it when it first
-// sees a run, so two receivers racing on two replicas cannot both enrol a
+// sees a run, so two receivers racing on two replicas cannot both enroll a
 // subject that the policy allows only once. Runs not yet admitted are taken
 // in creation order: the older one is decided first.
 //

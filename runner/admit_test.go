@@ -28,22 +28,22 @@ func TestAdmit(t *testing.T) {
 		reason  v1alpha1.SkipReason
 		replace []string
 	}{
-		{"defaults, nobody else: enrol", v1alpha1.EnrollmentPolicy{}, nil, Enroll, "", nil},
+		{"defaults, nobody else: enroll", v1alpha1.EnrollmentPolicy{}, nil, Enroll, "", nil},
 		{"defaults, an active run: ActiveRun", v1alpha1.EnrollmentPolicy{}, []Candidate{active}, Skip, v1alpha1.SkipActiveRun, nil},
-		{"defaults, a finished run: enrol again", v1alpha1.EnrollmentPolicy{}, []Candidate{finished}, Enroll, "", nil},
+		{"defaults, a finished run: enroll again", v1alpha1.EnrollmentPolicy{}, []Candidate{finished}, Enroll, "", nil},
 		{"defaults, an older run not admitted yet: wait", v1alpha1.EnrollmentPolicy{}, []Candidate{olderPending}, Wait, "", nil},
 		{"defaults, same second, smaller name first: wait", v1alpha1.EnrollmentPolicy{}, []Candidate{samePending}, Wait, "", nil},
-		{"defaults, a newer run not admitted yet: enrol first", v1alpha1.EnrollmentPolicy{}, []Candidate{newerPending}, Enroll, "", nil},
+		{"defaults, a newer run not admitted yet: enroll first", v1alpha1.EnrollmentPolicy{}, []Candidate{newerPending}, Enroll, "", nil},
 		{"defaults, an active run beside an older pending one: ActiveRun", v1alpha1.EnrollmentPolicy{}, []Candidate{olderPending, active}, Skip, v1alpha1.SkipActiveRun, nil},
 		{"itself in the list is ignored", v1alpha1.EnrollmentPolicy{}, []Candidate{self}, Enroll, "", nil},
 		{"Never, a finished run: AlreadyEnrolled", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{finished}, Skip, v1alpha1.SkipAlreadyEnrolled, nil},
 		{"Never, an older pending run: AlreadyEnrolled", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{olderPending}, Skip, v1alpha1.SkipAlreadyEnrolled, nil},
-		{"Never, a newer pending run: enrol", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{newerPending}, Enroll, "", nil},
+		{"Never, a newer pending run: enroll", policy(v1alpha1.ReenrollNever, v1alpha1.ConcurrencyForbid), []Candidate{newerPending}, Enroll, "", nil},
 		{"AfterExit+Allow, active: AlreadyEnrolled", policy(v1alpha1.ReenrollAfterExit, v1alpha1.ConcurrencyAllow), []Candidate{active}, Skip, v1alpha1.SkipAlreadyEnrolled, nil},
 		{"Always+Forbid, active: ActiveRun", policy(v1alpha1.ReenrollAlways, v1alpha1.ConcurrencyForbid), []Candidate{active}, Skip, v1alpha1.SkipActiveRun, nil},
-		{"Always+Allow, active: enrol beside it", policy(v1alpha1.ReenrollAlways, v1alpha1.ConcurrencyAllow), []Candidate{active, olderPending}, Enroll, "", nil},
+		{"Always+Allow, active: enroll beside it", policy(v1alpha1.ReenrollAlways, v1alpha1.ConcurrencyAllow), []Candidate{active, olderPending}, Enroll, "", nil},
 		{"Replace, active: replace it", policy(v1alpha1.ReenrollAfterExit, v1alpha1.ConcurrencyReplace), []Candidate{active, finished}, Replace, "", []string{"run-a"}},
-		{"Replace, only finished: enrol", policy(v1alpha1.ReenrollAlways, v1alpha1.ConcurrencyReplace), []Candidate{finished}, Enroll, "", nil},
+		{"Replace, only finished: enroll", policy(v1alpha1.ReenrollAlways, v1alpha1.ConcurrencyReplace), []Candidate{finished}, Enroll, "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,8 +73,8 @@ func TestAdmitTakesPendingRunsInStorageOrder(t *testing.T) {
 		others  []Candidate
 		verdict Verdict
 	}{
-		{"the run stored first, alone in its cache: enrol", first, nil, Enroll},
-		{"the run stored first, seeing the later one: enrol", first, []Candidate{second}, Enroll},
+		{"the run stored first, alone in its cache: enroll", first, nil, Enroll},
+		{"the run stored first, seeing the later one: enroll", first, []Candidate{second}, Enroll},
 		{"the run stored later, seeing the first one pending: wait, whatever the names", second, []Candidate{first}, Wait},
 		{"versions that do not parse: creation second, then name", Candidate{Name: "run-a", Created: t0, Version: "x"}, []Candidate{{Name: "run-b", Created: t0, Version: "y"}}, Enroll},
 		{"a run with no version yet (intake's new run): creation order", Candidate{Name: "run-a", Created: t0.Add(time.Hour)}, []Candidate{first}, Wait},

@@ -98,7 +98,7 @@ func (a *advance) advance() error {
 		return nil
 	}
 	if a.st.Phase == "" {
-		if !a.enrol() {
+		if !a.enroll() {
 			return nil
 		}
 	}
@@ -124,9 +124,9 @@ func (a *advance) initStatus() {
 	}
 }
 
-// enrol initialises the status and evaluates the enrolment conditions with
+// enroll initialises the status and evaluates the enrollment conditions with
 // now = the event's time (else the run's creation). It reports whether the run goes on.
-func (a *advance) enrol() bool {
+func (a *advance) enroll() bool {
 	a.initStatus()
 	at := a.run.CreationTimestamp.Time
 	if ev := a.run.Spec.Event; ev != nil && ev.Time != nil && !ev.Time.IsZero() {
@@ -138,7 +138,7 @@ func (a *advance) enrol() bool {
 	vars := expr.With(a.base, a.run.Spec.Subject, at, a.runVars())
 	en, err := a.p.evaluateWith(vars)
 	a.st.ConditionResults = en.Results
-	if !en.Enrol {
+	if !en.Enroll {
 		msg := en.Message
 		a.setCondition(v1alpha1.RunEnrolledCondition, metav1.ConditionFalse, v1alpha1.ReasonConditionsNotMet, msg)
 		if err != nil {

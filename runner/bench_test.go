@@ -72,7 +72,7 @@ func BenchmarkSeedConditions(b *testing.B) {
 		}
 		b.Run(name+"/engine", func(b *testing.B) {
 			for b.Loop() {
-				if en, err := p.Evaluate(ev, t0); err != nil || !en.Enrol {
+				if en, err := p.Evaluate(ev, t0); err != nil || !en.Enroll {
 					b.Fatalf("not enrolled: %v %s", err, en.Message)
 				}
 			}

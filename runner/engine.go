@@ -110,7 +110,7 @@ type Input struct {
 	Now time.Time
 }
 
-// Transition is something worth a Kubernetes Event: enrolment, a step
+// Transition is something worth a Kubernetes Event: enrollment, a step
 // failure, completion.
 type Transition struct {
 	// Warning marks an Event of type Warning instead of Normal.

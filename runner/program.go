@@ -11,10 +11,10 @@ import (
 	"github.com/crmflow/crmflow/runner/expr"
 )
 
-// Enrolment is how the enrolment conditions evaluated for one event.
-type Enrolment struct {
-	// Enrol is true when every condition held.
-	Enrol bool
+// Enrollment is how the enrollment conditions evaluated for one event.
+type Enrollment struct {
+	// Enroll is true when every condition held.
+	Enroll bool
 	// Results has one entry per condition, in order.
 	Results []v1alpha1.ConditionResult
 	// Message explains a refusal (the first false condition) for people.
@@ -92,14 +92,14 @@ func (p *Program) eventScope(ev *v1alpha1.CloudEvent, subject string, now time.T
 	return expr.With(base, subject, now, nil), nil
 }
 
-// Evaluate runs the enrolment conditions in order, all of them, so the
+// Evaluate runs the enrollment conditions in order, all of them, so the
 // results explain themselves. A missing field makes a condition false with
 // a message; any other evaluation failure (a cost limit, a type mismatch)
 // also makes it false and is returned as the error.
-func (p *Program) Evaluate(ev *v1alpha1.CloudEvent, now time.Time) (Enrolment, error) {
+func (p *Program) Evaluate(ev *v1alpha1.CloudEvent, now time.Time) (Enrollment, error) {
 	vars, err := p.eventScope(ev, "", now)
 	if err != nil {
-		return Enrolment{Message: err.Error()}, err
+		return Enrollment{Message: err.Error()}, err
 	}
 	if p.subject != nil {
 		if v, err := p.subject.Eval(vars); err == nil {
@@ -109,8 +109,8 @@ func (p *Program) Evaluate(ev *v1alpha1.CloudEvent, now time.Time) (Enrolment, e
 	return p.evaluateWith(vars)
 }
 
-func (p *Program) evaluateWith(vars map[string]any) (Enrolment, error) {
-	en := Enrolment{Enrol: true}
+func (p *Program) evaluateWith(vars map[string]any) (Enrollment, error) {
+	en := Enrollment{Enroll: true}
 	var errs []error
 	for _, c := range p.conditions {
 		r := v1alpha1.ConditionResult{Name: c.name, Expression: truncate(c.prg.Source, 4096)}
@@ -129,14 +129,14 @@ func (p *Program) evaluateWith(vars map[string]any) (Enrolment, error) {
 		}
 		r.Message = truncate(r.Message, 1024)
 		if !r.Result {
-			if en.Enrol {
+			if en.Enroll {
 				// e.g. condition "us": contact.country == "US" was false (contact.country = "DE")
 				en.Message = fmt.Sprintf("condition %q: %s", c.name, r.Message)
 				if err == nil {
 					en.Message = fmt.Sprintf("condition %q: %s was %s", c.name, c.display, r.Message)
 				}
 			}
-			en.Enrol = false
+			en.Enroll = false
 		}
 		en.Results = append(en.Results, r)
 	}

@@ -26,7 +26,7 @@ func TestEvaluateSeedConditions(t *testing.T) {
 	cases := []struct {
 		sample  string
 		ev      *v1alpha1.CloudEvent
-		enrol   bool
+		enroll  bool
 		message string
 	}{
 		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"VIP", "b"}}}), true, ""},
@@ -47,7 +47,7 @@ func TestEvaluateSeedConditions(t *testing.T) {
 			g.Expect(p.Triggers(tc.ev)).To(BeTrue())
 			en, err := p.Evaluate(tc.ev, t0)
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(en.Enrol).To(Equal(tc.enrol))
+			g.Expect(en.Enroll).To(Equal(tc.enroll))
 			g.Expect(en.Message).To(Equal(tc.message))
 			g.Expect(en.Results).To(HaveLen(1))
 		})
@@ -173,7 +173,7 @@ func TestEvaluateReportsErrorsOtherThanMissingFields(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring(`condition "costly": evaluate "[1,2,3`))
 	g.Expect(err.Error()).To(ContainSubstring("cost limit exceeded"))
 	g.Expect(err.Error()).To(ContainSubstring(`condition "type": evaluate "lead.source < 3": no such overload`))
-	g.Expect(en.Enrol).To(BeFalse())
+	g.Expect(en.Enroll).To(BeFalse())
 	g.Expect(en.Results).To(HaveLen(3))
 	g.Expect(en.Results[2].Result).To(BeTrue())
 	g.Expect(en.Message).To(HavePrefix(`condition "costly": evaluation failed, so false:`))

@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Package v1alpha1 contains the crmflow.io/v1alpha1 API: Workflow, which says
-// which CRM events enrol whom and what happens next, and WorkflowRun, one
-// enrolment advanced step by step.
+// which CRM events enroll whom and what happens next, and WorkflowRun, one
+// enrollment advanced step by step.
 // +kubebuilder:object:generate=true
 // +groupName=crmflow.io
 package v1alpha1

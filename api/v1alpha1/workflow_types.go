@@ -21,21 +21,21 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// WorkflowState says whether a workflow enrols anyone.
+// WorkflowState says whether a workflow enrolls anyone.
 // +kubebuilder:validation:Enum=Active;Paused;Draft
 type WorkflowState string
 
 const (
-	// WorkflowActive enrols on every matching trigger.
+	// WorkflowActive enrolls on every matching trigger.
 	WorkflowActive WorkflowState = "Active"
-	// WorkflowPaused enrols no one (events are counted as skipped, reason
+	// WorkflowPaused enrolls no one (events are counted as skipped, reason
 	// Paused); runs in flight hold at their next step boundary and continue on resume.
 	WorkflowPaused WorkflowState = "Paused"
 	// WorkflowDraft is never triggered; dry-run test runs still work.
 	WorkflowDraft WorkflowState = "Draft"
 )
 
-// WorkflowSpec is what a workflow listens to, whom it enrols and what it does:
+// WorkflowSpec is what a workflow listens to, whom it enrolls and what it does:
 // TRIGGER -> CONDITIONS -> STEPS.
 // +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || self.steps.exists(t, t.name == s.branch.then))",message="branch.then must name a step of this workflow",fieldPath=".steps"
 // +kubebuilder:validation:XValidation:rule="self.steps.all(s, !has(s.branch) || !has(s.branch.__else__) || self.steps.exists(t, t.name == s.branch.__else__))",message="branch.else must name a step of this workflow",fieldPath=".steps"
@@ -51,11 +51,11 @@ type WorkflowSpec struct {
 	// +kubebuilder:default=Draft
 	State WorkflowState `json:"state,omitempty"`
 
-	// trigger says what starts an enrolment: exactly one of event, schedule or dateField.
+	// trigger says what starts an enrollment: exactly one of event, schedule or dateField.
 	// +required
 	Trigger Trigger `json:"trigger"`
 
-	// conditions must all hold for a trigger to enrol. Each is a CEL
+	// conditions must all hold for a trigger to enroll. Each is a CEL
 	// expression, a structured field rule or a business-hours window. They
 	// are evaluated in order; a missing field makes a condition false.
 	// +optional
@@ -64,7 +64,7 @@ type WorkflowSpec struct {
 
 	// subject is a CEL expression naming whom a run is about (usually a
 	// contact id), e.g. "lead.contactId". Default: the event's subject
-	// attribute. Enrolment policy, waitForEvent and exit goals are per subject.
+	// attribute. Enrollment policy, waitForEvent and exit goals are per subject.
 	// +optional
 	Subject Expression `json:"subject,omitempty"`
 
@@ -103,14 +103,14 @@ type WorkflowSpec struct {
 	History HistoryPolicy `json:"history,omitempty"`
 }
 
-// Trigger starts enrolments. Exactly one of its fields is set.
+// Trigger starts enrollments. Exactly one of its fields is set.
 // +kubebuilder:validation:XValidation:rule="[has(self.event), has(self.schedule), has(self.dateField)].filter(x, x).size() == 1",message="exactly one of trigger.event, trigger.schedule or trigger.dateField must be set"
 type Trigger struct {
-	// event enrols on CloudEvents of the listed types.
+	// event enrolls on CloudEvents of the listed types.
 	// +optional
 	Event *EventTrigger `json:"event,omitempty"`
 
-	// schedule enrols on the ticks of a cron schedule.
+	// schedule enrolls on the ticks of a cron schedule.
 	// +optional
 	Schedule *ScheduleTrigger `json:"schedule,omitempty"`
 
@@ -127,7 +127,7 @@ type Trigger struct {
 // +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`
 type EventType string
 
-// EventTrigger enrols on CloudEvents.
+// EventTrigger enrolls on CloudEvents.
 type EventTrigger struct {
 	// types are the CloudEvents types that trigger the workflow.
 	// +required
@@ -155,13 +155,13 @@ type ConcurrencyPolicy string
 const (
 	// ConcurrencyAllow lets several runs for one subject be active at once.
 	ConcurrencyAllow ConcurrencyPolicy = "Allow"
-	// ConcurrencyForbid skips an enrolment while a run for the subject is active.
+	// ConcurrencyForbid skips an enrollment while a run for the subject is active.
 	ConcurrencyForbid ConcurrencyPolicy = "Forbid"
-	// ConcurrencyReplace cancels the active run and enrols anew.
+	// ConcurrencyReplace cancels the active run and enrolls anew.
 	ConcurrencyReplace ConcurrencyPolicy = "Replace"
 )
 
-// ScheduleTrigger enrols on cron ticks.
+// ScheduleTrigger enrolls on cron ticks.
 type ScheduleTrigger struct {
 	// cron is a five-field cron expression ("0 9 * * Mon-Fri") or a
 	// descriptor such as "@daily".
@@ -236,7 +236,7 @@ const (
 	OperatorAfter       ConditionOperator = "After"
 )
 
-// Condition is one test that must hold for an enrolment. Exactly one of
+// Condition is one test that must hold for an enrollment. Exactly one of
 // expression, field (with operator) or businessHours is set.
 // +kubebuilder:validation:XValidation:rule="[has(self.expression), has(self.field), has(self.businessHours)].filter(x, x).size() == 1",message="a condition sets exactly one of expression, field or businessHours"
 // +kubebuilder:validation:XValidation:rule="has(self.field) == has(self.operator)",message="field and operator go together"
@@ -278,16 +278,16 @@ type Condition struct {
 type ReenrollPolicy string
 
 const (
-	// ReenrollNever enrols a subject at most once (finished runs still count
+	// ReenrollNever enrolls a subject at most once (finished runs still count
 	// while they are kept in history).
 	ReenrollNever ReenrollPolicy = "Never"
-	// ReenrollAfterExit enrols a subject again once its earlier run finished.
+	// ReenrollAfterExit enrolls a subject again once its earlier run finished.
 	ReenrollAfterExit ReenrollPolicy = "AfterExit"
-	// ReenrollAlways enrols on every matching trigger (subject to concurrency).
+	// ReenrollAlways enrolls on every matching trigger (subject to concurrency).
 	ReenrollAlways ReenrollPolicy = "Always"
 )
 
-// EnrollmentPolicy governs enrolments per subject.
+// EnrollmentPolicy governs enrollments per subject.
 type EnrollmentPolicy struct {
 	// reenroll is Never, AfterExit or Always.
 	// +optional
@@ -295,7 +295,7 @@ type EnrollmentPolicy struct {
 	Reenroll ReenrollPolicy `json:"reenroll,omitempty"`
 
 	// concurrency is Forbid (skip while a run for the subject is active),
-	// Allow, or Replace (cancel the active run, enrol anew).
+	// Allow, or Replace (cancel the active run, enroll anew).
 	// +optional
 	// +kubebuilder:default=Forbid
 	Concurrency ConcurrencyPolicy `json:"concurrency,omitempty"`
@@ -482,7 +482,7 @@ type RunCounts struct {
 	// +optional
 	Failed int32 `json:"failed"`
 	// cancelled counts runs cancelled since the workflow was created,
-	// including runs the enrolment policy refused when two events raced.
+	// including runs the enrollment policy refused when two events raced.
 	// +optional
 	Cancelled int32 `json:"cancelled"`
 }
@@ -500,7 +500,7 @@ type DateRunCounts struct {
 	LastTime *metav1.Time `json:"lastTime,omitempty"`
 }
 
-// SkipCount counts triggers that did not enrol, for one reason.
+// SkipCount counts triggers that did not enroll, for one reason.
 type SkipCount struct {
 	// reason is why the trigger was skipped: ConditionsNotMet, Paused, Draft,
 	// Duplicate, AlreadyEnrolled, ActiveRun, LoopDetected, HopLimit,
@@ -547,7 +547,7 @@ type WorkflowStatus struct {
 	// +optional
 	Runs RunCounts `json:"runs,omitempty"`
 
-	// skippedEvents counts triggers that did not enrol, by reason: the answer to "why didn't it fire?".
+	// skippedEvents counts triggers that did not enroll, by reason: the answer to "why didn't it fire?".
 	// +optional
 	// +listType=map
 	// +listMapKey=reason
@@ -573,7 +573,7 @@ type WorkflowStatus struct {
 }
 
 // Workflow turns CRM events into automated work: a trigger, conditions that
-// decide whether to enrol, and steps that act. Each enrolment is a WorkflowRun.
+// decide whether to enroll, and steps that act. Each enrollment is a WorkflowRun.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=crmwf,categories=crmflow

@@ -51,7 +51,7 @@ const (
 	ExtensionWorkflow = "crmflowworkflow"
 )
 
-// WorkflowRunSpec is one enrolment: which revision of the workflow it runs,
+// WorkflowRunSpec is one enrollment: which revision of the workflow it runs,
 // and the event that started it.
 // +kubebuilder:validation:XValidation:rule="has(self.workflowRevision) == has(oldSelf.workflowRevision) && has(self.workflow) == has(oldSelf.workflow)",message="workflowRevision and workflow are immutable"
 type WorkflowRunSpec struct {
@@ -189,11 +189,11 @@ const (
 	// RunSucceededCondition is True when the run succeeded, False when it
 	// failed or was cancelled, Unknown while it runs; kubectl wait --for=condition=Succeeded.
 	RunSucceededCondition = "Succeeded"
-	// RunEnrolledCondition is True when the enrolment conditions held.
+	// RunEnrolledCondition is True when the enrollment conditions held.
 	RunEnrolledCondition = "Enrolled"
 )
 
-// ConditionResult is how one enrolment condition evaluated.
+// ConditionResult is how one enrollment condition evaluated.
 type ConditionResult struct {
 	// name of the condition (its name, or its position "conditions[i]").
 	// +required
@@ -326,7 +326,7 @@ type WorkflowRunStatus struct {
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// conditionResults are the enrolment conditions and how each evaluated.
+	// conditionResults are the enrollment conditions and how each evaluated.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	ConditionResults []ConditionResult `json:"conditionResults,omitempty"`
@@ -392,7 +392,7 @@ type WorkflowRunStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
-// WorkflowRun is one enrolment of a subject in a Workflow, advanced step by
+// WorkflowRun is one enrollment of a subject in a Workflow, advanced step by
 // step by the controller. Its status reads as an execution log.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -422,7 +422,7 @@ type WorkflowRun struct {
 	// step, condition and data field, which it would otherwise store, cache
 	// and recompute on every write (about half of a finished run's bytes).
 
-	// spec is the enrolment: the workflow revision and the triggering event.
+	// spec is the enrollment: the workflow revision and the triggering event.
 	// +required
 	// +structType=atomic
 	Spec WorkflowRunSpec `json:"spec"`

@@ -30,7 +30,7 @@ func newContactCommand(streams genericiooptions.IOStreams, flags *genericcliopti
 about it in the namespace, across workflows, newest first, with each run's
 steps and outcome; live runs from the API server, finished ones from the run
 history (--history-url). With the history it also lists the events that did
-not enrol a workflow for this subject, and why ("why didn't it fire?").
+not enroll a workflow for this subject, and why ("why didn't it fire?").
 
 Read one run's whole log with: kubectl crmflow history RUN`,
 		Example: `  kubectl crmflow contact c-42 -n sales

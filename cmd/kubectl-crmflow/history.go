@@ -23,7 +23,7 @@ func newHistoryCommand(streams genericiooptions.IOStreams, flags *genericcliopti
 		Use:   "history RUN",
 		Short: "Show one run's step log as a timeline",
 		Long: `history prints a WorkflowRun as a story: the triggering event, how each
-enrolment condition evaluated, every step reached with its time, phase,
+enrollment condition evaluated, every step reached with its time, phase,
 attempts and message (and a webhook's or a received event's output), what the
 run waits for now, and how it ended. A run that already left the API server
 is read from the run history (--history-url) and prints the same way.

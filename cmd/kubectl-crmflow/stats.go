@@ -22,7 +22,7 @@ func newStatsCommand(streams genericiooptions.IOStreams, flags *genericclioption
 		Use:   "stats WORKFLOW",
 		Short: "Print a workflow's analytics per day",
 		Long: `stats prints a workflow's performance from the run history, per UTC day of
-enrolment: runs enrolled, completed, failed, cancelled, ended by a goal, the
+enrollment: runs enrolled, completed, failed, cancelled, ended by a goal, the
 conversion rate (goal reached / enrolled), and per step how often it was
 reached, succeeded, failed or was skipped. It counts archived runs (those
 finished and moved out of the API server), so it needs --history-url.`,

@@ -75,7 +75,7 @@ tick of trigger.schedule after --now (default: the event's time, else now).
             "contact": {"email": "ann@example.com", "firstName": "Ann"}}}
 
 Secrets are not read. Exit status: 0 when the workflow compiles (whether or
-not the event enrols), 1 when it does not compile (the errors name each field
+not the event enrolls), 1 when it does not compile (the errors name each field
 and position) or is not found, 2 for unreadable input.`,
 		Example: `  # What would the lead follow-up do for this lead?
   kubectl crmflow test -f config/samples/crmflow_v1alpha1_lead-follow-up.yaml --event lead.json

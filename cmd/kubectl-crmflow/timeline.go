@@ -24,10 +24,10 @@ type timelineOptions struct {
 	outputs bool
 }
 
-// printConditions prints the enrolment conditions and their results.
+// printConditions prints the enrollment conditions and their results.
 func printConditions(w io.Writer, st *v1alpha1.WorkflowRunStatus) {
 	if len(st.ConditionResults) == 0 {
-		fmt.Fprintln(w, "Conditions: none (every trigger enrols)")
+		fmt.Fprintln(w, "Conditions: none (every trigger enrolls)")
 	} else {
 		fmt.Fprintln(w, "Conditions:")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

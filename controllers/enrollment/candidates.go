@@ -5,7 +5,7 @@ import (
 	"github.com/crmflow/crmflow/runner"
 )
 
-// Counts reports whether run takes part in its subject's enrolment policy:
+// Counts reports whether run takes part in its subject's enrollment policy:
 // dry runs, runs being deleted and runs the policy already refused do not.
 func Counts(run *v1alpha1.WorkflowRun) bool {
 	return !run.Spec.DryRun && run.DeletionTimestamp.IsZero() && run.Status.Result != v1alpha1.ReasonNotAdmitted

@@ -4,7 +4,7 @@
 // to the rest of crmflow and to people: its name (derived from the event, or
 // from the tick, so that a repeat collides with AlreadyExists), its labels
 // (the ones selectors use: workflow, subject hash, trigger), its owner and
-// its spec. It also gives the enrolment policy (runner.Admit) its view of
+// its spec. It also gives the enrollment policy (runner.Admit) its view of
 // the runs a subject already has.
 //
 // Everything here is pure: callers do the I/O (ensure the revision, list the

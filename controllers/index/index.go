@@ -1,7 +1,7 @@
 // Package index registers the cache indexes that the controllers and intake
 // share, so an event or a transition costs a map lookup, not a List call
 // against the API server. The indexes hold only what their callers use:
-// unfinished runs for correlation, enrolment and revision GC, finished ones
+// unfinished runs for correlation, enrollment and revision GC, finished ones
 // for history pruning. Register them once per manager with Setup.
 package index
 
@@ -20,7 +20,7 @@ const (
 	// ActiveRunBySubject indexes unfinished WorkflowRuns by spec.subject (use with client.InNamespace).
 	ActiveRunBySubject = "active.spec.subject"
 	// RunByWorkflowSubject indexes WorkflowRuns by "<workflowName>/<subject>",
-	// finished ones included: enrolment policies (reenroll: Never) read both.
+	// finished ones included: enrollment policies (reenroll: Never) read both.
 	RunByWorkflowSubject = "spec.workflowName+subject"
 	// ActiveRunByRevision indexes unfinished WorkflowRuns by the
 	// ControllerRevision they execute, so revisions in use are kept.

@@ -31,7 +31,7 @@ type EventResult struct {
 	Dropped []RunRef `json:"dropped,omitempty"`
 	// Delivered lists runs the event was appended to (status.pendingEvents).
 	Delivered []string `json:"delivered,omitempty"`
-	// Skipped lists workflows listening to the type that did not enrol, and why.
+	// Skipped lists workflows listening to the type that did not enroll, and why.
 	Skipped []Skip `json:"skipped,omitempty"`
 }
 
@@ -41,7 +41,7 @@ type RunRef struct {
 	Run      string `json:"run"`
 }
 
-// Skip is one workflow that did not enrol, with a SkipCount reason.
+// Skip is one workflow that did not enroll, with a SkipCount reason.
 type Skip struct {
 	Workflow string              `json:"workflow"`
 	Reason   v1alpha1.SkipReason `json:"reason"`

@@ -17,7 +17,7 @@ import (
 )
 
 // reconcileDate brings a subject's pending date-triggered run in line with
-// the date the event carries, before any new enrolment is considered:
+// the date the event carries, before any new enrollment is considered:
 //   - date cleared, or date+offset already passed: the pending run is deleted;
 //   - date moved: the pending run's scheduledTime (and event) are updated;
 //   - date unchanged: nothing to do (acknowledged).

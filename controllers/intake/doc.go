@@ -1,7 +1,7 @@
 // Package intake is crmflow's CloudEvents receiver. It accepts events over
 // HTTP (binary, structured and batched modes of CloudEvents 1.0) at
 // POST /v1/namespaces/<namespace>/events, matches them against the Active
-// Workflows of that namespace that listen to the event's type, enrols
+// Workflows of that namespace that listen to the event's type, enrolls
 // subjects by creating WorkflowRuns, delivers the event to runs of the same
 // subject that wait for it, and answers 2xx only once every resulting write
 // is persisted in the API server.
@@ -11,9 +11,9 @@
 //   - request/   parsing, credentials and size limits (no Kubernetes; fuzzed)
 //   - receiver.go  the HTTP handler: route, authenticate, decode, answer
 //   - catalogue.go the in-memory index of Workflows by event type
-//   - enrol.go     the per-workflow decision: state, loop, subject, conditions
-//   - slot.go      the per-subject enrolment slot (a Lease) that lets the API
-//     server arbitrate enrolment races, across replicas too
+//   - enroll.go     the per-workflow decision: state, loop, subject, conditions
+//   - slot.go      the per-subject enrollment slot (a Lease) that lets the API
+//     server arbitrate enrollment races, across replicas too
 //   - datefield.go rescheduling and dropping of date-triggered runs
 //   - correlate.go delivery to waiting runs (status.pendingEvents)
 //   - skips.go     coalesced skip counters on Workflow status and rate-limited Events

@@ -12,7 +12,7 @@ import (
 type program interface {
 	Triggers(ev *v1alpha1.CloudEvent) bool
 	Subject(ev *v1alpha1.CloudEvent, now time.Time) (string, error)
-	Evaluate(ev *v1alpha1.CloudEvent, now time.Time) (runner.Enrolment, error)
+	Evaluate(ev *v1alpha1.CloudEvent, now time.Time) (runner.Enrollment, error)
 	StartAt(ev *v1alpha1.CloudEvent, now time.Time) (time.Time, bool, error)
 }
 

@@ -156,7 +156,7 @@ var _ = Describe("the hostile-input corpus (testdata/hostile)", Ordered, func() 
 		secret(namespaces["misspelt"], map[string][]byte{"Token": []byte(token), "hmac-key": hmacKey})
 		secret(namespaces["empty"], map[string][]byte{request.TokenKey: {}, request.HMACKey: []byte(" \n")})
 		// The receiver's caches see the workflows and Secrets: the
-		// positive control of the secured namespace enrols.
+		// positive control of the secured namespace enrolls.
 		Eventually(func() int {
 			body := []byte(`{"specversion":"1.0","id":"warm-up","source":"crm","type":"conversation.started","data":{"contact":{"tags":["VIP"]}}}`)
 			return postRaw(namespaces["secured"], "POST", request.StructuredJSON, body, "Authorization", "Bearer "+token).Status

@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// keyLocks serialises the enrolments of one (workflow, subject) within this
+// keyLocks serialises the enrollments of one (workflow, subject) within this
 // process, so a burst for one subject costs one slot race per replica, not
 // one per event. Correctness across replicas comes from the API server (see
 // slot.go); this is only an economy. Keys share 256 stripes.

@@ -36,7 +36,7 @@ var _ = Describe("loop prevention", func() {
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipLoopDetected)), r.Raw)
 		Expect(r.First().Skipped[0].Message).To(ContainSubstring("earlier in this event's causal chain"))
 
-		// Another workflow's chain may enrol this one, and the run records its cause...
+		// Another workflow's chain may enroll this one, and the run records its cause...
 		relayed := event("tag-3", "contact.tag.added", "c-2", obj{"tag": "x"})
 		relayed.SetExtension(v1alpha1.ExtensionHops, "3")
 		relayed.SetExtension(v1alpha1.ExtensionChain, ns+"/a/c-2,"+ns+"/b/c-2")

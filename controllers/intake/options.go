@@ -43,7 +43,7 @@ type Options struct {
 	// MaxBodyBytes refuses longer request bodies with 413 (default 64 KiB);
 	// it also caps one event's data, the copy kept in a WorkflowRun.
 	MaxBodyBytes int64
-	// MaxHops refuses enrolment from an event whose crmflowhops is at least
+	// MaxHops refuses enrollment from an event whose crmflowhops is at least
 	// this (default 8), counted as skip reason HopLimit.
 	MaxHops int32
 	// MaxBatch is the most events a batched request may hold (default 100).
@@ -77,7 +77,7 @@ type Options struct {
 	MaxEventAge time.Duration
 	// MaxClockSkew refuses (400) an event whose time is further in the
 	// future (default 1h): a far-future time plus a trigger delay would hold
-	// a subject's enrolment for ever.
+	// a subject's enrollment for ever.
 	MaxClockSkew time.Duration
 }
 

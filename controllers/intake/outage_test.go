@@ -12,7 +12,7 @@ import (
 )
 
 var _ = Describe("an unreachable API server", func() {
-	It("answers 503 with Retry-After, and the events re-sent afterwards enrol once each", func() {
+	It("answers 503 with Retry-After, and the events re-sent afterwards enroll once each", func() {
 		ns := createNamespace("outage")
 		wf := installWorkflow(ns, sample("negative-sentiment"))
 		sad := func(i int) obj {

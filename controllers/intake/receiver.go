@@ -181,7 +181,7 @@ type recordedSkip struct {
 	event    SkippedEvent
 }
 
-// SkippedEvent is one event that did not enrol one workflow, as the run
+// SkippedEvent is one event that did not enroll one workflow, as the run
 // history keeps it to answer "why didn't it fire for Ann?".
 type SkippedEvent struct {
 	Namespace, Workflow                    string

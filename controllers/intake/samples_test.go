@@ -17,7 +17,7 @@ import (
 type obj = map[string]any
 
 var _ = Describe("the seed samples' triggers", func() {
-	It("enrols a website lead in lead-follow-up (CRM trigger) with a full run, and skips other leads with the reason", func() {
+	It("enrolls a website lead in lead-follow-up (CRM trigger) with a full run, and skips other leads with the reason", func() {
 		ns := createNamespace("lead")
 		wf := installWorkflow(ns, sample("lead-follow-up"))
 		lead := obj{"lead": obj{"id": "l-1", "source": "Website", "contactId": "c-1"}, "contact": obj{"email": "ann@example.com", "firstName": "Ann"}}
@@ -63,7 +63,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(runsOf(ns, wf.Name)).To(HaveLen(1))
 	})
 
-	It("enrols a VIP's conversation in vip-routing (conversation trigger), structured mode", func() {
+	It("enrolls a VIP's conversation in vip-routing (conversation trigger), structured mode", func() {
 		ns := createNamespace("vip")
 		wf := installWorkflow(ns, sample("vip-routing"))
 		data := obj{"conversation": obj{"id": "cv-1", "contactId": "c-9", "channel": "chat"}, "contact": obj{"tags": []string{"VIP", "Gold"}}}
@@ -78,7 +78,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsNotMet)))
 	})
 
-	It("enrols a negative message in negative-sentiment (contact/conversation trigger), batched mode", func() {
+	It("enrolls a negative message in negative-sentiment (contact/conversation trigger), batched mode", func() {
 		ns := createNamespace("sentiment")
 		wf := installWorkflow(ns, sample("negative-sentiment"))
 		sad := event("m-1", "message.received", "", obj{"message": obj{"id": "m-1", "contactId": "c-3", "sentiment": obj{"score": 0.1}}})
@@ -146,7 +146,7 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipStaleEvent)), r.Raw)
 		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty())
 
-		// After a drop the next date enrols at once.
+		// After a drop the next date enrolls at once.
 		r = post(ns, event("u-4", "contact.updated", "", contact(day)))
 		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
 		// A date already passed schedules nothing and drops the pending run.

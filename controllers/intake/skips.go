@@ -20,7 +20,7 @@ import (
 )
 
 // skipRecorder answers "why didn't it fire?". It gathers skips and
-// enrolments per workflow in memory and writes them to the Workflow's
+// enrollments per workflow in memory and writes them to the Workflow's
 // status.skippedEvents and status.lastTriggeredTime every flush interval,
 // with one merge patch per workflow that touches only those two fields and
 // carries the resourceVersion read (conflict → read again, merge again), so
@@ -82,7 +82,7 @@ func (s *skipRecorder) record(sk recordedSkip) {
 	c.LastMessage = truncate(sk.message, 1024)
 }
 
-// triggered notes an enrolment for lastTriggeredTime.
+// triggered notes an enrollment for lastTriggeredTime.
 func (s *skipRecorder) triggered(wf *v1alpha1.Workflow, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,7 +239,7 @@ func (s *skipRecorder) emitEvents(wf *v1alpha1.Workflow, d *delta) {
 		}
 		s.lastEvents[key] = now
 		s.recorder.Eventf(wf, nil, corev1.EventTypeNormal, "Skipped"+reason.String(), "Enroll",
-			"%d event(s) did not enrol (%s); latest: %s", s.unreported[key], reason, c.LastMessage)
+			"%d event(s) did not enroll (%s); latest: %s", s.unreported[key], reason, c.LastMessage)
 		delete(s.unreported, key)
 	}
 }

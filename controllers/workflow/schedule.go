@@ -89,7 +89,7 @@ func missedMessage(plan schedule.Plan, trig *v1alpha1.ScheduleTrigger) string {
 }
 
 // runTick creates the run of one tick (package enrollment builds it) unless
-// the enrolment policy (runner.Admit, as intake applies it) refuses it over
+// the enrollment policy (runner.Admit, as intake applies it) refuses it over
 // the subject's runs in the cache: a refusal (Forbid with a run active:
 // ActiveRun) is counted as a skip; Replace cancels the active runs first.
 // The run controller applies the policy again at the run's first pass.

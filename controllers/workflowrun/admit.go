@@ -29,7 +29,7 @@ type admitResult struct {
 	skip *runner.Outcome
 }
 
-// admit applies the enrolment policy to a run this controller sees for the
+// admit applies the enrollment policy to a run this controller sees for the
 // first time. Intake already skipped what its cache could tell; this is the
 // arbitration that makes the policy hold when two receivers (or a receiver
 // and a stale cache) created runs for one subject at once. The watch
@@ -38,7 +38,7 @@ type admitResult struct {
 //
 // It costs no write unless it skips (then the skip is the run's one status
 // write), replaces (a cancel patch per replaced run), or the workflow
-// enrols a subject only once (one marker Lease per subject, kept for good).
+// enrolls a subject only once (one marker Lease per subject, kept for good).
 func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (admitResult, error) {
 	if run.Status.Phase != "" || run.Spec.DryRun || run.Spec.Cancel || run.Spec.Workflow != nil {
 		return admitResult{}, nil
@@ -72,7 +72,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 		}
 	}
 	if policy.Reenroll == v1alpha1.ReenrollNever {
-		holder, err := r.enrolOnce(ctx, run)
+		holder, err := r.enrollOnce(ctx, run)
 		if err != nil {
 			return admitResult{}, err
 		}
@@ -101,7 +101,7 @@ func (r *WorkflowRunReconciler) archivedDuplicate(ctx context.Context, run *v1al
 	return fmt.Sprintf("event %s from %s already enrolled workflow %s (the run is archived)", ev.ID, ev.Source, run.Spec.WorkflowName), nil
 }
 
-// skipRun ends a run that the enrolment policy refused: Cancelled, reason
+// skipRun ends a run that the enrollment policy refused: Cancelled, reason
 // NotAdmitted, with the skip reason and why in its message; the skip is
 // counted on the Workflow and told in a (rate-limited) Kubernetes Event.
 func (r *WorkflowRunReconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.SkipReason, msg string) admitResult {
@@ -156,12 +156,12 @@ func (r *WorkflowRunReconciler) cancelRun(ctx context.Context, namespace, name s
 	return nil
 }
 
-// enrolOnce records, for a reenroll: Never workflow, that the subject was
+// enrollOnce records, for a reenroll: Never workflow, that the subject was
 // enrolled, in a Lease named after the workflow and subject and owned by
 // the Workflow; it returns the run that holds it. The Lease outlives the
 // run (that is its purpose), so such a workflow keeps one small object per
 // subject ever enrolled; it goes with the Workflow.
-func (r *WorkflowRunReconciler) enrolOnce(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
+func (r *WorkflowRunReconciler) enrollOnce(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
 	lease := &coordinationv1.Lease{}
 	lease.Namespace = run.Namespace
 	lease.Name = EnrolledOnceName(run.Spec.WorkflowName, run.Spec.Subject)
@@ -178,17 +178,17 @@ func (r *WorkflowRunReconciler) enrolOnce(ctx context.Context, run *v1alpha1.Wor
 		return run.Name, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("record enrolment of %q in %s: %w", run.Spec.Subject, klog.KObj(run), err)
+		return "", fmt.Errorf("record enrollment of %q in %s: %w", run.Spec.Subject, klog.KObj(run), err)
 	}
 	existing := &coordinationv1.Lease{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(lease), existing); err != nil {
-		return "", fmt.Errorf("read enrolment record %s: %w", lease.Name, err)
+		return "", fmt.Errorf("read enrollment record %s: %w", lease.Name, err)
 	}
 	return ptr.Deref(existing.Spec.HolderIdentity, ""), nil
 }
 
 // EnrolledOnceName is the name of the Lease that records a subject's
-// enrolment in a reenroll: Never workflow.
+// enrollment in a reenroll: Never workflow.
 func EnrolledOnceName(workflow, subject string) string {
 	prefix := "crmflow-once-" + workflow
 	if len(prefix) > 200 {

@@ -45,7 +45,7 @@ type EventDeduper interface {
 // RequeueAfter here, so a restarted manager resumes every run from what it
 // reads, and a late wake fires at once.
 //
-// An instant run costs one status write: admission (the enrolment policy),
+// An instant run costs one status write: admission (the enrollment policy),
 // the conditions and every step are decided and performed in the first pass
 // and written together.
 type WorkflowRunReconciler struct {
@@ -62,11 +62,11 @@ type WorkflowRunReconciler struct {
 	// Secrets resolves the Secrets the actions reference.
 	Secrets runner.SecretReader
 	// Recorder emits Kubernetes Events for what a person must see: failures,
-	// retries, holds, enrolment skips; rate-limited per workflow and reason.
+	// retries, holds, enrollment skips; rate-limited per workflow and reason.
 	Recorder events.EventRecorder
 	// Metrics records runs, steps, action errors and wake lateness; nil records nothing.
 	Metrics *controllers.Metrics
-	// Counters receives enrolment skips decided here, for the Workflow's status.
+	// Counters receives enrollment skips decided here, for the Workflow's status.
 	Counters *controllers.RunCounters
 	// Dedup, when set, refuses a new run whose event already enrolled the
 	// workflow in a run that was archived and removed from etcd.
@@ -100,7 +100,7 @@ type WorkflowRunReconciler struct {
 
 // Reconcile advances one run in ordered phases over a per-pass scope: the
 // revision it executes is resolved, a new run is admitted under its
-// workflow's enrolment policy, and the engine advances it. The outcome is
+// workflow's enrollment policy, and the engine advances it. The outcome is
 // written once, deferred, and only when it changed the status; a finished
 // run only waits for its TTL.
 func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -164,7 +164,7 @@ func (r *WorkflowRunReconciler) reconcileRevision(_ context.Context, s *scope) (
 	return ctrl.Result{}, nil
 }
 
-// reconcileAdmission applies the enrolment policy to a new run: it waits
+// reconcileAdmission applies the enrollment policy to a new run: it waits
 // for an older run of its subject, or ends as not admitted.
 func (r *WorkflowRunReconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.done {

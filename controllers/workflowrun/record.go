@@ -11,7 +11,7 @@ import (
 )
 
 // recordTransitions emits Kubernetes Events for what a person must see
-// (warnings: failures and retries; holds; enrolment skips) and counts
+// (warnings: failures and retries; holds; enrollment skips) and counts
 // started and finished runs. The run's status is its execution log, so a
 // normal start or finish is not an Event. It runs only after the status that
 // carries those transitions was written.

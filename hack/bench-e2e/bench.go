@@ -230,9 +230,9 @@ func (b *bench) receiverURL() string {
 	return "http://" + b.mgr.receiverAddr + "/v1/namespaces/" + benchNS + "/events"
 }
 
-// warmUp posts VIP events until one enrols and its side effects arrive,
+// warmUp posts VIP events until one enrolls and its side effects arrive,
 // keeps that run as the finished-run template, and, in the modes that need
-// it, enrols one bench-wait run and keeps it, waiting, as a template.
+// it, enrolls one bench-wait run and keeps it, waiting, as a template.
 func (b *bench) warmUp(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	var runName string
@@ -263,7 +263,7 @@ func (b *bench) warmUp(ctx context.Context) error {
 	ev := benchEvent{id: "warm-wait", typ: "bench.wait", subject: "c-warm", data: `{"contact":{"id":"c-warm"}}`}
 	res, err := b.send(ctx, ev)
 	if err != nil || len(res.enrolled) != 1 {
-		return fmt.Errorf("bench-wait warm-up event did not enrol: %v %+v", err, res)
+		return fmt.Errorf("bench-wait warm-up event did not enroll: %v %+v", err, res)
 	}
 	b.waiting, err = b.waitRun(ctx, res.enrolled[0], func(r *v1alpha1.WorkflowRun) bool {
 		return r.Status.Phase == v1alpha1.RunWaiting && r.Status.WakeAt != nil

@@ -160,7 +160,7 @@ func (b *bench) rep(ctx context.Context, senders, rep int) (repResult, error) {
 					lat[i] = r.latency
 					enrolled[i] = len(r.enrolled) > 0
 					if !enrolled[i] {
-						skipOnce.Do(func() { fmt.Printf("    event %s did not enrol: %s\n", id, r.skipped) })
+						skipOnce.Do(func() { fmt.Printf("    event %s did not enroll: %s\n", id, r.skipped) })
 					}
 					break
 				}

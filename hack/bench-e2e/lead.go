@@ -168,7 +168,7 @@ func (b *bench) leadPhase(ctx context.Context) error {
 	return nil
 }
 
-// leadRep enrols b.o.leadRuns new contacts, replies for path.reply once each
+// leadRep enrolls b.o.leadRuns new contacts, replies for path.reply once each
 // welcome email arrived, and waits until every run finished.
 func (b *bench) leadRep(ctx context.Context, path leadPath, rep int) (requestCounts, error) {
 	n := b.o.leadRuns
@@ -222,7 +222,7 @@ func (b *bench) leadRep(ctx context.Context, path leadPath, rep int) (requestCou
 				res, err := b.send(repCtx, leadEvent("lead-"+contacts[i], contacts[i]))
 				if err != nil || len(res.enrolled) != 1 {
 					notEnrolled.Add(1)
-					fmt.Printf("    lead of %s did not enrol: %v %s\n", contacts[i], err, res.skipped)
+					fmt.Printf("    lead of %s did not enroll: %v %s\n", contacts[i], err, res.skipped)
 				}
 			}
 		}()

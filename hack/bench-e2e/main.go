@@ -24,7 +24,7 @@
 //
 //   - e2e: for each sender count of -senders, -reps repetitions of -events
 //     VIP conversation.started events (a new id each, subjects spread over
-//     -contacts contacts, tagged VIP so each enrols) posted closed-loop to
+//     -contacts contacts, tagged VIP so each enrolls) posted closed-loop to
 //     the receiver (a sender posts its next event after the 202 of the
 //     previous). Per sender count it prints the median over repetitions of:
 //     events/s end to end (events ÷ time from the first post until the sink

@@ -3,7 +3,7 @@
 //
 //  1. events/s accepted for events that match no workflow, beside a bare
 //     net/http handler that reads the body and answers 202;
-//  2. events/s that enrol a run, beside a plain client-go (dynamic client)
+//  2. events/s that enroll a run, beside a plain client-go (dynamic client)
 //     loop creating WorkflowRuns of the same content in the same API server;
 //  3. p50/p99 per-event latency of both receiver loads.
 //
@@ -98,7 +98,7 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 	}
 	wf := &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bench"}, Spec: v1alpha1.WorkflowSpec{
 		State:      v1alpha1.WorkflowActive,
-		Trigger:    v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"bench.enrol"}}},
+		Trigger:    v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"bench.enroll"}}},
 		Enrollment: v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyAllow},
 		Steps:      []v1alpha1.Step{{Name: "tag", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"Bench"}}}},
 	}}
@@ -112,7 +112,7 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 	// Wait until the receiver serves and knows the workflow.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, body := send(httpc, receiverURL, "bench.enrol", "warm-up", data)
+		st, body := send(httpc, receiverURL, "bench.enroll", "warm-up", data)
 		if st == http.StatusAccepted && strings.Contains(body, `"enrolled"`) {
 			break
 		}
@@ -133,8 +133,8 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 	}
 	size, _ := json.Marshal(template.Object)
 
-	var noMatch, bareRate, enrol, direct, ratio1, ratio2 []float64
-	var noMatchLat, enrolLat []time.Duration
+	var noMatch, bareRate, enroll, direct, ratio1, ratio2 []float64
+	var noMatchLat, enrollLat []time.Duration
 	var seq atomic.Int64
 	for round := range rounds {
 		r1, l1 := load(d, conc, func() (bool, time.Duration) {
@@ -149,10 +149,10 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 				return st == http.StatusAccepted
 			})
 		})
-		enrolLoad := func() (float64, []time.Duration) {
+		enrollLoad := func() (float64, []time.Duration) {
 			return load(d, conc, func() (bool, time.Duration) {
 				return timed(func() bool {
-					st, body := send(httpc, receiverURL, "bench.enrol", fmt.Sprint("e-", seq.Add(1)), data)
+					st, body := send(httpc, receiverURL, "bench.enroll", fmt.Sprint("e-", seq.Add(1)), data)
 					return st == http.StatusAccepted && strings.Contains(body, `"enrolled"`)
 				})
 			})
@@ -171,23 +171,23 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 		var r3, r4 float64
 		var l3 []time.Duration
 		if round%2 == 0 {
-			r3, l3 = enrolLoad()
+			r3, l3 = enrollLoad()
 			r4, _ = directLoad()
 		} else {
 			r4, _ = directLoad()
-			r3, l3 = enrolLoad()
+			r3, l3 = enrollLoad()
 		}
-		noMatch, bareRate, enrol, direct = append(noMatch, r1), append(bareRate, r2), append(enrol, r3), append(direct, r4)
+		noMatch, bareRate, enroll, direct = append(noMatch, r1), append(bareRate, r2), append(enroll, r3), append(direct, r4)
 		ratio1, ratio2 = append(ratio1, r1/r2), append(ratio2, r3/r4)
-		noMatchLat, enrolLat = append(noMatchLat, l1...), append(enrolLat, l3...)
-		fmt.Printf("round %d: no-match %.0f/s vs bare %.0f/s; enrol %.0f/s vs client-go %.0f/s\n", round+1, r1, r2, r3, r4)
+		noMatchLat, enrollLat = append(noMatchLat, l1...), append(enrollLat, l3...)
+		fmt.Printf("round %d: no-match %.0f/s vs bare %.0f/s; enroll %.0f/s vs client-go %.0f/s\n", round+1, r1, r2, r3, r4)
 	}
 	fmt.Printf("\nconcurrency %d closed-loop senders, %s per measurement, %d rounds, event data %d bytes (binary mode, body = data), WorkflowRun %d bytes as JSON\n",
 		conc, d, rounds, len(data), len(size))
 	fmt.Printf("no-match events/s: receiver %.0f, bare net/http 202 handler %.0f, ratio %.3f (median of per-round ratios)\n", median(noMatch), median(bareRate), median(ratio1))
-	fmt.Printf("enrolling events/s: receiver %.0f, client-go create loop %.0f, ratio %.3f (median of per-round ratios)\n", median(enrol), median(direct), median(ratio2))
+	fmt.Printf("enrolling events/s: receiver %.0f, client-go create loop %.0f, ratio %.3f (median of per-round ratios)\n", median(enroll), median(direct), median(ratio2))
 	fmt.Printf("latency no-match: p50 %s p99 %s; enrolling: p50 %s p99 %s (at %d concurrent senders)\n",
-		pct(noMatchLat, 50), pct(noMatchLat, 99), pct(enrolLat, 50), pct(enrolLat, 99), conc)
+		pct(noMatchLat, 50), pct(noMatchLat, 99), pct(enrollLat, 50), pct(enrollLat, 99), conc)
 	return nil
 }
 

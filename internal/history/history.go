@@ -67,7 +67,7 @@ type Run struct {
 	EventTruncated bool `json:"eventTruncated,omitempty"`
 	// ScheduledTime is spec.scheduledTime for schedule and date runs.
 	ScheduledTime *time.Time `json:"scheduledTime,omitempty"`
-	// Conditions are the enrolment conditions evaluated, with their results and messages.
+	// Conditions are the enrollment conditions evaluated, with their results and messages.
 	Conditions []v1alpha1.ConditionResult `json:"conditions,omitempty"`
 	// StatusConditions are the run's status.conditions (Enrolled, Succeeded) at its end.
 	StatusConditions []metav1.Condition `json:"statusConditions,omitempty"`
@@ -87,9 +87,9 @@ type Run struct {
 	Finished time.Time `json:"finished"`
 }
 
-// Skip is one event that did not enrol a workflow, and why.
+// Skip is one event that did not enroll a workflow, and why.
 type Skip struct {
-	// Namespace and Workflow name the workflow that did not enrol.
+	// Namespace and Workflow name the workflow that did not enroll.
 	Namespace string `json:"namespace"`
 	// Workflow is the workflow's name.
 	Workflow string `json:"workflow"`

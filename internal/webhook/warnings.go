@@ -61,7 +61,7 @@ func WorkflowWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path, crmSinkConf
 	return out
 }
 
-// triggerTypes are the event types that enrol or reschedule a run.
+// triggerTypes are the event types that enroll or reschedule a run.
 func triggerTypes(t *v1alpha1.Trigger) []v1alpha1.EventType {
 	switch {
 	case t.Event != nil:

@@ -400,7 +400,7 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	_, errOut, err = d.kubectl(every, "apply", "-n", ns, "-f", "-")
 	g.Expect(err).NotTo(HaveOccurred(), errOut)
 	// Until the receiver knows the new workflow, an event matches nothing and is
-	// acknowledged all the same: send until it enrols (a new id each try).
+	// acknowledged all the same: send until it enrolls (a new id each try).
 	try := 0
 	g.Eventually(func() string {
 		try++

@@ -13,9 +13,9 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-// The enrolment policy holds across receivers: intake only creates runs,
+// The enrollment policy holds across receivers: intake only creates runs,
 // and the run controller, the one writer of run status, admits them.
-var _ = Describe("Enrolment admission by the run controller", func() {
+var _ = Describe("Enrollment admission by the run controller", func() {
 	var (
 		ns  string
 		clk *clocktesting.FakeClock
@@ -44,7 +44,7 @@ var _ = Describe("Enrolment admission by the run controller", func() {
 			go func() {
 				defer GinkgoRecover()
 				defer wg.Done()
-				enrol(wf, event(fmt.Sprintf("b%d", i), "c-burst"), "c-burst")
+				enroll(wf, event(fmt.Sprintf("b%d", i), "c-burst"), "c-burst")
 			}()
 		}
 		wg.Wait()
@@ -76,9 +76,9 @@ var _ = Describe("Enrolment admission by the run controller", func() {
 		wf := createWorkflow(remindWorkflow(ns, "replace", func(w *v1alpha1.Workflow) {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyReplace}
 		}))
-		first := enrol(wf, event("r1", "c-r"), "c-r")
+		first := enroll(wf, event("r1", "c-r"), "c-r")
 		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunWaiting))
-		second := enrol(wf, event("r2", "c-r"), "c-r")
+		second := enroll(wf, event("r2", "c-r"), "c-r")
 		Eventually(phaseOf(second)).Should(Equal(v1alpha1.RunWaiting))
 		Eventually(func(g Gomega) {
 			got := getRun(first)(g)
@@ -87,15 +87,15 @@ var _ = Describe("Enrolment admission by the run controller", func() {
 		}).Should(Succeed())
 	})
 
-	It("enrols a subject once under reenroll Never, even after its run is gone", func() {
+	It("enrolls a subject once under reenroll Never, even after its run is gone", func() {
 		wf := createWorkflow(remindWorkflow(ns, "once", withSteps(notifyStep("remind", "once {{ subject }}")), func(w *v1alpha1.Workflow) {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
 		}))
-		first := enrol(wf, event("n1", "c-n"), "c-n")
+		first := enroll(wf, event("n1", "c-n"), "c-n")
 		Eventually(phaseOf(first)).Should(Equal(v1alpha1.RunSucceeded))
 		Expect(k8sClient.Delete(suiteCtx, getRun(first)(Default))).To(Succeed())
 
-		again := enrol(wf, event("n2", "c-n"), "c-n")
+		again := enroll(wf, event("n2", "c-n"), "c-n")
 		Eventually(func(g Gomega) {
 			got := getRun(again)(g)
 			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))

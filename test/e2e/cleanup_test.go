@@ -25,8 +25,8 @@ var _ = Describe("Removing finished runs", func() {
 			return cloudEvent("conversation.started", id, subject, clk.Now(), map[string]any{"conversation": map[string]any{"contactId": subject}})
 		}
 		wf := createWorkflow(remindWorkflow(ns, "gone", withHistory(10, "1h"), withSteps(notifyStep("remind", "now"))))
-		a := enrol(wf, event("g1", "c-1"), "c-1")
-		b := enrol(wf, event("g2", "c-2"), "c-2")
+		a := enroll(wf, event("g1", "c-1"), "c-1")
+		b := enroll(wf, event("g2", "c-2"), "c-2")
 		Eventually(phaseOf(a)).Should(Equal(v1alpha1.RunSucceeded))
 		Eventually(phaseOf(b)).Should(Equal(v1alpha1.RunSucceeded))
 		runA, runB := getRun(a)(Default), getRun(b)(Default)

@@ -86,7 +86,7 @@ var _ = Describe("Status write conflicts", func() {
 			wf.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyAllow}
 		}
 		wf := createWorkflow(remindWorkflow(ns, name, withSteps(notifyStep("alert", "alert {{ subject }}"), waitStep("pause", "1h")), anyTime))
-		run := enrol(wf, cloudEvent("conversation.started", name+"-1", "c-1", clk.Now(),
+		run := enroll(wf, cloudEvent("conversation.started", name+"-1", "c-1", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-1"}}), "c-1")
 		stored := getRun(run)(Default)
 		cache.freeze(stored)

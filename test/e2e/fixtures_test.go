@@ -123,19 +123,19 @@ func cloudEvent(typ, id, subject string, at time.Time, data map[string]any) v1al
 	}
 }
 
-// enrol creates the run of wf for ev the way intake does: a name derived
+// enroll creates the run of wf for ev the way intake does: a name derived
 // from the workflow and the event, a controller owner reference to the
 // Workflow, the crmflow labels, a snapshot of the stored spec and its
 // generation, the subject and the event.
-func enrol(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
+func enroll(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
 	GinkgoHelper()
-	run := enrolObject(wf, ev, subject)
+	run := enrollObject(wf, ev, subject)
 	Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
 	return run
 }
 
-// enrolObject builds, without creating it, the run enrol creates.
-func enrolObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
+// enrollObject builds, without creating it, the run enroll creates.
+func enrollObject(wf *v1alpha1.Workflow, ev v1alpha1.CloudEvent, subject string) *v1alpha1.WorkflowRun {
 	GinkgoHelper()
 	rev, err := revision.Build(wf, scheme)
 	Expect(err).NotTo(HaveOccurred())

@@ -51,7 +51,7 @@ var _ = Describe("Run lifecycle", func() {
 
 	It("holds runs of a paused workflow at the step boundary and continues on resume", func() {
 		wf := createWorkflow(remindWorkflow(ns, "remind"))
-		run := enrol(wf, event("e1", "c-1"), "c-1")
+		run := enroll(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunWaiting))
 
 		setState(wf, v1alpha1.WorkflowPaused)
@@ -75,7 +75,7 @@ var _ = Describe("Run lifecycle", func() {
 
 	It("cancels a waiting run through spec.cancel", func() {
 		wf := createWorkflow(remindWorkflow(ns, "remind"))
-		run := enrol(wf, event("e1", "c-1"), "c-1")
+		run := enroll(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunWaiting))
 		Expect(k8sClient.Patch(suiteCtx, run.DeepCopy(), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"cancel":true}}`)))).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -92,7 +92,7 @@ var _ = Describe("Run lifecycle", func() {
 
 	It("runs a dry run of a Draft workflow without sending anything", func() {
 		wf := createWorkflow(remindWorkflow(ns, "draft", withState(v1alpha1.WorkflowDraft)))
-		run := enrolObject(wf, event("e-dry", "c-1"), "c-1")
+		run := enrollObject(wf, event("e-dry", "c-1"), "c-1")
 		run.Spec.DryRun = true
 		Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -105,7 +105,7 @@ var _ = Describe("Run lifecycle", func() {
 
 	It("removes a finished run from etcd within a minute after ttlAfterFinished", func() {
 		wf := createWorkflow(remindWorkflow(ns, "ttl", withHistory(10, "2h"), withSteps(notifyStep("remind", "now"))))
-		run := enrol(wf, event("e1", "c-1"), "c-1")
+		run := enroll(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
 		done := getRun(run)(Default)
 		Expect(done.Status.RemoveAfter).To(Equal(v1alpha1.RemoveAfterMinute(done.Status.CompletionTime.Add(2 * time.Hour))))
@@ -121,7 +121,7 @@ var _ = Describe("Run lifecycle", func() {
 		wf := createWorkflow(remindWorkflow(ns, "hist", withHistory(2, "168h"), withSteps(notifyStep("remind", "now"))))
 		var runs []*v1alpha1.WorkflowRun
 		for i := range 4 {
-			run := enrol(wf, event(fmt.Sprintf("e%d", i), fmt.Sprintf("c-%d", i)), fmt.Sprintf("c-%d", i))
+			run := enroll(wf, event(fmt.Sprintf("e%d", i), fmt.Sprintf("c-%d", i)), fmt.Sprintf("c-%d", i))
 			Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
 			runs = append(runs, run)
 			clk.Step(time.Minute) // completion times one minute apart

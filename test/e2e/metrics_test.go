@@ -72,7 +72,7 @@ var _ = Describe("Metrics", func() {
 	It("counts a finished seed run by workflow and phase, and failed action attempts by kind", func() {
 		By("a VIP routing run that succeeds")
 		vip := createWorkflow(sample("vip-routing", ns))
-		run := enrol(vip, cloudEvent("conversation.started", "conv-1", "c-vip-metrics", clk.Now(), map[string]any{
+		run := enroll(vip, cloudEvent("conversation.started", "conv-1", "c-vip-metrics", clk.Now(), map[string]any{
 			"conversation": map[string]any{"contactId": "c-vip-metrics", "channel": "chat"},
 			"contact":      map[string]any{"firstName": "Ann", "lastName": "Lee", "tags": []any{"VIP"}},
 		}), "c-vip-metrics")
@@ -91,7 +91,7 @@ var _ = Describe("Metrics", func() {
 		target.failNext(support, 1)
 		flaky := createWorkflow(remindWorkflow(ns, "flaky", withRetry(3, "10s"), withSteps(notifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
-		retried := enrol(flaky, cloudEvent("conversation.started", "r1", "c-metrics-retry", clk.Now(),
+		retried := enroll(flaky, cloudEvent("conversation.started", "r1", "c-metrics-retry", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-metrics-retry"}}), "c-metrics-retry")
 		Eventually(value("crmflow_action_errors_total", map[string]string{"kind": "notify"})).Should(Equal(1.0))
 		Expect(metricValue(reg, "crmflow_runs_finished_total", map[string]string{"namespace": ns, "workflow": flaky.Name, "phase": "Succeeded"})).To(Equal(-1.0))
@@ -105,7 +105,7 @@ var _ = Describe("Metrics", func() {
 		target.FailNext(support, 1, http.StatusBadRequest, "")
 		broken := createWorkflow(remindWorkflow(ns, "refused", withSteps(notifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
-		failed := enrol(broken, cloudEvent("conversation.started", "f1", "c-metrics-fail", clk.Now(),
+		failed := enroll(broken, cloudEvent("conversation.started", "f1", "c-metrics-fail", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-metrics-fail"}}), "c-metrics-fail")
 		Eventually(phaseOf(failed)).Should(Equal(v1alpha1.RunFailed))
 		Eventually(value("crmflow_runs_finished_total", map[string]string{"namespace": ns, "workflow": broken.Name, "phase": "Failed"})).Should(Equal(1.0))

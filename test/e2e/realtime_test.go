@@ -18,7 +18,7 @@ var _ = Describe("Requeue-based waking on the real clock", func() {
 		// RequeueAfter computed from its wakeAt.
 		startManager(managerOptions{namespace: ns, clock: clock.RealClock{}, writes: writes})
 		wf := createWorkflow(remindWorkflow(ns, "soon", withSteps(waitStep("pause", "3s"), notifyStep("remind", "now"))))
-		run := enrol(wf, cloudEvent("conversation.started", "e1", "c-1", time.Now(),
+		run := enroll(wf, cloudEvent("conversation.started", "e1", "c-1", time.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-1"}}), "c-1")
 
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunWaiting))

@@ -20,7 +20,7 @@ var _ = Describe("Restart", func() {
 		var waiting []*v1alpha1.WorkflowRun
 		for i := range 3 {
 			subject := fmt.Sprintf("c-%d", i)
-			waiting = append(waiting, enrol(remind, cloudEvent("conversation.started", fmt.Sprintf("w%d", i), subject, clk.Now(),
+			waiting = append(waiting, enroll(remind, cloudEvent("conversation.started", fmt.Sprintf("w%d", i), subject, clk.Now(),
 				map[string]any{"conversation": map[string]any{"contactId": subject}}), subject))
 		}
 		// The support hook refuses the first attempt with 503 and Retry-After: 30.
@@ -28,7 +28,7 @@ var _ = Describe("Restart", func() {
 		target.failNext(supportPath, 1)
 		flaky := createWorkflow(remindWorkflow(ns, "flaky", withRetry(5, "10s"), withSteps(notifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
-		retrying := enrol(flaky, cloudEvent("conversation.started", "r1", "c-r", clk.Now(),
+		retrying := enroll(flaky, cloudEvent("conversation.started", "r1", "c-r", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-r"}}), "c-r")
 
 		for _, run := range waiting {

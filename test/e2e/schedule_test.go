@@ -132,7 +132,7 @@ var _ = Describe("Schedule triggers", func() {
 	})
 })
 
-var _ = Describe("Schedule enrolment", func() {
+var _ = Describe("Schedule enrollment", func() {
 	It("skips a tick while the previous tick's run is active (Forbid) and cancels that run for the next tick (Replace)", func() {
 		ns := newNamespace()
 		h1 := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)

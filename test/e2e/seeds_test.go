@@ -15,7 +15,7 @@ import (
 
 // Write bounds per run, for the controllers' writes only (the run's creation
 // and a delivered reply are intake's). A run costs one status write per pass
-// that changes it: the first pass (admission, enrolment and every instant
+// that changes it: the first pass (admission, enrollment and every instant
 // step up to the first wait) and one per wake (a timer or a delivered
 // event). Waiting costs nothing. So:
 //   - VIP routing and negative sentiment: all steps instant → 1 status write
@@ -60,7 +60,7 @@ var _ = Describe("Seed examples end to end", func() {
 
 	It("routes a VIP conversation: notifies the VIP team, tags the contact, stamps last_vip_contact", func() {
 		wf := createWorkflow(sample("vip-routing", ns))
-		run := enrol(wf, cloudEvent("conversation.started", "conv-1", "c-vip", clk.Now(), map[string]any{
+		run := enroll(wf, cloudEvent("conversation.started", "conv-1", "c-vip", clk.Now(), map[string]any{
 			"conversation": map[string]any{"contactId": "c-vip", "channel": "chat"},
 			"contact":      map[string]any{"firstName": "Ann", "lastName": "Lee", "tags": []any{"VIP"}},
 		}), "c-vip")
@@ -90,7 +90,7 @@ var _ = Describe("Seed examples end to end", func() {
 
 	It("turns a negative message into a ticket, a notification and a tag", func() {
 		wf := createWorkflow(sample("negative-sentiment", ns))
-		run := enrol(wf, cloudEvent("message.received", "msg-1", "c-sad", clk.Now(), map[string]any{
+		run := enroll(wf, cloudEvent("message.received", "msg-1", "c-sad", clk.Now(), map[string]any{
 			"message": map[string]any{"id": "msg-1", "contactId": "c-sad", "text": "This is awful", "sentiment": map[string]any{"score": 0.1}},
 			"contact": map[string]any{"firstName": "Bo", "lastName": "Ng"},
 		}), "c-sad")
@@ -120,9 +120,9 @@ var _ = Describe("Seed examples end to end", func() {
 		Consistently(func() int { return writes.of(run.Name) }, "1s", "100ms").Should(BeNumerically("<=", instantSeedWrites))
 	})
 
-	It("does not enrol a positive message: the run ends with ConditionsNotMet and sends nothing", func() {
+	It("does not enroll a positive message: the run ends with ConditionsNotMet and sends nothing", func() {
 		wf := createWorkflow(sample("negative-sentiment", ns))
-		run := enrol(wf, cloudEvent("message.received", "msg-2", "c-happy", clk.Now(), map[string]any{
+		run := enroll(wf, cloudEvent("message.received", "msg-2", "c-happy", clk.Now(), map[string]any{
 			"message": map[string]any{"id": "msg-2", "contactId": "c-happy", "text": "Great!", "sentiment": map[string]any{"score": 0.9}},
 			"contact": map[string]any{"firstName": "Cy"},
 		}), "c-happy")
@@ -146,7 +146,7 @@ var _ = Describe("Seed examples end to end", func() {
 			wf = createWorkflow(sample("lead-follow-up", ns, withLocalSMTP()))
 			contact = "c-" + ns
 			email = contact + "@example.com"
-			run = enrol(wf, cloudEvent("lead.created", "lead-1", contact, clk.Now(), map[string]any{
+			run = enroll(wf, cloudEvent("lead.created", "lead-1", contact, clk.Now(), map[string]any{
 				"lead":    map[string]any{"source": "Website", "contactId": contact},
 				"contact": map[string]any{"firstName": "Dee", "email": email},
 			}), contact)

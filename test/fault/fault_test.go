@@ -71,7 +71,7 @@ func workflow(name, eventType, sinkURL, wait string) *v1alpha1.Workflow {
 
 // sendEvents posts one binary-mode event per id to the receiver, each
 // retried until it is acknowledged (202): the receiver answers 503 while the
-// manager restarts, and a retry of an acknowledged event enrols nothing new.
+// manager restarts, and a retry of an acknowledged event enrolls nothing new.
 func sendEvents(ctx context.Context, t *testing.T, receiver string, ids []string, types []string) {
 	var wg sync.WaitGroup
 	work := make(chan int)

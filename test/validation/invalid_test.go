@@ -177,7 +177,7 @@ var _ = Describe("an invalid Workflow", func() {
 		Entry("a misspelt field (strict field validation)",
 			set("spec.trigger.event.typ", []any{"x"}),
 			"spec.trigger.event.typ", "unknown field"),
-		Entry("a bad re-enrolment enum",
+		Entry("a bad re-enrollment enum",
 			set("spec.enrollment", map[string]any{"reenroll": "Sometimes"}),
 			"spec.enrollment.reenroll", "Unsupported value"),
 		Entry("an assignContact with neither user nor team",

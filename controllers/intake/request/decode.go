@@ -39,7 +39,7 @@ type Limits struct {
 	// the cap of the event kept in a WorkflowRun.
 	MaxDataBytes int
 	// MaxHopsValue is the largest crmflowhops value accepted as input at all
-	// (default 1000); the enrolment hop limit is a separate, smaller setting.
+	// (default 1000); the enrollment hop limit is a separate, smaller setting.
 	MaxHopsValue int32
 }
 

@@ -168,7 +168,7 @@ var _ = Describe("tenant isolation through the API server's RBAC", func() {
 })
 
 var _ = Describe("the queries", func() {
-	It("serves one run, a contact timeline, why an event did not enrol, and analytics", func() {
+	It("serves one run, a contact timeline, why an event did not enroll, and analytics", func() {
 		r := get(aliceToken, "/api/v1/namespaces/tenant-a/runs/vip-1")
 		Expect(r.code).To(Equal(http.StatusOK), r.body)
 		Expect(r.body).To(ContainSubstring(`"uid":"u1"`))

@@ -28,7 +28,7 @@ import (
 
 // The DESIGN's promise that deduplication does not depend on history: with
 // the manager wired as main.go wires it with a history store, a redelivered
-// event whose run was archived and left etcd does not enrol again.
+// event whose run was archived and left etcd does not enroll again.
 var _ = Describe("deduplication of archived runs", func() {
 	It("refuses a second run of an event whose first run is archived and gone from etcd", func(ctx SpecContext) {
 		store, err := sqlstore.Open(ctx, filepath.Join(GinkgoT().TempDir(), "history.db"), sqlstore.Options{})

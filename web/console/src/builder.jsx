@@ -98,7 +98,7 @@ function ConditionsEditor({ wf, update, cat, errors }) {
   return (
     <fieldset class="card" id="conditions">
       <legend>Conditions (all must hold)</legend>
-      {conds.length === 0 && <p class="muted">No conditions: every matching event enrols.</p>}
+      {conds.length === 0 && <p class="muted">No conditions: every matching event enrolls.</p>}
       {conds.map((c, i) => {
         const mode = c.businessHours ? 'hours' : c.field !== undefined ? 'field' : 'cel';
         const path = `spec.conditions[${i}]`;
@@ -450,7 +450,7 @@ export function Builder({ ns, name, tab: initialTab, saved: savedState }) {
             <FieldErr errors={errors} path="metadata.name" />
             <label>Description <input id="wf-description" class="wide" value={wf.spec.description || ''}
               onInput={(e) => update((w) => { w.spec.description = e.target.value; })} /></label>
-            <label>Re-enrol a contact{' '}
+            <label>Re-enroll a contact{' '}
               <select id="wf-reenroll" value={wf.spec.enrollment?.reenroll || ''} onChange={(e) => update((w) => { w.spec.enrollment = { ...(w.spec.enrollment || {}), reenroll: e.target.value }; })}>
                 <option value="">(default)</option><option value="Never">Never</option><option value="AfterExit">After the run ends</option><option value="Always">Always</option>
               </select></label>

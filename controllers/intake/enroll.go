@@ -78,7 +78,7 @@ func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.Clou
 	return res, skips, nil
 }
 
-// consider decides whether ev enrols a subject in workflow e and, when it
+// consider decides whether ev enrolls a subject in workflow e and, when it
 // does, persists the run. It returns the subject it computed (for
 // correlation) even when it skips.
 func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain) (verdict, string, error) {
@@ -88,7 +88,7 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	case v1alpha1.WorkflowPaused:
 		return verdict{skip: v1alpha1.SkipPaused, message: "workflow is Paused"}, "", nil
 	default:
-		return verdict{skip: v1alpha1.SkipDraft, message: "workflow is a Draft: set spec.state to Active to enrol"}, "", nil
+		return verdict{skip: v1alpha1.SkipDraft, message: "workflow is a Draft: set spec.state to Active to enroll"}, "", nil
 	}
 	if e.compileErr != nil {
 		return verdict{skip: v1alpha1.SkipEvaluationError, message: "workflow does not compile: " + e.compileErr.Error()}, "", nil
@@ -131,21 +131,21 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err != nil {
 		return verdict{skip: v1alpha1.SkipEvaluationError, message: err.Error()}, subject, nil
 	}
-	if !en.Enrol {
+	if !en.Enroll {
 		return verdict{skip: v1alpha1.SkipConditionsNotMet, message: en.Message}, subject, nil
 	}
 	run, err := r.newRun(ctx, e, subject, ev, chain, at, now)
 	if err != nil {
 		return verdict{}, subject, err
 	}
-	v, err := r.enrol(ctx, wf, run)
+	v, err := r.enroll(ctx, wf, run)
 	if err == nil && v.enrolled != "" && e.dateField {
 		r.recent.add(index.WorkflowSubjectKey(wf.Name, subject), v.enrolled, now)
 	}
 	return v, subject, err
 }
 
-// loopVerdict refuses enrolment past the hop limit, or when this workflow
+// loopVerdict refuses enrollment past the hop limit, or when this workflow
 // already acted on this subject earlier in the event's causal chain (it
 // would act again, and again).
 func (r *Receiver) loopVerdict(wf *v1alpha1.Workflow, subject string, chain v1alpha1.CausalChain) (verdict, bool) {
@@ -161,7 +161,7 @@ func (r *Receiver) loopVerdict(wf *v1alpha1.Workflow, subject string, chain v1al
 	return verdict{}, false
 }
 
-// newRun builds the run an event enrols (package enrollment): a reference
+// newRun builds the run an event enrolls (package enrollment): a reference
 // to the workflow's current revision, the event, the subject, the start time
 // and the causal chain.
 func (r *Receiver) newRun(ctx context.Context, e *entry, subject string, ev *v1alpha1.CloudEvent, chain v1alpha1.CausalChain, at, now time.Time) (*v1alpha1.WorkflowRun, error) {
@@ -180,13 +180,13 @@ func (r *Receiver) newRun(ctx context.Context, e *entry, subject string, ev *v1a
 	return enrollment.ForEvent(e.wf, rev, in), nil
 }
 
-// enrol creates run unless the workflow's enrolment policy refuses it. The
+// enroll creates run unless the workflow's enrollment policy refuses it. The
 // decision is the engine's (runner.Admit) over the subject's runs in the
 // cache; a refusal is confirmed by reading the runs it rests on live, since
 // the cache may not have seen them finish. The run controller applies the
 // same policy again when it first sees the run: that is what makes it hold
 // across replicas, with no per-subject lock object in etcd.
-func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
+func (r *Receiver) enroll(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
 	// Fast path for duplicate deliveries: the cache already has the run.
 	var existing v1alpha1.WorkflowRun
 	if err := r.client.Get(ctx, client.ObjectKeyFromObject(run), &existing); err == nil {
@@ -206,7 +206,7 @@ func (r *Receiver) enrol(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 	return r.createRun(ctx, run)
 }
 
-// admit applies the enrolment policy to run against the subject's runs, from
+// admit applies the enrollment policy to run against the subject's runs, from
 // the cache or, when live, with each unfinished run the cache lists re-read
 // from the API server. Wait and Replace are the run controller's to act on: here they
 // create the run.

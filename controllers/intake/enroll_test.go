@@ -12,8 +12,8 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
-var _ = Describe("exactly-once enrolment", func() {
-	It("enrols one run for the same event delivered three times, in turn and at once", func() {
+var _ = Describe("exactly-once enrollment", func() {
+	It("enrolls one run for the same event delivered three times, in turn and at once", func() {
 		ns := createNamespace("dup")
 		wf := installWorkflow(ns, sample("negative-sentiment")) // Always/Allow: only the run name dedupes
 		sad := func(id string) obj {
@@ -86,7 +86,7 @@ var _ = Describe("exactly-once enrolment", func() {
 			return post(ns, event(fmt.Sprint("while-active-", attempt), "lead.created", "", lead(98))).First().Skipped
 		}).Should(ConsistOf(HaveField("Reason", v1alpha1.SkipActiveRun)))
 
-		// Once that run finished, AfterExit lets the subject enrol again.
+		// Once that run finished, AfterExit lets the subject enroll again.
 		for i := range burst {
 			done := &v1alpha1.WorkflowRun{}
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: burst[i].Name}, done)).To(Succeed())
@@ -98,7 +98,7 @@ var _ = Describe("exactly-once enrolment", func() {
 		}).Should(Equal(1))
 	})
 
-	It("never enrols a subject twice under reenroll Never", func() {
+	It("never enrolls a subject twice under reenroll Never", func() {
 		ns := createNamespace("never")
 		wf := installWorkflow(ns, sample("lead-follow-up"), func(w *v1alpha1.Workflow) {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
