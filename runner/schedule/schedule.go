@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
 )
 
 // parser reads five-field expressions and descriptors (@daily, @weekly, …),
@@ -56,12 +58,9 @@ func Parse(expr, timeZone string) (*Schedule, error) {
 	return &Schedule{spec: spec, expr: trimmed}, nil
 }
 
-// LoadLocation resolves an IANA time-zone name; "" is UTC.
+// LoadLocation resolves an IANA time-zone name; "" is the API's default, UTC.
 func LoadLocation(timeZone string) (*time.Location, error) {
-	if timeZone == "" {
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(timeZone)
+	loc, err := time.LoadLocation(v1alpha1.TimeZoneOrDefault(timeZone))
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", timeZone, err)
 	}
