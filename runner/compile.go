@@ -62,12 +62,14 @@ type compiledStep struct {
 	retry     retryPolicy
 }
 
-// Spec returns the compiled spec (do not modify it).
+// Spec returns the compiled spec, defaulted (do not modify it).
 func (p *Program) Spec() *v1alpha1.WorkflowSpec { return p.spec }
 
 // Compile compiles and type-checks every expression and template of spec.
-// Results are cached by the spec's content hash. The error is *CompileError
-// when the spec is invalid.
+// The program holds a copy of spec with the API's defaults applied
+// (v1alpha1.WorkflowSpec.Default), so the engine reads every spec the same
+// whether or not the webhook defaulted it. Results are cached by the spec's
+// content hash. The error is *CompileError when the spec is invalid.
 func (e *Engine) Compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	if e.envErr != nil {
 		return nil, e.envErr
@@ -83,7 +85,9 @@ func (e *Engine) Compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	if p, ok := e.cached(key); ok {
 		return p, nil
 	}
-	p, err := e.compile(spec.DeepCopy())
+	defaulted := spec.DeepCopy()
+	defaulted.Default()
+	p, err := e.compile(defaulted)
 	if err != nil {
 		return nil, err
 	}

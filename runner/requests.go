@@ -125,12 +125,6 @@ func (a *advance) emailRequest(r *renderer, conn *v1alpha1.Connections) (*action
 	m := &actions.Email{Host: c.Host, Port: int(c.Port), TLS: string(c.TLS), From: c.From,
 		To: r.str("sendEmail.to"), Cc: r.list("sendEmail.cc", len(s.Cc)), ReplyTo: r.str("sendEmail.replyTo"),
 		Subject: r.str("sendEmail.subject"), Body: r.str("sendEmail.body"), HTML: r.str("sendEmail.html")}
-	if m.Port == 0 {
-		m.Port = int(v1alpha1.DefaultSMTPPort)
-	}
-	if m.TLS == "" {
-		m.TLS = string(v1alpha1.DefaultSMTPTLS)
-	}
 	if from := r.str("sendEmail.from"); from != "" {
 		m.From = from
 	}
@@ -152,9 +146,6 @@ func (a *advance) smsRequest(r *renderer, conn *v1alpha1.Connections) (*actions.
 		return nil, permanent(errors.New("spec.connections.sms is not set"))
 	}
 	m := &actions.SMS{URL: c.URL, Format: string(c.Format), From: c.From, To: r.str("sendSMS.to"), Body: r.str("sendSMS.body")}
-	if m.Format == "" {
-		m.Format = string(v1alpha1.DefaultSMSFormat)
-	}
 	if ref := c.CredentialsSecretRef; ref != nil {
 		var err error
 		if m.Format == string(v1alpha1.SMSFormatTwilio) {
@@ -197,9 +188,6 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 	case "callWebhook":
 		w := cs.step.CallWebhook
 		call.Method, urlTmpl, urlFrom, headers = string(w.Method), "callWebhook.url", w.URLFrom, w.Headers
-		if call.Method == "" {
-			call.Method = string(v1alpha1.DefaultWebhookMethod)
-		}
 		if body := r.str("callWebhook.body"); body != "" {
 			call.Body = []byte(body)
 		}
@@ -209,9 +197,6 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 	case "updateExternalCRM":
 		x := cs.step.UpdateExternalCRM
 		call.Method, urlTmpl, urlFrom, headers = string(x.Method), "updateExternalCRM.url", x.URLFrom, x.Headers
-		if call.Method == "" {
-			call.Method = string(v1alpha1.DefaultExternalCRMMethod)
-		}
 		body, err := jsonBody(map[string]any{"object": x.Object, "id": r.str("updateExternalCRM.recordId"),
 			"fields": r.fields("updateExternalCRM.fields", x.Fields)})
 		if err != nil {
@@ -341,11 +326,7 @@ func (a *advance) commandData(r *renderer, cs *compiledStep) (string, map[string
 		return id, map[string]any{"leadId": id, "status": r.str("updateLeadStatus.status")}
 	case "createTicket":
 		id := a.contactID(r, "createTicket.contactId")
-		prio := string(s.CreateTicket.Priority)
-		if prio == "" {
-			prio = string(v1alpha1.DefaultTicketPriority)
-		}
-		d := map[string]any{"contactId": id, "title": r.str("createTicket.title"), "priority": prio}
+		d := map[string]any{"contactId": id, "title": r.str("createTicket.title"), "priority": string(s.CreateTicket.Priority)}
 		put(d, "description", r.str("createTicket.description"))
 		put(d, "team", r.str("createTicket.team"))
 		return id, d

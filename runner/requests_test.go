@@ -68,6 +68,8 @@ func TestBuildEveryActionKind(t *testing.T) {
 			actions.Request{Command: cmd(actions.CommandLeadStatusUpdate, "l-1", map[string]any{"leadId": "l-1", "status": "Qualified"})}},
 		{"createTicket", v1alpha1.Step{CreateTicket: &v1alpha1.CreateTicketAction{Title: "Help {{ contact.firstName }}", Priority: v1alpha1.PriorityHigh, Team: "support"}},
 			actions.Request{Command: cmd(actions.CommandTicketCreate, "c-42", map[string]any{"contactId": "c-42", "title": "Help Ann", "priority": "High", "team": "support"})}},
+		{"createTicket with the API's default priority", v1alpha1.Step{CreateTicket: &v1alpha1.CreateTicketAction{Title: "x"}},
+			actions.Request{Command: cmd(actions.CommandTicketCreate, "c-42", map[string]any{"contactId": "c-42", "title": "x", "priority": "Normal"})}},
 		{"assignTicket defaults to ticket.id", v1alpha1.Step{AssignTicket: &v1alpha1.AssignTicketAction{Team: "tier-2"}},
 			actions.Request{Command: cmd(actions.CommandTicketAssign, "t-9", map[string]any{"ticketId": "t-9", "team": "tier-2"})}},
 		{"callWebhook", v1alpha1.Step{CallWebhook: &v1alpha1.WebhookAction{URL: "http://127.0.0.1/hooks/{{ ticket.id }}", Method: "PUT",
