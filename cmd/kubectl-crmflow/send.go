@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
-	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // sendOptions are the flags of `kubectl crmflow send`.
@@ -151,20 +153,14 @@ func (o *sendOptions) event(clk clock.PassiveClock) (*v1alpha1.CloudEvent, []byt
 		}
 		when = t
 	}
-	ev.Time = nil
-	ev.Extensions = withTime(ev.Extensions, when)
-	return ev, data, nil
-}
-
-// withTime keeps the event time with the extensions while the request is
-// built (binary mode sends it as the ce-time header).
-func withTime(ext map[string]string, t time.Time) map[string]string {
-	out := map[string]string{}
-	for k, v := range ext {
-		out[k] = v
+	mt := metav1.NewTime(when)
+	ev.Time = &mt
+	ev.Data, ev.DataContentType = nil, ""
+	if len(data) > 0 {
+		// The data is JSON (checked above), from the file or --data.
+		ev.Data, ev.DataContentType = &runtime.RawExtension{Raw: data}, cloudevents.JSON
 	}
-	out["time"] = t.UTC().Format(time.RFC3339Nano)
-	return out
+	return ev, data, nil
 }
 
 func (o *sendOptions) run(ctx context.Context, out io.Writer, namespace string, clk clock.PassiveClock) error {
@@ -183,25 +179,13 @@ func (o *sendOptions) run(ctx context.Context, out io.Writer, namespace string, 
 		return fmt.Errorf("build request: %w", err)
 	}
 	h := req.Header
-	h.Set("ce-specversion", "1.0")
-	h.Set("ce-id", ev.ID)
-	h.Set("ce-source", ev.Source)
-	h.Set("ce-type", ev.Type)
-	if ev.Subject != "" {
-		h.Set("ce-subject", ev.Subject)
-	}
-	for _, k := range sortedKeys(ev.Extensions) {
-		h.Set("ce-"+k, ev.Extensions[k])
-	}
-	if len(data) > 0 {
-		h.Set("Content-Type", "application/json")
-	}
+	cloudevents.SetBinary(h, ev)
 	if o.token != "" {
 		h.Set("Authorization", "Bearer "+o.token)
 	}
 	if o.hmacKey != "" {
 		// Signed last: the signature covers Content-Type, every ce-* header and the body.
-		request.SignRequest([]byte(o.hmacKey), clk.Now(), h, data)
+		cloudevents.Sign([]byte(o.hmacKey), clk.Now(), h, data)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // recordedRequest is what the test receiver saw.
@@ -82,8 +83,8 @@ func TestSendFromFileSigned(t *testing.T) {
 	g.Expect(req.header.Get("ce-subject")).To(Equal("c-override"), "flags override the file")
 	g.Expect(req.header.Get("ce-time")).To(Equal("2026-03-02T10:00:00Z"))
 	g.Expect(string(req.body)).To(ContainSubstring(`"sentiment"`))
-	g.Expect(req.header.Get(request.TimestampHeader)).To(Equal("1772452800"), "signed at the plugin's now")
-	g.Expect(req.header.Get(request.SignatureHeader)).To(HavePrefix("v1="))
+	g.Expect(req.header.Get(cloudevents.TimestampHeader)).To(Equal("1772452800"), "signed at the plugin's now")
+	g.Expect(req.header.Get(cloudevents.SignatureHeader)).To(HavePrefix("v1="))
 
 	// The signature covers the attributes: the same body and signature with
 	// another ce-id, ce-subject or hop count is refused, and so is a replay

@@ -21,6 +21,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // hostileCase is one file of testdata/hostile: a request and what the
@@ -159,10 +160,10 @@ var _ = Describe("the hostile-input corpus (testdata/hostile)", Ordered, func() 
 		// positive control of the secured namespace enrolls.
 		Eventually(func() int {
 			body := []byte(`{"specversion":"1.0","id":"warm-up","source":"crm","type":"conversation.started","data":{"contact":{"tags":["VIP"]}}}`)
-			return postRaw(namespaces["secured"], "POST", request.StructuredJSON, body, "Authorization", "Bearer "+token).Status
+			return postRaw(namespaces["secured"], "POST", cloudevents.StructuredJSON, body, "Authorization", "Bearer "+token).Status
 		}).Should(Equal(http.StatusAccepted))
 		Eventually(func() int {
-			return postRaw(namespaces["misspelt"], "POST", request.StructuredJSON, []byte("{}")).Status
+			return postRaw(namespaces["misspelt"], "POST", cloudevents.StructuredJSON, []byte("{}")).Status
 		}).Should(Equal(http.StatusUnauthorized))
 	})
 
@@ -203,7 +204,7 @@ var _ = Describe("the hostile-input corpus (testdata/hostile)", Ordered, func() 
 			}
 			body := c.body
 			if c.sign != nil {
-				request.SignRequest(hmacKey, time.Now().Add(*c.sign), c.header, body)
+				cloudevents.Sign(hmacKey, time.Now().Add(*c.sign), c.header, body)
 			}
 			for _, kv := range c.afterSign {
 				if kv[1] == "" {

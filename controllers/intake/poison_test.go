@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/crmflow/crmflow/controllers/intake/request"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // Events that can never be stored are answered 400 naming the attribute,
@@ -29,14 +29,14 @@ var _ = Describe("poison events", Ordered, func() {
 		ns = createNamespace("poison")
 		installWorkflow(ns, sample("vip-routing"))
 		Eventually(func() int {
-			return len(postRaw(ns, "POST", request.StructuredJSON, []byte(structured("ok-0", "", vip))).First().Enrolled)
+			return len(postRaw(ns, "POST", cloudevents.StructuredJSON, []byte(structured("ok-0", "", vip))).First().Enrolled)
 		}).Should(Equal(1))
 	})
 
 	DescribeTable("is refused with 400 naming the attribute, on every resend",
 		func(body, wantInMessage string) {
 			for range 2 {
-				r := postRaw(ns, "POST", request.StructuredJSON, []byte(body))
+				r := postRaw(ns, "POST", cloudevents.StructuredJSON, []byte(body))
 				Expect(r.Status).To(Equal(http.StatusBadRequest), r.Raw)
 				Expect(r.Error).To(ContainSubstring(wantInMessage), r.Raw)
 				Expect(r.RetryAfter).To(BeEmpty())
@@ -51,18 +51,18 @@ var _ = Describe("poison events", Ordered, func() {
 
 	It("refuses a batch with one poison event whole, persisting none of it", func() {
 		batch := fmt.Sprintf("[%s,%s]", structured("good-1", "", vip), structured("bad-1", "", `[1]`))
-		r := postRaw(ns, "POST", request.BatchJSON, []byte(batch))
+		r := postRaw(ns, "POST", cloudevents.BatchJSON, []byte(batch))
 		Expect(r.Status).To(Equal(http.StatusBadRequest), r.Raw)
 		Expect(r.Error).To(ContainSubstring(`event 1 of the batch (id "bad-1")`))
 		for _, run := range runsOf(ns, "vip-routing") {
 			Expect(run.Spec.Event.ID).NotTo(Equal("good-1"), "nothing of a refused batch is persisted")
 		}
 		// The good event alone is accepted.
-		Expect(postRaw(ns, "POST", request.StructuredJSON, []byte(structured("good-1", "", vip))).First().Enrolled).To(HaveLen(1))
+		Expect(postRaw(ns, "POST", cloudevents.StructuredJSON, []byte(structured("good-1", "", vip))).First().Enrolled).To(HaveLen(1))
 	})
 
 	It("accepts an event whose time is within the bounds", func() {
-		r := postRaw(ns, "POST", request.StructuredJSON, []byte(structured("recent-1", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), vip)))
+		r := postRaw(ns, "POST", cloudevents.StructuredJSON, []byte(structured("recent-1", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), vip)))
 		Expect(r.Status).To(Equal(http.StatusAccepted), r.Raw)
 		Expect(r.First().Enrolled).To(HaveLen(1))
 	})

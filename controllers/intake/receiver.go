@@ -17,6 +17,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/controllers/revision"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // Receiver is the CloudEvents HTTP endpoint. Build it with New (or Setup,
@@ -111,7 +112,7 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 	if err := creds.Verify(req.Header, body); err != nil {
 		return nil, err
 	}
-	evs, err := request.Decode(req.Header, body, request.Limits{MaxBatch: r.opts.MaxBatch, MaxDataBytes: int(r.opts.MaxBodyBytes)})
+	evs, err := request.Decode(req.Header, body, cloudevents.Limits{MaxBatch: r.opts.MaxBatch, MaxDataBytes: int(r.opts.MaxBodyBytes)})
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // Namespace and workflow names the benchmark uses.
@@ -316,12 +317,8 @@ func (b *bench) send(ctx context.Context, ev benchEvent) (sendResult, error) {
 	if err != nil {
 		return sendResult{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Ce-Specversion", "1.0")
-	req.Header.Set("Ce-Id", ev.id)
-	req.Header.Set("Ce-Source", "bench/e2e")
-	req.Header.Set("Ce-Type", ev.typ)
-	req.Header.Set("Ce-Subject", ev.subject)
+	cloudevents.SetBinary(req.Header, &v1alpha1.CloudEvent{ID: ev.id, Source: "bench/e2e", Type: ev.typ, Subject: ev.subject,
+		Data: &runtime.RawExtension{Raw: []byte(ev.data)}})
 	t := time.Now()
 	resp, err := b.httpc.Do(req)
 	if err != nil {

@@ -43,6 +43,7 @@ import (
 	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/internal/controlplane"
 	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 func main() {
@@ -194,12 +195,8 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 // send posts one binary-mode event and returns the status and body.
 func send(c *http.Client, url, typ, id, data string) (int, string) {
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(data))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Ce-Specversion", "1.0")
-	req.Header.Set("Ce-Id", id)
-	req.Header.Set("Ce-Source", "bench")
-	req.Header.Set("Ce-Type", typ)
-	req.Header.Set("Ce-Subject", "c-"+id)
+	cloudevents.SetBinary(req.Header, &v1alpha1.CloudEvent{ID: id, Source: "bench", Type: typ, Subject: "c-" + id,
+		Data: &runtime.RawExtension{Raw: []byte(data)}})
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err.Error()

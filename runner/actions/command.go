@@ -7,12 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"k8s.io/utils/clock"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 // commandSender delivers contact and CRM commands to the CRM sink as
@@ -36,9 +35,8 @@ func (c *commandSender) send(ctx context.Context, kind Kind, o Origin, cmd *Comm
 	if err != nil {
 		return Result{}, err
 	}
-	ctx = binding.WithForceBinary(ctx)
-	if err := cehttp.WriteRequest(ctx, binding.ToMessage(ev), req); err != nil {
-		return Result{}, permanent(fmt.Errorf("%s: encode CloudEvent: %w", tg, err))
+	if err := cloudevents.WriteBinary(ctx, ev, req); err != nil {
+		return Result{}, permanent(fmt.Errorf("%s: %w", tg, err))
 	}
 	if cmd.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+cmd.Token)
@@ -98,7 +96,7 @@ func CommandEvent(o Origin, kind Kind, cmd *Command, now time.Time) (*event.Even
 		data = map[string]any{}
 	}
 
-	ev := event.New(event.CloudEventsVersionV1)
+	ev := event.New(cloudevents.SpecVersion)
 	ev.SetID(o.IdempotencyKey)
 	ev.SetSource(CommandSource(o))
 	ev.SetType(typ)

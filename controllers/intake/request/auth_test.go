@@ -7,6 +7,8 @@ import (
 	"time"
 
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 var signedAt = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -14,7 +16,7 @@ var signedAt = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 func signed(key string, at time.Time, body []byte, kv ...string) http.Header {
 	h := header(append([]string{"Ce-Specversion", "1.0", "Ce-Id", "e-1", "Ce-Source", "crm", "Ce-Type", "lead.created",
 		"Ce-Subject", "c-1", "Ce-Time", "2026-03-02T11:59:00Z", "Ce-Crmflowhops", "1", "Content-Type", "application/json"}, kv...)...)
-	SignRequest([]byte(key), at, h, body)
+	cloudevents.Sign([]byte(key), at, h, body)
 	return h
 }
 
@@ -59,14 +61,14 @@ func TestCredentials(t *testing.T) {
 		{"replayed with another hop count", c, with(good, "Ce-Crmflowhops", "0"), body, 403, "does not match the request"},
 		{"replayed with an added extension", c, with(good, "Ce-Crmflowchain", "a/b/c"), body, 403, "does not match the request"},
 		{"replayed with another Content-Type", c, with(good, "Content-Type", "application/cloudevents+json"), body, 403, "does not match the request"},
-		{"timestamp changed", c, with(good, TimestampHeader, "1772452801"), body, 403, "does not match the request"},
-		{"no timestamp", c, with(good, TimestampHeader, ""), body, 403, "missing X-Crmflow-Timestamp"},
-		{"timestamp not a number", c, with(good, TimestampHeader, "yesterday"), body, 403, "is not Unix seconds"},
+		{"timestamp changed", c, with(good, cloudevents.TimestampHeader, "1772452801"), body, 403, "does not match the request"},
+		{"no timestamp", c, with(good, cloudevents.TimestampHeader, ""), body, 403, "missing X-Crmflow-Timestamp"},
+		{"timestamp not a number", c, with(good, cloudevents.TimestampHeader, "yesterday"), body, 403, "is not Unix seconds"},
 		{"stale", c, signed("k", signedAt.Add(-5*time.Minute), body), body, 403, "5m30s away from the receiver's clock; the tolerance is 5m0s"},
 		{"from the future", c, signed("k", signedAt.Add(6*time.Minute), body), body, 403, "5m30s away"},
 		{"stale within a wider tolerance", Credentials{HMACKey: []byte("k"), Clock: clk, Tolerance: time.Hour}, signed("k", signedAt.Add(-50*time.Minute), body), body, 0, ""},
-		{"retired body-only form", c, header(SignatureHeader, "sha256=00"), body, 403, "no longer accepted"},
-		{"not hex", c, with(good, SignatureHeader, "v1=zz"), body, 403, "not hexadecimal"},
+		{"retired body-only form", c, header(cloudevents.SignatureHeader, "sha256=00"), body, 403, "no longer accepted"},
+		{"not hex", c, with(good, cloudevents.SignatureHeader, "v1=zz"), body, 403, "not hexadecimal"},
 		{"unusable secret, nothing sent", Credentials{Unusable: "fix the Secret"}, header(), body, 401, "fix the Secret"},
 		{"unusable secret, token sent", Credentials{Unusable: "fix the Secret"}, header("Authorization", "Bearer x"), body, 403, "fix the Secret"},
 		{"unknown namespace, nothing sent", Credentials{Unknown: true}, header(), body, 401, "requires a credential"},
@@ -83,20 +85,5 @@ func TestCredentials(t *testing.T) {
 				t.Fatalf("got %d (%v), want %d containing %q", got, err, tc.status, tc.msg)
 			}
 		})
-	}
-}
-
-// TestCanonicalRequest pins the signed text, which senders reimplement from docs/intake.md.
-func TestCanonicalRequest(t *testing.T) {
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Ce-Type", "lead.created")
-	h.Set("CE-ID", " e-1 ")
-	h.Add("Ce-Crmflowchain", "a/b/c")
-	h.Set("Authorization", "Bearer x")
-	got := string(CanonicalRequest("1772452800", h, []byte(`{"a":1}`)))
-	want := "v1\n1772452800\ncontent-type:application/json\nce-crmflowchain:a/b/c\nce-id:e-1\nce-type:lead.created\n\n{\"a\":1}"
-	if got != want {
-		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 func header(kv ...string) http.Header {
@@ -24,14 +26,14 @@ func TestDecodeModes(t *testing.T) {
 		body   string
 		events int
 	}{
-		{"structured", header("Content-Type", StructuredJSON+"; charset=utf-8"), structured, 1},
+		{"structured", header("Content-Type", cloudevents.StructuredJSON+"; charset=utf-8"), structured, 1},
 		{"binary", header("Ce-Specversion", "1.0", "Ce-Id", "e-2", "Ce-Source", "crm", "Ce-Type", "lead.created", "Content-Type", "application/json"), `{"lead":{}}`, 1},
 		{"binary without data", header("Ce-Specversion", "1.0", "Ce-Id", "e-3", "Ce-Source", "crm", "Ce-Type", "lead.created"), ``, 1},
-		{"batch", header("Content-Type", BatchJSON), "[" + structured + "," + strings.Replace(structured, `"e-1"`, `"e-9"`, 1) + "]", 2},
+		{"batch", header("Content-Type", cloudevents.BatchJSON), "[" + structured + "," + strings.Replace(structured, `"e-1"`, `"e-9"`, 1) + "]", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs, err := Decode(c.h, []byte(c.body), Limits{})
+			evs, err := Decode(c.h, []byte(c.body), cloudevents.Limits{})
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -40,7 +42,7 @@ func TestDecodeModes(t *testing.T) {
 			}
 		})
 	}
-	evs, err := Decode(header("Content-Type", StructuredJSON), []byte(structured), Limits{})
+	evs, err := Decode(header("Content-Type", cloudevents.StructuredJSON), []byte(structured), cloudevents.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +68,17 @@ func TestDecodeRefusals(t *testing.T) {
 		msg    string
 	}{
 		{"plain text", header("Content-Type", "text/plain"), "hi", 415, "not a CloudEvent"},
-		{"bad json", header("Content-Type", StructuredJSON), `{"specversion":`, 400, "malformed CloudEvent JSON"},
-		{"missing id", header("Content-Type", StructuredJSON), `{"specversion":"1.0","source":"s","type":"t"}`, 400, `missing required attribute "id"`},
-		{"old spec", header("Content-Type", StructuredJSON), `{"specversion":"0.3","id":"1","source":"s","type":"t"}`, 400, `unsupported specversion "0.3"`},
-		{"text data", header("Content-Type", StructuredJSON), `{"specversion":"1.0","id":"1","source":"s","type":"t","datacontenttype":"text/plain","data":"x"}`, 415, "JSON data only"},
+		{"bad json", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":`, 400, "malformed CloudEvent JSON"},
+		{"missing id", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":"1.0","source":"s","type":"t"}`, 400, `missing required attribute "id"`},
+		{"old spec", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":"0.3","id":"1","source":"s","type":"t"}`, 400, `unsupported specversion "0.3"`},
+		{"text data", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":"1.0","id":"1","source":"s","type":"t","datacontenttype":"text/plain","data":"x"}`, 415, "JSON data only"},
 		{"binary bad json", header("Ce-Specversion", "1.0", "Ce-Id", "1", "Ce-Source", "s", "Ce-Type", "t", "Content-Type", "application/json"), `{nope`, 400, "not valid JSON"},
-		{"batch object", header("Content-Type", BatchJSON), `{}`, 400, "not a JSON array"},
-		{"hops", header("Content-Type", StructuredJSON), `{"specversion":"1.0","id":"1","source":"s","type":"t","crmflowhops":"x"}`, 400, "crmflowhops"},
+		{"batch object", header("Content-Type", cloudevents.BatchJSON), `{}`, 400, "not a JSON array"},
+		{"hops", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":"1.0","id":"1","source":"s","type":"t","crmflowhops":"x"}`, 400, "crmflowhops"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Decode(c.h, []byte(c.body), Limits{})
+			_, err := Decode(c.h, []byte(c.body), cloudevents.Limits{})
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -91,14 +93,14 @@ func TestDecodeRefusals(t *testing.T) {
 // parser: it must never panic, refuse only with a 4xx, and accept only
 // events that would fit a WorkflowRun.
 func FuzzDecode(f *testing.F) {
-	f.Add(StructuredJSON, "", structured)
-	f.Add(BatchJSON, "", "["+structured+"]")
+	f.Add(cloudevents.StructuredJSON, "", structured)
+	f.Add(cloudevents.BatchJSON, "", "["+structured+"]")
 	f.Add("application/json", "1.0", `{"a":1}`)
 	f.Add("", "1.0", ``)
 	f.Add("text/plain", "", "hello")
-	f.Add(BatchJSON, "", "[{}]")
-	f.Add(StructuredJSON, "", `{"specversion":"1.0","id":"1","source":"s","type":"t","data_base64":"e30="}`)
-	f.Add(StructuredJSON, "", `{"specversion":"1.0","id":"1","source":"s","type":"t","time":"yesterday"}`)
+	f.Add(cloudevents.BatchJSON, "", "[{}]")
+	f.Add(cloudevents.StructuredJSON, "", `{"specversion":"1.0","id":"1","source":"s","type":"t","data_base64":"e30="}`)
+	f.Add(cloudevents.StructuredJSON, "", `{"specversion":"1.0","id":"1","source":"s","type":"t","time":"yesterday"}`)
 	f.Fuzz(func(t *testing.T, contentType, specVersion, body string) {
 		h := http.Header{}
 		if contentType != "" {
@@ -110,7 +112,7 @@ func FuzzDecode(f *testing.F) {
 			h.Set("Ce-Source", "fuzz")
 			h.Set("Ce-Type", "fuzz")
 		}
-		evs, err := Decode(h, []byte(body), Limits{MaxBatch: 10, MaxDataBytes: 4096})
+		evs, err := Decode(h, []byte(body), cloudevents.Limits{MaxBatch: 10, MaxDataBytes: 4096})
 		if err != nil {
 			if s := StatusOf(err); s < 400 || s > 499 {
 				t.Fatalf("refusal with status %d: %v", s, err)
@@ -121,7 +123,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted %d events", len(evs))
 		}
 		for _, ev := range evs {
-			if ev.ID == "" || ev.Source == "" || ev.Type == "" || len(ev.ID) > maxIDLength || len(ev.Extensions) > maxExtensions {
+			if ev.ID == "" || ev.Source == "" || ev.Type == "" || len(ev.ID) > cloudevents.MaxIDLength || len(ev.Extensions) > cloudevents.MaxExtensions {
 				t.Fatalf("accepted an event that does not fit a run: %+v", ev)
 			}
 			if ev.Data != nil && (!json.Valid(ev.Data.Raw) || len(ev.Data.Raw) > 4096) {

@@ -1,7 +1,8 @@
-// Package request turns an HTTP request into crmflow CloudEvents: it reads the
-// body under a size limit, checks the namespace credential, and decodes the
-// binary, structured and batched HTTP modes of CloudEvents 1.0 with the
-// CloudEvents SDK. Every refusal is an *Error carrying the HTTP status and a
-// message that names the problem. The package knows nothing of Kubernetes, so
-// it is fuzzed and table-tested on its own.
+// Package request is intake's HTTP policy for one request: it reads the body
+// under a size limit, checks the namespace credential (a bearer token or a
+// fresh v1 signature), and decodes the events with the shared codec
+// (runner/cloudevents). Every refusal is an *Error carrying the HTTP status
+// to answer — the codec's refusal reasons become 400, 413 or 415 here — and
+// a message that names the problem. The package knows nothing of Kubernetes,
+// so it is fuzzed and table-tested on its own.
 package request

@@ -1,4 +1,4 @@
-package request
+package cloudevents
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 )
@@ -64,14 +63,14 @@ func checkJSONShape(data []byte, maxDepth int) error {
 			return nil
 		}
 		if err != nil {
-			return errorf(http.StatusBadRequest, "data is not valid JSON: %v", err)
+			return errorf(Malformed, "data is not valid JSON: %v", err)
 		}
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
 				if len(stack) >= maxDepth {
-					return errorf(http.StatusBadRequest,
+					return errorf(Malformed,
 						"data nests objects and arrays more than %d levels deep (at %s); flatten it", maxDepth, pointer())
 				}
 				stack = append(stack, frame{array: t == '[', wantKey: t == '{'})
@@ -88,7 +87,7 @@ func checkJSONShape(data []byte, maxDepth int) error {
 		case json.Number:
 			f, err := strconv.ParseFloat(string(t), 64)
 			if err != nil || math.IsInf(f, 0) {
-				return errorf(http.StatusBadRequest,
+				return errorf(Malformed,
 					"data holds the number %s at %s, outside the range of a 64-bit float (about ±1.8e308)", truncateText(string(t), 40), pointer())
 			}
 			value()

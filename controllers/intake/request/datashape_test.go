@@ -3,13 +3,15 @@ package request
 import (
 	"strings"
 	"testing"
+
+	"github.com/crmflow/crmflow/runner/cloudevents"
 )
 
 func nested(depth int) string {
 	return strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
 }
 
-// TestDataShape: depth beyond MaxDataDepth and numbers beyond float64 are
+// TestDataShape: depth beyond cloudevents.MaxDataDepth and numbers beyond float64 are
 // refused with 400 naming the place, in binary and structured mode; the
 // limits themselves are accepted.
 func TestDataShape(t *testing.T) {
@@ -20,8 +22,8 @@ func TestDataShape(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"64 levels", nested(MaxDataDepth), 0, ""},
-		{"65 levels", nested(MaxDataDepth + 1), 400, "more than 64 levels deep (at /a/a/a"},
+		{"64 levels", nested(cloudevents.MaxDataDepth), 0, ""},
+		{"65 levels", nested(cloudevents.MaxDataDepth + 1), 400, "more than 64 levels deep (at /a/a/a"},
 		{"9000 levels of arrays", strings.Repeat("[", 9000) + strings.Repeat("]", 9000), 400, "more than 64 levels deep (at /0/0/0"},
 		{"1e400", `{"lead":{"score":1e400}}`, 400, "number 1e400 at /lead/score"},
 		{"-1e400 in an array", `{"xs":[1,2,-1e400]}`, 400, "number -1e400 at /xs/2"},
@@ -36,10 +38,10 @@ func TestDataShape(t *testing.T) {
 				h := header("Ce-Specversion", "1.0", "Ce-Id", "1", "Ce-Source", "s", "Ce-Type", "t", "Content-Type", "application/json")
 				body := data
 				if mode == "structured" {
-					h = header("Content-Type", StructuredJSON)
+					h = header("Content-Type", cloudevents.StructuredJSON)
 					body = `{"specversion":"1.0","id":"1","source":"s","type":"t","datacontenttype":"application/json","data":` + data + `}`
 				}
-				_, err := Decode(h, []byte(body), Limits{MaxDataBytes: 1 << 20})
+				_, err := Decode(h, []byte(body), cloudevents.Limits{MaxDataBytes: 1 << 20})
 				if c.status == 0 {
 					if err != nil {
 						t.Fatalf("refused: %v", err)
