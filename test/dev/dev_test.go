@@ -566,18 +566,3 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 	g.Expect(out.String()).To(ContainSubstring("stopping kube-apiserver and etcd"))
 	g.Expect(processesMentioning(state)).To(BeEmpty())
 }
-
-// The local start, the manager and the plugin are binaries: no test helpers
-// (test/…) and no gomega in them.
-func TestBinariesImportNoTestCode(t *testing.T) {
-	g := NewWithT(t)
-	cmd := exec.Command("go", "list", "-deps", "./hack/dev", ".", "./cmd/kubectl-crmflow")
-	cmd.Dir = repoRoot()
-	out, err := cmd.CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
-	g.Expect(string(out)).To(ContainSubstring("github.com/crmflow/crmflow/runner"), "the listing worked")
-	for _, pkg := range strings.Fields(string(out)) {
-		g.Expect(pkg).NotTo(HavePrefix("github.com/crmflow/crmflow/test/"))
-		g.Expect(pkg).NotTo(HavePrefix("github.com/onsi/"))
-	}
-}
