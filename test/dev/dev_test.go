@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package dev proves the README's local start: `make dev` (its binary,
 // hack/dev) brings up the API server, etcd, the manager with its receiver and
 // admission webhooks, and the samples; kubectl apply refuses bad CEL with the

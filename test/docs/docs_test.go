@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package docs checks the documentation against the real binaries and chart,
 // so the README and docs/intake.md cannot drift again: every flag they name
 // is a flag of the manager, the plugin or the local start (with the default

@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package e2e drives crmflow's controllers end to end on a real API server
 // (envtest with our built kube-apiserver and etcd), with the real engine and
 // action executors talking to real HTTP and SMTP servers on 127.0.0.1.

@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package validation proves that the API server itself — the CRD schema, its
 // markers and its CEL x-kubernetes-validations — accepts every sample and
 // refuses invalid Workflows with a message that names the offending field.

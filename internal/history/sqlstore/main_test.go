@@ -1,10 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,29 +9,11 @@ import (
 	"github.com/crmflow/crmflow/internal/history/sqlstore"
 )
 
-// pg is the throwaway PostgreSQL server of this package's tests; nil when the
-// binaries are not installed locally (CI installs them and sets CI=true, so
-// there a missing server fails instead of skipping).
+// pg is the throwaway PostgreSQL server of this package's tests, started by
+// TestMain (postgres_test.go); nil when the binaries are not installed locally
+// (CI installs them and sets CI=true, so there a missing server fails instead
+// of skipping) and in the unit build (-tags unit), which runs SQLite only.
 var pg *pgserver.Server
-
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	var err error
-	pg, err = pgserver.Start(context.Background(), pgserver.Options{})
-	switch {
-	case errors.Is(err, pgserver.ErrNotInstalled) && os.Getenv("CI") == "":
-		fmt.Fprintln(os.Stderr, "SKIPPING PostgreSQL store tests:", err)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-		return 1
-	default:
-		defer func() { _ = pg.Remove() }()
-	}
-	return m.Run()
-}
 
 // eachStore runs test against a fresh SQLite store in a temp dir and a fresh
 // database of the PostgreSQL server.
@@ -51,7 +29,7 @@ func eachStore(t *testing.T, opts sqlstore.Options, test func(t *testing.T, s hi
 	})
 	t.Run("postgres", func(t *testing.T) {
 		if pg == nil {
-			t.Skip("PostgreSQL binaries not installed locally (apt-get install postgresql)")
+			t.Skip("no PostgreSQL server: a unit build (-tags unit), or its binaries are not installed locally (apt-get install postgresql)")
 		}
 		dsn, err := pg.NewDatabase(t.Context())
 		if err != nil {
