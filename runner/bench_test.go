@@ -11,6 +11,7 @@ import (
 	"github.com/crmflow/crmflow/runner/actions"
 	"github.com/crmflow/crmflow/runner/expr"
 	"github.com/crmflow/crmflow/runner/template"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // Each benchmark has an "engine" and a "go" sub-benchmark: the same work
@@ -19,11 +20,11 @@ import (
 
 func seedConditionEvents() map[string]*v1alpha1.CloudEvent {
 	return map[string]*v1alpha1.CloudEvent{
-		"vip-routing": newEvent("conversation.started", obj{"conversation": obj{"contactId": "c-42", "channel": "chat"},
+		"vip-routing": fixture.Event("conversation.started", obj{"conversation": obj{"contactId": "c-42", "channel": "chat"},
 			"contact": obj{"id": "c-42", "firstName": "Ann", "tags": []string{"Gold", "VIP"}}}),
-		"lead-follow-up": newEvent("lead.created", obj{"lead": obj{"id": "l-1", "contactId": "c-42", "source": "Website"},
+		"lead-follow-up": fixture.Event("lead.created", obj{"lead": obj{"id": "l-1", "contactId": "c-42", "source": "Website"},
 			"contact": obj{"email": "ann@example.com"}}),
-		"negative-sentiment": newEvent("message.received", obj{"message": obj{"id": "m-1", "contactId": "c-42", "text": "bad",
+		"negative-sentiment": fixture.Event("message.received", obj{"message": obj{"id": "m-1", "contactId": "c-42", "text": "bad",
 			"sentiment": obj{"score": 0.12}}}),
 	}
 }
@@ -66,7 +67,7 @@ func goSeedCondition(name string, raw []byte) bool {
 func BenchmarkSeedConditions(b *testing.B) {
 	e := New(Options{})
 	for name, ev := range seedConditionEvents() {
-		p, err := e.Compile(&sample(b, name).Spec)
+		p, err := e.Compile(&fixture.MustSample(b, name).Spec)
 		if err != nil {
 			b.Fatal(err)
 		}

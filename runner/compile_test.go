@@ -8,6 +8,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 func eventSpec(steps ...v1alpha1.Step) *v1alpha1.WorkflowSpec {
@@ -103,12 +104,12 @@ func TestCompileProblems(t *testing.T) {
 func TestCompileCachesByContent(t *testing.T) {
 	g := NewWithT(t)
 	e := New(Options{})
-	a, err := e.Compile(&sample(t, "vip-routing").Spec)
+	a, err := e.Compile(&fixture.MustSample(t, "vip-routing").Spec)
 	g.Expect(err).NotTo(HaveOccurred())
-	b, err := e.Compile(&sample(t, "vip-routing").Spec)
+	b, err := e.Compile(&fixture.MustSample(t, "vip-routing").Spec)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(b).To(BeIdenticalTo(a))
-	other := sample(t, "vip-routing")
+	other := fixture.MustSample(t, "vip-routing")
 	other.Spec.Description = "changed"
 	c, err := e.Compile(&other.Spec)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -116,20 +117,20 @@ func TestCompileCachesByContent(t *testing.T) {
 }
 
 func TestInterested(t *testing.T) {
-	wf := sample(t, "lead-follow-up")
+	wf := fixture.MustSample(t, "lead-follow-up")
 	run := &v1alpha1.WorkflowRun{Spec: v1alpha1.WorkflowRunSpec{Workflow: wf.Spec.DeepCopy()}}
 	run.Status.Phase = v1alpha1.RunWaiting
 	run.Status.CurrentStep = "settle"
 	run.Status.Steps = []v1alpha1.StepStatus{{Name: "settle", Phase: v1alpha1.StepWaiting}}
 	g := NewWithT(t)
-	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeFalse())
-	g.Expect(Interested(run, run.Spec.Workflow, newEvent("lead.status.changed", obj{}))).To(BeTrue())
+	g.Expect(Interested(run, run.Spec.Workflow, fixture.Event("message.received", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, fixture.Event("lead.status.changed", obj{}))).To(BeTrue())
 	run.Status.CurrentStep = "await-reply"
 	run.Status.Steps = append(run.Status.Steps, v1alpha1.StepStatus{Name: "await-reply", Phase: v1alpha1.StepWaiting})
-	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeTrue())
-	g.Expect(Interested(run, run.Spec.Workflow, newEvent("ticket.created", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, fixture.Event("message.received", obj{}))).To(BeTrue())
+	g.Expect(Interested(run, run.Spec.Workflow, fixture.Event("ticket.created", obj{}))).To(BeFalse())
 	run.Status.Phase = v1alpha1.RunSucceeded
-	g.Expect(Interested(run, run.Spec.Workflow, newEvent("message.received", obj{}))).To(BeFalse())
+	g.Expect(Interested(run, run.Spec.Workflow, fixture.Event("message.received", obj{}))).To(BeFalse())
 }
 
 func TestListensTo(t *testing.T) {

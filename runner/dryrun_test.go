@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 func stepMessages(st v1alpha1.WorkflowRunStatus) map[string]string {
@@ -33,8 +34,8 @@ func TestDryRunLeadFollowUp(t *testing.T) {
 			"hand-to-sales":      "Succeeded: would send io.crmflow.contact.assign for c-42 to http://127.0.0.1/sink",
 		}},
 		{"a simulated reply resolves the first wait", []v1alpha1.CloudEvent{
-			*newEvent("ticket.created", obj{}, withID("t-1")),
-			*newEvent("message.received", obj{"message": obj{"text": "hi"}}, withID("m-1")),
+			*fixture.Event("ticket.created", obj{}, fixture.SetEventID("t-1")),
+			*fixture.Event("message.received", obj{"message": obj{"text": "hi"}}, fixture.SetEventID("m-1")),
 		}, map[string]string{
 			"settle":             "Succeeded: would wait 1h",
 			"welcome":            `Succeeded: would send email to ann@example.com: "Welcome, Ann"`,
@@ -47,7 +48,7 @@ func TestDryRunLeadFollowUp(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			spec := sample(t, "lead-follow-up").Spec
+			spec := fixture.MustSample(t, "lead-follow-up").Spec
 			spec.Connections.CRM = &v1alpha1.CRMConnection{SinkURL: "http://127.0.0.1/sink"}
 			h := newHarness(t, newRun(&spec, dryRun, withEvent(leadEvent()), func(r *v1alpha1.WorkflowRun) { r.Spec.SimulatedEvents = tc.simulated }))
 			out := h.advance()
@@ -75,11 +76,11 @@ func TestDryRunRecordsRenderFailures(t *testing.T) {
 func TestSimulate(t *testing.T) {
 	g := NewWithT(t)
 	e := New(Options{CRMSinkURL: "http://crm.example/sink"})
-	wf := sample(t, "vip-routing")
-	ev := newEvent("conversation.started", obj{
+	wf := fixture.MustSample(t, "vip-routing")
+	ev := fixture.Event("conversation.started", obj{
 		"conversation": obj{"contactId": "c-7", "channel": "phone"},
 		"contact":      obj{"firstName": "Bo", "lastName": "Ek", "tags": []string{"VIP"}},
-	}, withTime(t0))
+	}, fixture.SetEventTime(t0))
 	st, err := e.Simulate(context.Background(), &wf.Spec, ev, nil, t0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(st.Phase).To(Equal(v1alpha1.RunSucceeded))
@@ -92,7 +93,7 @@ func TestSimulate(t *testing.T) {
 	g.Expect(notify["notify"]).To(HaveKeyWithValue("webhookURL", "<secret crmflow-notify/vip-support-url>"))
 
 	// Conditions that do not hold are reported, nothing runs.
-	ev = newEvent("conversation.started", obj{"conversation": obj{"contactId": "c-7"}, "contact": obj{"tags": []string{}}})
+	ev = fixture.Event("conversation.started", obj{"conversation": obj{"contactId": "c-7"}, "contact": obj{"tags": []string{}}})
 	st, err = e.Simulate(context.Background(), &wf.Spec, ev, nil, t0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(st.Result).To(Equal(v1alpha1.ReasonConditionsNotMet))

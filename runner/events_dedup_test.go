@@ -7,21 +7,22 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // TestRepeatedDeliveryIsConsumedOnce: a second delivery of an event this
 // run already consumed (same source and id) is dropped without effect,
 // whatever it could match now: a later waitForEvent or an exit goal.
 func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
-	reply := func(opts ...eventOpt) *v1alpha1.CloudEvent {
-		return newEvent("message.received", obj{"message": obj{"text": "yes"}}, append([]eventOpt{withID("m-1")}, opts...)...)
+	reply := func(opts ...fixture.EventOption) *v1alpha1.CloudEvent {
+		return fixture.Event("message.received", obj{"message": obj{"text": "yes"}}, append([]fixture.EventOption{fixture.SetEventID("m-1")}, opts...)...)
 	}
 	// big has data no capped output can hold: its id must survive anyway.
 	bigData := obj{}
 	for i := range 600 {
 		bigData[fmt.Sprintf("field-%03d", i)] = "value"
 	}
-	big := newEvent("message.received", obj{"message": bigData}, withID("m-big"))
+	big := fixture.Event("message.received", obj{"message": bigData}, fixture.SetEventID("m-big"))
 	twoWaits := func() *v1alpha1.WorkflowSpec {
 		return eventSpec(eventStep("await-reply", "message.received", "2d", ""), eventStep("await-second-reply", "message.received", "5d", ""), tagStep("after"))
 	}
@@ -42,7 +43,7 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 		},
 		{
 			name: "a repeat with other data is still the same event", spec: twoWaits,
-			first: reply(), dup: newEvent("message.received", obj{"message": obj{"text": "changed"}}, withID("m-1")),
+			first: reply(), dup: fixture.Event("message.received", obj{"message": obj{"text": "changed"}}, fixture.SetEventID("m-1")),
 			dropped: true, waitingStep: "await-second-reply",
 		},
 		{
@@ -51,11 +52,11 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 		},
 		{
 			name: "the same id from another source is another event", spec: twoWaits,
-			first: reply(), dup: reply(withSource("crm/other")), dropped: false, waitingStep: "await-second-reply",
+			first: reply(), dup: reply(fixture.SetEventSource("crm/other")), dropped: false, waitingStep: "await-second-reply",
 		},
 		{
 			name: "another id is another event", spec: twoWaits,
-			first: reply(), dup: reply(withID("m-2")), dropped: false, waitingStep: "await-second-reply",
+			first: reply(), dup: reply(fixture.SetEventID("m-2")), dropped: false, waitingStep: "await-second-reply",
 		},
 		{
 			name: "a repeat of the triggering event does not satisfy a wait",
@@ -64,8 +65,8 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 				s.Trigger.Event.Types = []v1alpha1.EventType{"message.received"}
 				return s
 			},
-			run:     []runOpt{withEvent(reply(withID("trigger-1")))},
-			dup:     reply(withID("trigger-1")),
+			run:     []runOpt{withEvent(reply(fixture.SetEventID("trigger-1")))},
+			dup:     reply(fixture.SetEventID("trigger-1")),
 			dropped: true, waitingStep: "await-reply",
 		},
 		{
@@ -87,7 +88,7 @@ func TestRepeatedDeliveryIsConsumedOnce(t *testing.T) {
 				s.ExitWhen = []v1alpha1.ExitGoal{{Name: "replied-twice", Types: []v1alpha1.EventType{"message.received"}, If: `steps["await-reply"].received`}}
 				return s
 			},
-			first: reply(), dup: reply(withID("m-2")), dropped: false, waitingStep: "settle",
+			first: reply(), dup: reply(fixture.SetEventID("m-2")), dropped: false, waitingStep: "settle",
 		},
 	}
 	for _, tc := range cases {

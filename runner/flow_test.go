@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // Step builders.
@@ -192,7 +193,7 @@ func TestWaitUntilAndBusinessHours(t *testing.T) {
 
 func TestWaitForEvent(t *testing.T) {
 	reply := func(id string, text string) *v1alpha1.CloudEvent {
-		return newEvent("message.received", obj{"message": obj{"text": text}}, withID(id))
+		return fixture.Event("message.received", obj{"message": obj{"text": text}}, fixture.SetEventID(id))
 	}
 	spec := func() *v1alpha1.WorkflowSpec {
 		return eventSpec(eventStep("await", "message.received", "2d", `message.text != "auto-reply"`),
@@ -209,7 +210,7 @@ func TestWaitForEvent(t *testing.T) {
 		g.Expect(Interested(h.run, h.run.Spec.Workflow, reply("x", "x"))).To(BeTrue())
 
 		h.clk.Step(time.Hour)
-		h.deliver(newEvent("ticket.created", obj{}), reply("m-1", "auto-reply"), reply("m-2", "yes"), reply("m-3", "again"))
+		h.deliver(fixture.Event("ticket.created", obj{}), reply("m-1", "auto-reply"), reply("m-2", "yes"), reply("m-3", "again"))
 		out = h.advance()
 		g.Expect(NewInboxEvents(h.run, out.Status.InboxConsumed)).To(BeEmpty())
 		g.Expect(h.step("await").Phase).To(Equal(v1alpha1.StepSucceeded))
@@ -251,11 +252,11 @@ func TestExitGoals(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t, newRun(spec))
 	h.advance()
-	h.deliver(newEvent("lead.status.changed", obj{"lead": obj{"status": "Lost"}}, withID("s-1")))
+	h.deliver(fixture.Event("lead.status.changed", obj{"lead": obj{"status": "Lost"}}, fixture.SetEventID("s-1")))
 	out := h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunWaiting))
 	g.Expect(NewInboxEvents(h.run, out.Status.InboxConsumed)).To(BeEmpty())
-	h.deliver(newEvent("lead.status.changed", obj{"lead": obj{"status": "Won"}}, withID("s-2")))
+	h.deliver(fixture.Event("lead.status.changed", obj{"lead": obj{"status": "Won"}}, fixture.SetEventID("s-2")))
 	out = h.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded))
 	g.Expect(out.Status.Result).To(Equal(v1alpha1.ReasonGoalReached))

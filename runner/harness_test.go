@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // recorder is a fake Executor for pure flow units: it records every request
@@ -82,8 +83,8 @@ func newRun(spec *v1alpha1.WorkflowSpec, opts ...runOpt) *v1alpha1.WorkflowRun {
 	r := &v1alpha1.WorkflowRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "run-1", Namespace: "sales", UID: "uid-1", CreationTimestamp: metav1.NewTime(t0)},
 		Spec: v1alpha1.WorkflowRunSpec{WorkflowName: "wf", Workflow: spec.DeepCopy(), Subject: "c-42",
-			Event: newEvent("lead.created", obj{"lead": obj{"id": "l-1", "source": "Website"},
-				"contact": obj{"email": "ann@example.com", "firstName": "Ann"}}, withTime(t0))},
+			Event: fixture.Event("lead.created", obj{"lead": obj{"id": "l-1", "source": "Website"},
+				"contact": obj{"email": "ann@example.com", "firstName": "Ann"}}, fixture.SetEventTime(t0))},
 	}
 	for _, o := range opts {
 		o(r)

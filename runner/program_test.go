@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) // a Monday
@@ -15,7 +16,7 @@ func TestSeedSamplesCompile(t *testing.T) {
 	g := NewWithT(t)
 	e := New(Options{})
 	for _, name := range []string{"vip-routing", "lead-follow-up", "negative-sentiment", "renewal-reminder", "weekly-digest"} {
-		wf := sample(t, name)
+		wf := fixture.MustSample(t, name)
 		_, err := e.Compile(&wf.Spec)
 		g.Expect(err).NotTo(HaveOccurred(), name)
 	}
@@ -29,20 +30,20 @@ func TestEvaluateSeedConditions(t *testing.T) {
 		enroll  bool
 		message string
 	}{
-		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"VIP", "b"}}}), true, ""},
-		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{"tags": []string{"b"}}}), false, `condition "contact-is-vip": contact.tags Contains "VIP" was false (contact.tags = ["b"])`},
-		{"vip-routing", newEvent("conversation.started", obj{"contact": obj{}}), false, `condition "contact-is-vip": missing field, so false: no such key: tags (contact.tags is missing)`},
-		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Website"}}), true, ""},
-		{"lead-follow-up", newEvent("lead.created", obj{"lead": obj{"source": "Phone"}}), false, `condition "from-website": lead.source == "Website" was false (lead.source = "Phone")`},
-		{"lead-follow-up", newEvent("lead.created", obj{}), false, `condition "from-website": missing field, so false: no such key: source (lead.source is missing)`},
-		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.1}}}), true, ""},
-		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0}}}), true, ""},
-		{"negative-sentiment", newEvent("message.received", obj{"message": obj{"sentiment": obj{"score": 0.3}}}), false, `condition "negative": message.sentiment.score < 0.3 was false (message.sentiment.score = 0.3)`},
+		{"vip-routing", fixture.Event("conversation.started", obj{"contact": obj{"tags": []string{"VIP", "b"}}}), true, ""},
+		{"vip-routing", fixture.Event("conversation.started", obj{"contact": obj{"tags": []string{"b"}}}), false, `condition "contact-is-vip": contact.tags Contains "VIP" was false (contact.tags = ["b"])`},
+		{"vip-routing", fixture.Event("conversation.started", obj{"contact": obj{}}), false, `condition "contact-is-vip": missing field, so false: no such key: tags (contact.tags is missing)`},
+		{"lead-follow-up", fixture.Event("lead.created", obj{"lead": obj{"source": "Website"}}), true, ""},
+		{"lead-follow-up", fixture.Event("lead.created", obj{"lead": obj{"source": "Phone"}}), false, `condition "from-website": lead.source == "Website" was false (lead.source = "Phone")`},
+		{"lead-follow-up", fixture.Event("lead.created", obj{}), false, `condition "from-website": missing field, so false: no such key: source (lead.source is missing)`},
+		{"negative-sentiment", fixture.Event("message.received", obj{"message": obj{"sentiment": obj{"score": 0.1}}}), true, ""},
+		{"negative-sentiment", fixture.Event("message.received", obj{"message": obj{"sentiment": obj{"score": 0}}}), true, ""},
+		{"negative-sentiment", fixture.Event("message.received", obj{"message": obj{"sentiment": obj{"score": 0.3}}}), false, `condition "negative": message.sentiment.score < 0.3 was false (message.sentiment.score = 0.3)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.sample+"/"+tc.message, func(t *testing.T) {
 			g := NewWithT(t)
-			p, err := e.Compile(&sample(t, tc.sample).Spec)
+			p, err := e.Compile(&fixture.MustSample(t, tc.sample).Spec)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(p.Triggers(tc.ev)).To(BeTrue())
 			en, err := p.Evaluate(tc.ev, t0)
@@ -64,25 +65,25 @@ func TestTriggersAndSubject(t *testing.T) {
 	}
 	p, err := e.Compile(spec)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(p.Triggers(newEvent("lead.created", obj{}, withSource("crm/a")))).To(BeTrue())
-	g.Expect(p.Triggers(newEvent("lead.created", obj{}, withSource("crm/b")))).To(BeFalse())
-	g.Expect(p.Triggers(newEvent("lead.updated", obj{}, withSource("crm/a")))).To(BeFalse())
+	g.Expect(p.Triggers(fixture.Event("lead.created", obj{}, fixture.SetEventSource("crm/a")))).To(BeTrue())
+	g.Expect(p.Triggers(fixture.Event("lead.created", obj{}, fixture.SetEventSource("crm/b")))).To(BeFalse())
+	g.Expect(p.Triggers(fixture.Event("lead.updated", obj{}, fixture.SetEventSource("crm/a")))).To(BeFalse())
 
-	s, err := p.Subject(newEvent("lead.created", obj{"lead": obj{"contactId": "c-7"}}), t0)
+	s, err := p.Subject(fixture.Event("lead.created", obj{"lead": obj{"contactId": "c-7"}}), t0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s).To(Equal("c-7"))
-	_, err = p.Subject(newEvent("lead.created", obj{"lead": obj{}}), t0)
+	_, err = p.Subject(fixture.Event("lead.created", obj{"lead": obj{}}), t0)
 	g.Expect(err).To(MatchError(ContainSubstring("no such key: contactId")))
-	_, err = p.Subject(newEvent("lead.created", obj{"lead": obj{"contactId": ""}}), t0)
+	_, err = p.Subject(fixture.Event("lead.created", obj{"lead": obj{"contactId": ""}}), t0)
 	g.Expect(err).To(MatchError(ContainSubstring("is empty")))
 
 	spec.Subject = ""
 	p, err = e.Compile(spec)
 	g.Expect(err).NotTo(HaveOccurred())
-	s, err = p.Subject(newEvent("lead.created", obj{}), t0)
+	s, err = p.Subject(fixture.Event("lead.created", obj{}), t0)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s).To(Equal("c-42"))
-	_, err = p.Subject(newEvent("lead.created", obj{}, withSubject("")), t0)
+	_, err = p.Subject(fixture.Event("lead.created", obj{}, fixture.SetEventSubject("")), t0)
 	g.Expect(err).To(MatchError(ContainSubstring("no subject")))
 }
 
@@ -106,7 +107,7 @@ func TestStartAt(t *testing.T) {
 		return s
 	}
 	renewal := func(date string) *v1alpha1.CloudEvent {
-		return newEvent("contact.updated", obj{"contact": obj{"renewalDate": date}})
+		return fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": date}})
 	}
 	cases := []struct {
 		name    string
@@ -116,11 +117,11 @@ func TestStartAt(t *testing.T) {
 		cleared bool
 		err     string
 	}{
-		{"event time plus delay", evTrig, newEvent("lead.created", obj{}, withTime(t0.Add(-time.Hour))), t0, false, ""},
-		{"now plus delay without event time", evTrig, newEvent("lead.created", obj{}), t0.Add(time.Hour), false, ""},
-		{"date minus offset", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30"}}),
+		{"event time plus delay", evTrig, fixture.Event("lead.created", obj{}, fixture.SetEventTime(t0.Add(-time.Hour))), t0, false, ""},
+		{"now plus delay without event time", evTrig, fixture.Event("lead.created", obj{}), t0.Add(time.Hour), false, ""},
+		{"date minus offset", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30"}}),
 			time.Date(2026, 6, 16, 0, 0, 0, 0, berlin), false, ""},
-		{"RFC 3339 date", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30T12:00:00Z"}}),
+		{"RFC 3339 date", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": "2026-06-30T12:00:00Z"}}),
 			time.Date(2026, 6, 16, 12, 0, 0, 0, time.UTC), false, ""},
 		// Issue 10 item 11: d and w are calendar days in the trigger's zone,
 		// so an offset across a DST change keeps the wall-clock time
@@ -135,10 +136,10 @@ func TestStartAt(t *testing.T) {
 			time.Date(2025, 11, 2, 2, 0, 0, 0, newYork), false, ""},
 		{"hours stay elapsed time", nyTrig("-336h"), renewal("2025-03-20"),
 			time.Date(2025, 3, 5, 23, 0, 0, 0, newYork), false, ""},
-		{"missing date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{}}), time.Time{}, true, ""},
-		{"null date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": nil}}), time.Time{}, true, ""},
-		{"empty date clears", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": ""}}), time.Time{}, true, ""},
-		{"bad date", dateTrig, newEvent("contact.updated", obj{"contact": obj{"renewalDate": "soon"}}), time.Time{}, false, "neither RFC 3339"},
+		{"missing date clears", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{}}), time.Time{}, true, ""},
+		{"null date clears", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": nil}}), time.Time{}, true, ""},
+		{"empty date clears", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": ""}}), time.Time{}, true, ""},
+		{"bad date", dateTrig, fixture.Event("contact.updated", obj{"contact": obj{"renewalDate": "soon"}}), time.Time{}, false, "neither RFC 3339"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestEvaluateReportsErrorsOtherThanMissingFields(t *testing.T) {
 	}
 	p, err := e.Compile(spec)
 	g.Expect(err).NotTo(HaveOccurred())
-	en, err := p.Evaluate(newEvent("lead.created", obj{"lead": obj{"source": "Website"}}), t0)
+	en, err := p.Evaluate(fixture.Event("lead.created", obj{"lead": obj{"source": "Website"}}), t0)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).To(ContainSubstring(`condition "costly": evaluate "[1,2,3`))
 	g.Expect(err.Error()).To(ContainSubstring("cost limit exceeded"))

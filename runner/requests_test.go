@@ -7,15 +7,16 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // requestEvent carries every entity the action tests render.
 func requestEvent() *v1alpha1.CloudEvent {
-	return newEvent("ticket.created", obj{
+	return fixture.Event("ticket.created", obj{
 		"contact": obj{"id": "c-42", "email": "ann@example.com", "firstName": "Ann", "phone": "+15550100", "score": 7},
 		"lead":    obj{"id": "l-1"},
 		"ticket":  obj{"id": "t-9", "subject": `Printer "on fire"`},
-	}, withTime(t0))
+	}, fixture.SetEventTime(t0))
 }
 
 func TestBuildEveryActionKind(t *testing.T) {
@@ -142,7 +143,7 @@ func TestBuildFailures(t *testing.T) {
 			g := NewWithT(t)
 			step := tc.step
 			step.Name = "s"
-			h := newHarness(t, newRun(eventSpec(step), withEvent(newEvent("x", obj{"contact": obj{}}))))
+			h := newHarness(t, newRun(eventSpec(step), withEvent(fixture.Event("x", obj{"contact": obj{}}))))
 			h.advance()
 			g.Expect(h.run.Status.Phase).To(Equal(tc.phase))
 			g.Expect(h.step("s").Message).To(Equal(tc.message))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/fixture"
 	"github.com/crmflow/crmflow/test/servers"
 )
 
@@ -33,7 +34,7 @@ func newSeedRun(t *testing.T, name string, ev *v1alpha1.CloudEvent) *seedRun {
 	t.Helper()
 	w := newWorld(t)
 	clk := clocktesting.NewFakeClock(t0)
-	wf := sample(t, name)
+	wf := fixture.MustSample(t, name)
 	if c := wf.Spec.Connections; c != nil && c.SMTP != nil {
 		c.SMTP.Host, c.SMTP.Port = w.smtp.Host, int32(w.smtp.Port)
 	}
@@ -90,10 +91,10 @@ func commandData(t *testing.T, d delivery) map[string]any {
 
 func TestSeedVIPRouting(t *testing.T) {
 	g := NewWithT(t)
-	ev := newEvent("conversation.started", obj{
+	ev := fixture.Event("conversation.started", obj{
 		"conversation": obj{"id": "conv-1", "contactId": "c-42", "channel": "chat"},
 		"contact":      obj{"id": "c-42", "firstName": "Ann", "lastName": "Lee", "tags": []string{"VIP"}},
-	}, withTime(t0))
+	}, fixture.SetEventTime(t0))
 	s := newSeedRun(t, "vip-routing", ev)
 	out := s.advance()
 	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunSucceeded), out.Status.Message)
@@ -120,10 +121,10 @@ func TestSeedVIPRouting(t *testing.T) {
 
 func TestSeedNegativeSentiment(t *testing.T) {
 	g := NewWithT(t)
-	ev := newEvent("message.received", obj{
+	ev := fixture.Event("message.received", obj{
 		"message": obj{"id": "m-9", "contactId": "c-42", "text": "This is awful", "sentiment": obj{"score": 0.12}},
 		"contact": obj{"id": "c-42", "firstName": "Ann", "lastName": "Lee"},
-	}, withTime(t0))
+	}, fixture.SetEventTime(t0))
 	s := newSeedRun(t, "negative-sentiment", ev)
 	s.advance()
 	g.Expect(s.run.Status.Phase).To(Equal(v1alpha1.RunSucceeded), s.run.Status.Message)
@@ -140,10 +141,10 @@ func TestSeedNegativeSentiment(t *testing.T) {
 }
 
 func leadEvent() *v1alpha1.CloudEvent {
-	return newEvent("lead.created", obj{
+	return fixture.Event("lead.created", obj{
 		"lead":    obj{"id": "l-1", "contactId": "c-42", "source": "Website"},
 		"contact": obj{"id": "c-42", "email": "ann@example.com", "firstName": "Ann"},
-	}, withTime(t0))
+	}, fixture.SetEventTime(t0))
 }
 
 func TestSeedLeadFollowUpReplyArrives(t *testing.T) {
@@ -165,7 +166,7 @@ func TestSeedLeadFollowUpReplyArrives(t *testing.T) {
 	g.Expect(mails[0].contains("Subject: Welcome, Ann")).To(BeTrue(), string(mails[0].Body))
 	g.Expect(mails[0].contains(actions.MessageID("uid-lead-follow-up/welcome"))).To(BeTrue(), string(mails[0].Body))
 
-	reply := newEvent("message.received", obj{"message": obj{"text": "yes please"}}, withID("m-1"))
+	reply := fixture.Event("message.received", obj{"message": obj{"text": "yes please"}}, fixture.SetEventID("m-1"))
 	g.Expect(Interested(s.run, s.run.Spec.Workflow, reply)).To(BeTrue())
 	s.clk.Step(3 * time.Hour)
 	s.run.Spec.Inbox = append(s.run.Spec.Inbox, *reply)
@@ -242,9 +243,9 @@ func TestRealTargetFailsTwice(t *testing.T) {
 // event without contact.lastName (or accountManager) still succeeds.
 func TestSeedRenewalWithoutLastName(t *testing.T) {
 	g := NewWithT(t)
-	ev := newEvent("contact.updated", obj{
+	ev := fixture.Event("contact.updated", obj{
 		"contact": obj{"id": "c-7", "email": "bo@example.com", "firstName": "Bo", "renewalDate": "2026-03-20"},
-	}, withSubject("c-7"))
+	}, fixture.SetEventSubject("c-7"))
 	s := newSeedRun(t, "renewal-reminder", ev)
 	out := s.advance()
 	for i := 0; i < 3 && out.Status.Phase == v1alpha1.RunWaiting; i++ {

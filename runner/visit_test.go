@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // TestBranchLoopVisits (issue 10 item 7): every pass of a branch loop back
@@ -28,7 +29,7 @@ func TestBranchLoopVisits(t *testing.T) {
 		return nil
 	}
 	reply := func(id string) *v1alpha1.CloudEvent {
-		return newEvent("message.received", obj{"message": obj{"text": "again"}}, withID(id))
+		return fixture.Event("message.received", obj{"message": obj{"text": "again"}}, fixture.SetEventID(id))
 	}
 
 	h.advance() // visit 1 of ping, then waits at await
