@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 	"github.com/crmflow/crmflow/test/testenv"
 )
 
@@ -45,7 +46,7 @@ func typed(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
 var _ = Describe("Workflow admission", func() {
 	It("admits every sample, defaulted, without warnings", func() {
 		for _, name := range []string{"vip-routing", "lead-follow-up", "negative-sentiment", "weekly-digest", "renewal-reminder"} {
-			wf := typed(sample(GinkgoT(), name))
+			wf := typed(fixture.MustSample(GinkgoT(), name))
 			wf.Spec.Retry = nil
 			Expect(k8sClient.Create(ctx, wf)).To(Succeed(), name)
 			Expect(wf.Spec.Retry).NotTo(BeNil(), "the defaulter sets the retry policy")
@@ -58,7 +59,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("refuses an invalid CEL expression with its field path and position (kubectl apply)", func() {
-		wf := typed(workflow(withSteps(v1alpha1.Step{Name: "later", If: `lead.score >`, Notify: &v1alpha1.NotifyAction{Message: "x"}})))
+		wf := typed(fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "later", If: `lead.score >`, Notify: &v1alpha1.NotifyAction{Message: "x"}})))
 		wf.Name = "bad-cel"
 		out, ok := kubectlApply(wf)
 		Expect(ok).To(BeFalse(), out)
@@ -69,7 +70,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("refuses a template that does not compile", func() {
-		wf := typed(workflow(withSteps(v1alpha1.Step{Name: "later", Notify: &v1alpha1.NotifyAction{Message: "Hi {{ contact.firstName + }}"}})))
+		wf := typed(fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "later", Notify: &v1alpha1.NotifyAction{Message: "Hi {{ contact.firstName + }}"}})))
 		wf.Name = "bad-template"
 		err := k8sClient.Create(ctx, wf)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
@@ -77,7 +78,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("refuses a Secret reference into another namespace (kubectl apply)", func() {
-		wf := typed(workflow(withSMTP("billing/smtp-credentials"), withSteps(v1alpha1.Step{Name: "mail",
+		wf := typed(fixture.Workflow("wf", withSMTP("billing/smtp-credentials"), fixture.AddSteps(v1alpha1.Step{Name: "mail",
 			SendEmail: &v1alpha1.SendEmailAction{To: "{{ contact.email }}", Subject: "s", Body: "b"}})))
 		wf.Name = "cross-namespace"
 		out, ok := kubectlApply(wf)
@@ -87,7 +88,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("refuses a bad cron expression and time zone", func() {
-		wf := typed(workflow(withSchedule("0 25 * * *", "Europe/Nowhere")))
+		wf := typed(fixture.Workflow("wf", fixture.SetSchedule("0 25 * * *", "Europe/Nowhere")))
 		wf.Name = "bad-schedule"
 		err := k8sClient.Create(ctx, wf)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
@@ -96,7 +97,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("admits a loop-prone workflow with a warning (kubectl apply)", func() {
-		wf := typed(workflow(withTrigger("contact.tag.added"), withSteps(v1alpha1.Step{Name: "tag-again",
+		wf := typed(fixture.Workflow("wf", fixture.SetEventTrigger("contact.tag.added"), fixture.AddSteps(v1alpha1.Step{Name: "tag-again",
 			AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"Seen"}}})))
 		wf.Name = "loop-prone"
 		warnings.take()
@@ -107,7 +108,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("warns about steps after an end that no branch targets", func() {
-		wf := typed(workflow(withSteps(
+		wf := typed(fixture.Workflow("wf", fixture.AddSteps(
 			v1alpha1.Step{Name: "stop", End: &v1alpha1.EndAction{Reason: "Done"}},
 			v1alpha1.Step{Name: "orphan", Notify: &v1alpha1.NotifyAction{Message: "never"}},
 		)))
@@ -121,7 +122,7 @@ var _ = Describe("Workflow admission", func() {
 	})
 
 	It("lets a stored workflow be relabelled even when a stricter check would refuse it now", func() {
-		wf := typed(workflow())
+		wf := typed(fixture.Workflow("wf"))
 		wf.Name = "relabel"
 		Expect(k8sClient.Create(ctx, wf)).To(Succeed())
 		wf.Labels = map[string]string{"team": "sales"}
@@ -143,18 +144,18 @@ var _ = Describe("WorkflowRun admission", func() {
 	}
 
 	It("admits a run whose snapshot compiles", func() {
-		Expect(k8sClient.Create(ctx, run("good-run", workflow().Spec, `{"lead":{"id":"l-1"}}`))).To(Succeed())
+		Expect(k8sClient.Create(ctx, run("good-run", fixture.Workflow("wf").Spec, `{"lead":{"id":"l-1"}}`))).To(Succeed())
 	})
 
 	It("refuses a run whose snapshot does not compile, under spec.workflow", func() {
-		spec := workflow(withSteps(v1alpha1.Step{Name: "x", If: "(", Notify: &v1alpha1.NotifyAction{Message: "m"}})).Spec
+		spec := fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "x", If: "(", Notify: &v1alpha1.NotifyAction{Message: "m"}})).Spec
 		err := k8sClient.Create(ctx, run("bad-run", spec, `{}`))
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.workflow.steps[1].if"))
 	})
 
 	It("refuses event data that is not an object", func() {
-		err := k8sClient.Create(ctx, run("list-data", workflow().Spec, `[1,2]`))
+		err := k8sClient.Create(ctx, run("list-data", fixture.Workflow("wf").Spec, `[1,2]`))
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.event.data"))
 	})

@@ -8,20 +8,21 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // TestWorkflowDefaulter checks that the webhook writes the API defaults
 // (v1alpha1.WorkflowSpec.Default).
 func TestWorkflowDefaulter(t *testing.T) {
 	g := NewWithT(t)
-	wf := workflow(withSchedule("0 9 * * *", ""), withSMTP("smtp"), withSteps(
-		v1alpha1.Step{Name: "call", Retry: &v1alpha1.RetryPolicy{Attempts: i32(2)}, CallWebhook: &v1alpha1.WebhookAction{URL: "http://x"}},
+	wf := fixture.Workflow("wf", fixture.SetSchedule("0 9 * * *", ""), withSMTP("smtp"), fixture.AddSteps(
+		v1alpha1.Step{Name: "call", Retry: &v1alpha1.RetryPolicy{Attempts: fixture.Int32(2)}, CallWebhook: &v1alpha1.WebhookAction{URL: "http://x"}},
 		v1alpha1.Step{Name: "ticket", CreateTicket: &v1alpha1.CreateTicketAction{Title: "t"}},
 		v1alpha1.Step{Name: "office", Wait: &v1alpha1.WaitAction{BusinessHours: &v1alpha1.BusinessHours{From: "09:00", To: "17:00"}}},
 		v1alpha1.Step{Name: "stop", End: &v1alpha1.EndAction{}},
 	))
 	wf.Spec.State = ""
-	wf.Spec.Retry = &v1alpha1.RetryPolicy{InitialBackoff: dur("2s")}
+	wf.Spec.Retry = &v1alpha1.RetryPolicy{InitialBackoff: fixture.Duration("2s")}
 	g.Expect((&WorkflowDefaulter{}).Default(context.Background(), wf)).To(Succeed())
 	s := wf.Spec
 
@@ -54,7 +55,7 @@ func TestWorkflowDefaulter(t *testing.T) {
 
 func TestDefaultKeepsActive(t *testing.T) {
 	g := NewWithT(t)
-	wf := sample(t, "vip-routing")
+	wf := fixture.MustSample(t, "vip-routing")
 	wf.Spec.Default()
 	g.Expect(wf.Spec.State).To(Equal(v1alpha1.WorkflowActive))
 	g.Expect(wf.Spec.Enrollment.Reenroll).To(Equal(v1alpha1.ReenrollAlways))

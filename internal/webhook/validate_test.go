@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 func engine() *runner.Engine { return runner.New(runner.Options{}) }
@@ -26,7 +27,7 @@ func TestSamplesAreValid(t *testing.T) {
 	for _, name := range []string{"vip-routing", "lead-follow-up", "negative-sentiment", "weekly-digest", "renewal-reminder"} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			wf := sample(t, name)
+			wf := fixture.MustSample(t, name)
 			wf.Spec.Default()
 			g.Expect(fieldsOf(ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec"), engine()))).To(BeEmpty())
 			g.Expect(WorkflowWarnings(&wf.Spec, field.NewPath("spec"), true)).To(BeEmpty(), "the samples are loop-free")
@@ -43,74 +44,74 @@ func TestValidateRefuses(t *testing.T) {
 	}{
 		{
 			name:  "invalid CEL in a guard, with its position",
-			wf:    workflow(withSteps(v1alpha1.Step{Name: "later", If: "lead.score >", Notify: &v1alpha1.NotifyAction{Message: "x"}})),
+			wf:    fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "later", If: "lead.score >", Notify: &v1alpha1.NotifyAction{Message: "x"}})),
 			field: "spec.steps[1].if",
 			has:   "1:",
 		},
 		{
 			name:  "a template that does not compile",
-			wf:    workflow(withSteps(v1alpha1.Step{Name: "later", Notify: &v1alpha1.NotifyAction{Message: "hi {{ contact. }}"}})),
+			wf:    fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "later", Notify: &v1alpha1.NotifyAction{Message: "hi {{ contact. }}"}})),
 			field: "spec.steps[1].notify.message",
 			has:   "1:",
 		},
 		{
 			name: "a Secret in another namespace",
-			wf: workflow(withSMTP("other-team/smtp"), withSteps(v1alpha1.Step{Name: "mail",
+			wf: fixture.Workflow("wf", withSMTP("other-team/smtp"), fixture.AddSteps(v1alpha1.Step{Name: "mail",
 				SendEmail: &v1alpha1.SendEmailAction{To: "a@b.c", Subject: "s", Body: "b"}})),
 			field: "spec.connections.smtp.credentialsSecretRef.name",
 			has:   "own namespace",
 		},
 		{
 			name: "a Secret name that is no name",
-			wf: workflow(func(s *v1alpha1.WorkflowSpec) {
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
 				s.Connections.Notify.WebhookURLSecretRef.Name = "Hooks_1"
-			}),
+			})),
 			field: "spec.connections.notify.webhookURLSecretRef.name",
 			has:   "not a Secret name",
 		},
 		{
 			name: "a Secret key that is no key",
-			wf: workflow(withSteps(v1alpha1.Step{Name: "zap", TriggerZapier: &v1alpha1.ZapierAction{
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "zap", TriggerZapier: &v1alpha1.ZapierAction{
 				HookURLSecretRef: v1alpha1.SecretKeySelector{Name: "zapier", Key: "hook url"}}})),
 			field: "spec.steps[1].triggerZapier.hookURLSecretRef.key",
 			has:   "not a Secret key",
 		},
 		{
 			name:  "a bad cron expression",
-			wf:    workflow(withSchedule("0 9 * * Funday", "UTC")),
+			wf:    fixture.Workflow("wf", fixture.SetSchedule("0 9 * * Funday", "UTC")),
 			field: "spec.trigger.schedule.cron",
 			has:   "Funday",
 		},
 		{
 			name:  "a cron expression with its own time zone",
-			wf:    workflow(withSchedule("CRON_TZ=UTC 0 9 * * *", "UTC")),
+			wf:    fixture.Workflow("wf", fixture.SetSchedule("CRON_TZ=UTC 0 9 * * *", "UTC")),
 			field: "spec.trigger.schedule.cron",
 			has:   "timeZone",
 		},
 		{
 			name:  "an unknown time zone",
-			wf:    workflow(withSchedule("0 9 * * *", "Mars/Olympus_Mons")),
+			wf:    fixture.Workflow("wf", fixture.SetSchedule("0 9 * * *", "Mars/Olympus_Mons")),
 			field: "spec.trigger.schedule.timeZone",
 			has:   "IANA",
 		},
 		{
 			name: "an unknown business-hours time zone in a wait",
-			wf: workflow(withSteps(v1alpha1.Step{Name: "office", Wait: &v1alpha1.WaitAction{
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "office", Wait: &v1alpha1.WaitAction{
 				BusinessHours: &v1alpha1.BusinessHours{TimeZone: "Europe/Atlantis", From: "09:00", To: "17:00"}}})),
 			field: "spec.steps[1].wait.businessHours",
 			has:   "Europe/Atlantis",
 		},
 		{
 			name: "a backoff cap below the first backoff",
-			wf: workflow(func(s *v1alpha1.WorkflowSpec) {
-				s.Retry = &v1alpha1.RetryPolicy{Attempts: i32(3), InitialBackoff: dur("1m"), MaxBackoff: dur("10s")}
-			}),
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+				s.Retry = &v1alpha1.RetryPolicy{Attempts: fixture.Int32(3), InitialBackoff: fixture.Duration("1m"), MaxBackoff: fixture.Duration("10s")}
+			})),
 			field: "spec.retry",
 			has:   "initialBackoff",
 		},
 		{
 			name: "a zero waitForEvent timeout",
-			wf: workflow(withSteps(v1alpha1.Step{Name: "await", WaitForEvent: &v1alpha1.WaitForEventAction{
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "await", WaitForEvent: &v1alpha1.WaitForEventAction{
 				Types: []v1alpha1.EventType{"message.received"}, Timeout: "0s"}})),
 			field: "spec.steps[1].waitForEvent.timeout",
 			has:   "",
@@ -134,16 +135,16 @@ func TestValidateRefuses(t *testing.T) {
 
 func TestValidateRebasesRunSnapshots(t *testing.T) {
 	g := NewWithT(t)
-	wf := workflow(withSteps(v1alpha1.Step{Name: "later", If: "1 +", Notify: &v1alpha1.NotifyAction{Message: "x"}}))
+	wf := fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "later", If: "1 +", Notify: &v1alpha1.NotifyAction{Message: "x"}}))
 	errs := ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec", "workflow"), engine())
 	g.Expect(fieldsOf(errs)).To(ContainElement(HavePrefix("spec.workflow.steps[1].if: ")))
 }
 
 func TestValidateReportsEachProblemOnce(t *testing.T) {
 	g := NewWithT(t)
-	wf := workflow(func(s *v1alpha1.WorkflowSpec) {
+	wf := fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
 		s.Conditions = []v1alpha1.Condition{{BusinessHours: &v1alpha1.BusinessHours{TimeZone: "Nowhere/Land", From: "09:00", To: "17:00"}}}
-	})
+	}))
 	errs := ValidateWorkflowSpec(&wf.Spec, field.NewPath("spec"), engine())
 	var n int
 	for _, e := range errs {
@@ -164,45 +165,45 @@ func TestWarnings(t *testing.T) {
 	}{
 		{
 			name: "addTags on a contact.tag.added workflow",
-			wf: workflow(withTrigger("contact.tag.added"), withSteps(v1alpha1.Step{Name: "tag",
+			wf: fixture.Workflow("wf", fixture.SetEventTrigger("contact.tag.added"), fixture.AddSteps(v1alpha1.Step{Name: "tag",
 				AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"seen"}}})),
 			want: []string{"likely loop: spec.steps[1].addTags (tag) makes the CRM emit contact.tag.added"},
 		},
 		{
 			name: "updateContact on a contact.updated dateField workflow",
-			wf: workflow(func(s *v1alpha1.WorkflowSpec) {
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
 				s.Trigger = v1alpha1.Trigger{DateField: &v1alpha1.DateFieldTrigger{
 					Types: []v1alpha1.EventType{"contact.updated"}, Field: "contact.renewalDate"}}
-			}, withSteps(v1alpha1.Step{Name: "stamp", UpdateContact: &v1alpha1.UpdateContactAction{
+			}), fixture.AddSteps(v1alpha1.Step{Name: "stamp", UpdateContact: &v1alpha1.UpdateContactAction{
 				Fields: map[string]v1alpha1.Template{"x": "y"}}})),
 			want: []string{"spec.steps[1].updateContact (stamp) makes the CRM emit contact.updated"},
 		},
 		{
 			name: "addTags on another trigger is fine",
-			wf: workflow(withSteps(v1alpha1.Step{Name: "tag",
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "tag",
 				AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"seen"}}})),
 		},
 		{
 			name: "a step after an end",
-			wf:   workflow(withSteps(end, after)),
+			wf:   fixture.Workflow("wf", fixture.AddSteps(end, after)),
 			want: []string{`spec.steps[2] (orphan) never runs: it follows the end step "stop"`},
 		},
 		{
 			name: "a step after an end that a branch targets",
-			wf: workflow(func(s *v1alpha1.WorkflowSpec) {
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
 				s.Steps = []v1alpha1.Step{
 					{Name: "check", Branch: &v1alpha1.BranchAction{If: "lead.score > 5", Then: "orphan"}},
 					end, after,
 				}
-			}),
+			})),
 		},
 		{
 			name: "a step after a guarded end",
-			wf:   workflow(withSteps(v1alpha1.Step{Name: "stop", If: "lead.score < 1", End: &v1alpha1.EndAction{}}, after)),
+			wf:   fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "stop", If: "lead.score < 1", End: &v1alpha1.EndAction{}}, after)),
 		},
 		{
 			name: "a Draft",
-			wf:   workflow(func(s *v1alpha1.WorkflowSpec) { s.State = v1alpha1.WorkflowDraft }),
+			wf:   fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) { s.State = v1alpha1.WorkflowDraft })),
 			want: []string{"spec.state is Draft"},
 		},
 	}
@@ -221,7 +222,7 @@ func TestWarnings(t *testing.T) {
 
 func TestWarnsWithoutCRMSink(t *testing.T) {
 	g := NewWithT(t)
-	wf := workflow(withSteps(v1alpha1.Step{Name: "tag", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"x"}}}))
+	wf := fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "tag", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"x"}}}))
 	g.Expect(WorkflowWarnings(&wf.Spec, field.NewPath("spec"), false)).To(ConsistOf(ContainSubstring("--crm-sink-url")))
 	g.Expect(WorkflowWarnings(&wf.Spec, field.NewPath("spec"), true)).To(BeEmpty())
 	wf.Spec.Connections.CRM = &v1alpha1.CRMConnection{SinkURL: "http://crm.example.com/"}
