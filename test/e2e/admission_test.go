@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // The enrollment policy holds across receivers: intake only creates runs,
@@ -90,7 +91,7 @@ var _ = Describe("Enrollment admission by the run controller", func() {
 	})
 
 	It("enrolls a subject once under reenroll Never, even after its run is gone", func() {
-		wf := createWorkflow(remindWorkflow(ns, "once", withSteps(notifyStep("remind", "once {{ subject }}")), func(w *v1alpha1.Workflow) {
+		wf := createWorkflow(remindWorkflow(ns, "once", fixture.SetSteps(fixture.NotifyStep("remind", "once {{ subject }}")), func(w *v1alpha1.Workflow) {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
 		}))
 		first := enroll(wf, event("n1", "c-n"), "c-n")

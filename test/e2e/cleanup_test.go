@@ -14,6 +14,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/workflowrun"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // Finished runs leave etcd a minute at a time, by one collection delete,
@@ -26,7 +27,7 @@ var _ = Describe("Removing finished runs", func() {
 		event := func(id, subject string) v1alpha1.CloudEvent {
 			return cloudEvent("conversation.started", id, subject, clk.Now(), map[string]any{"conversation": map[string]any{"contactId": subject}})
 		}
-		wf := createWorkflow(remindWorkflow(ns, "gone", withHistory(10, "1h"), withSteps(notifyStep("remind", "now"))))
+		wf := createWorkflow(remindWorkflow(ns, "gone", fixture.SetHistory(10, "1h"), fixture.SetSteps(fixture.NotifyStep("remind", "now"))))
 		a := enroll(wf, event("g1", "c-1"), "c-1")
 		b := enroll(wf, event("g2", "c-2"), "c-2")
 		Eventually(phaseOf(a)).Should(Equal(v1alpha1.RunSucceeded))

@@ -19,6 +19,7 @@ import (
 	"github.com/crmflow/crmflow/controllers/workflowrun"
 	"github.com/crmflow/crmflow/runner"
 	"github.com/crmflow/crmflow/runner/actions"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // laggingCache is the reconciler's cached client as it is while the
@@ -87,7 +88,7 @@ var _ = Describe("Status write conflicts", func() {
 		anyTime := func(wf *v1alpha1.Workflow) {
 			wf.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyAllow}
 		}
-		wf := createWorkflow(remindWorkflow(ns, name, withSteps(notifyStep("alert", "alert {{ subject }}"), waitStep("pause", "1h")), anyTime))
+		wf := createWorkflow(remindWorkflow(ns, name, fixture.SetSteps(fixture.NotifyStep("alert", "alert {{ subject }}"), fixture.WaitStep("pause", "1h")), anyTime))
 		run := enroll(wf, cloudEvent("conversation.started", name+"-1", "c-1", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-1"}}), "c-1")
 		stored := getRun(run)(Default)

@@ -3,26 +3,22 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"github.com/crmflow/crmflow/controllers/revision"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/revision"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // newNamespace creates a namespace for one spec, with the notification
@@ -42,66 +38,18 @@ func newNamespace() string {
 	return ns
 }
 
-// workflowOption changes a fixture Workflow.
-type workflowOption func(*v1alpha1.Workflow)
-
-// sample reads config/samples/crmflow_v1alpha1_<file>.yaml: the seed
-// examples are tested exactly as shipped, apart from the options.
-func sample(file, namespace string, opts ...workflowOption) *v1alpha1.Workflow {
+// sample reads config/samples/crmflow_v1alpha1_<file>.yaml into namespace:
+// the seed examples are tested exactly as shipped, apart from the options.
+func sample(file, namespace string, opts ...fixture.WorkflowOption) *v1alpha1.Workflow {
 	GinkgoHelper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "crmflow_v1alpha1_"+file+".yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	wf := &v1alpha1.Workflow{}
-	Expect(yaml.UnmarshalStrict(raw, wf)).To(Succeed())
-	wf.Namespace = namespace
-	for _, o := range opts {
-		o(wf)
-	}
-	return wf
+	return fixture.MustSample(GinkgoT(), file, append([]fixture.WorkflowOption{fixture.SetNamespace(namespace)}, opts...)...)
 }
 
 // withLocalSMTP points the workflow's mail at the suite's SMTP server.
-func withLocalSMTP() workflowOption {
-	return func(wf *v1alpha1.Workflow) {
-		wf.Spec.Connections.SMTP = &v1alpha1.SMTPConnection{
-			Host: mailer.host, Port: mailer.port, TLS: v1alpha1.SMTPNone, From: "Sales <sales@example.com>",
-		}
-	}
-}
-
-func withState(s v1alpha1.WorkflowState) workflowOption {
-	return func(wf *v1alpha1.Workflow) { wf.Spec.State = s }
-}
-
-func withName(name string) workflowOption {
-	return func(wf *v1alpha1.Workflow) { wf.Name = name }
-}
-
-func withHistory(limit int32, ttl v1alpha1.Duration) workflowOption {
-	return func(wf *v1alpha1.Workflow) {
-		wf.Spec.History = v1alpha1.HistoryPolicy{Limit: &limit, TTLAfterFinished: &ttl}
-	}
-}
-
-// withRetry sets the default retry policy: attempts with a fixed backoff.
-func withRetry(attempts int32, backoff v1alpha1.Duration) workflowOption {
-	return func(wf *v1alpha1.Workflow) {
-		wf.Spec.Retry = &v1alpha1.RetryPolicy{Attempts: &attempts, InitialBackoff: &backoff, MaxBackoff: &backoff}
-	}
-}
-
-// withSteps replaces the steps.
-func withSteps(steps ...v1alpha1.Step) workflowOption {
-	return func(wf *v1alpha1.Workflow) { wf.Spec.Steps = steps }
-}
-
-// waitStep and notifyStep build the two steps most lifecycle specs need.
-func waitStep(name string, d v1alpha1.Duration) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, Wait: &v1alpha1.WaitAction{Duration: &d}}
-}
-
-func notifyStep(name, message string) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, Notify: &v1alpha1.NotifyAction{Message: v1alpha1.Template(message)}}
+func withLocalSMTP() fixture.WorkflowOption {
+	return fixture.SetSMTP(v1alpha1.SMTPConnection{
+		Host: mailer.host, Port: mailer.port, TLS: v1alpha1.SMTPNone, From: "Sales <sales@example.com>",
+	})
 }
 
 // createWorkflow creates wf and returns it as stored (defaults applied).
@@ -115,14 +63,8 @@ func createWorkflow(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
 
 // cloudEvent builds a triggering or delivered event with JSON data.
 func cloudEvent(typ, id, subject string, at time.Time, data map[string]any) v1alpha1.CloudEvent {
-	GinkgoHelper()
-	raw, err := json.Marshal(data)
-	Expect(err).NotTo(HaveOccurred())
-	t := metav1.NewTime(at)
-	return v1alpha1.CloudEvent{
-		ID: id, Source: "crm.example.com/test", Type: typ, Subject: subject, Time: &t,
-		DataContentType: "application/json", Data: &runtime.RawExtension{Raw: raw},
-	}
+	return *fixture.Event(typ, data, fixture.SetEventID(id), fixture.SetEventSource("crm.example.com/test"),
+		fixture.SetEventSubject(subject), fixture.SetEventTime(at))
 }
 
 // enroll creates the run of wf for ev the way intake does: a name derived

@@ -15,13 +15,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // remindWorkflow is a small event workflow: wait, then notify the sales hook.
-func remindWorkflow(ns, name string, opts ...workflowOption) *v1alpha1.Workflow {
-	opts = append([]workflowOption{
-		withName(name),
-		withSteps(waitStep("pause", "1h"), notifyStep("remind", "remind {{ subject }}")),
+func remindWorkflow(ns, name string, opts ...fixture.WorkflowOption) *v1alpha1.Workflow {
+	opts = append([]fixture.WorkflowOption{
+		fixture.SetName(name),
+		fixture.SetSteps(fixture.WaitStep("pause", "1h"), fixture.NotifyStep("remind", "remind {{ subject }}")),
 		func(wf *v1alpha1.Workflow) {
 			wf.Spec.Conditions = nil
 			wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "sales-url"
@@ -93,7 +94,7 @@ var _ = Describe("Run lifecycle", func() {
 	})
 
 	It("runs a dry run of a Draft workflow without sending anything", func() {
-		wf := createWorkflow(remindWorkflow(ns, "draft", withState(v1alpha1.WorkflowDraft)))
+		wf := createWorkflow(remindWorkflow(ns, "draft", fixture.SetState(v1alpha1.WorkflowDraft)))
 		run := enrollObject(wf, event("e-dry", "c-1"), "c-1")
 		run.Spec.DryRun = true
 		Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
@@ -106,7 +107,7 @@ var _ = Describe("Run lifecycle", func() {
 	})
 
 	It("removes a finished run from etcd within a minute after ttlAfterFinished", func() {
-		wf := createWorkflow(remindWorkflow(ns, "ttl", withHistory(10, "2h"), withSteps(notifyStep("remind", "now"))))
+		wf := createWorkflow(remindWorkflow(ns, "ttl", fixture.SetHistory(10, "2h"), fixture.SetSteps(fixture.NotifyStep("remind", "now"))))
 		run := enroll(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
 		done := getRun(run)(Default)
@@ -120,7 +121,7 @@ var _ = Describe("Run lifecycle", func() {
 	})
 
 	It("keeps only the newest history.limit finished runs and counts every run that finished", func() {
-		wf := createWorkflow(remindWorkflow(ns, "hist", withHistory(2, "168h"), withSteps(notifyStep("remind", "now"))))
+		wf := createWorkflow(remindWorkflow(ns, "hist", fixture.SetHistory(2, "168h"), fixture.SetSteps(fixture.NotifyStep("remind", "now"))))
 		var runs []*v1alpha1.WorkflowRun
 		for i := range 4 {
 			run := enroll(wf, event(fmt.Sprintf("e%d", i), fmt.Sprintf("c-%d", i)), fmt.Sprintf("c-%d", i))
@@ -149,7 +150,7 @@ var _ = Describe("Run lifecycle", func() {
 	})
 
 	It("reports a compile error verbatim in the Ready condition", func() {
-		wf := remindWorkflow(ns, "broken", withSteps(notifyStep("remind", "{{ contact.( }}")))
+		wf := remindWorkflow(ns, "broken", fixture.SetSteps(fixture.NotifyStep("remind", "{{ contact.( }}")))
 		created := createWorkflow(wf)
 		Eventually(func(g Gomega) {
 			got := &v1alpha1.Workflow{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // metricValue gathers reg and returns the value of the counter (or the
@@ -91,7 +92,7 @@ var _ = Describe("Metrics", func() {
 		By("a notify that fails once with 503, then succeeds on retry")
 		support := "/notify/" + ns + "/support"
 		target.failNext(support, 1)
-		flaky := createWorkflow(remindWorkflow(ns, "flaky", withRetry(3, "10s"), withSteps(notifyStep("alert", "alert {{ subject }}")),
+		flaky := createWorkflow(remindWorkflow(ns, "flaky", fixture.SetRetry(3, "10s"), fixture.SetSteps(fixture.NotifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
 		retried := enroll(flaky, cloudEvent("conversation.started", "r1", "c-metrics-retry", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-metrics-retry"}}), "c-metrics-retry")
@@ -105,7 +106,7 @@ var _ = Describe("Metrics", func() {
 
 		By("a notify refused for good: the run fails and is counted as Failed")
 		target.FailNext(support, 1, http.StatusBadRequest, "")
-		broken := createWorkflow(remindWorkflow(ns, "refused", withSteps(notifyStep("alert", "alert {{ subject }}")),
+		broken := createWorkflow(remindWorkflow(ns, "refused", fixture.SetSteps(fixture.NotifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
 		failed := enroll(broken, cloudEvent("conversation.started", "f1", "c-metrics-fail", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-metrics-fail"}}), "c-metrics-fail")

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var _ = Describe("Requeue-based waking on the real clock", func() {
@@ -19,7 +20,7 @@ var _ = Describe("Requeue-based waking on the real clock", func() {
 		// No requeue policy: the only thing that can wake the run is the
 		// RequeueAfter computed from its wakeAt.
 		startManager(managerOptions{namespace: ns, clock: clock.RealClock{}, writes: writes})
-		wf := createWorkflow(remindWorkflow(ns, "soon", withSteps(waitStep("pause", "3s"), notifyStep("remind", "now"))))
+		wf := createWorkflow(remindWorkflow(ns, "soon", fixture.SetSteps(fixture.WaitStep("pause", "3s"), fixture.NotifyStep("remind", "now"))))
 		run := enroll(wf, cloudEvent("conversation.started", "e1", "c-1", time.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-1"}}), "c-1")
 

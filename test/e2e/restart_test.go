@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var _ = Describe("Restart", func() {
@@ -28,7 +29,7 @@ var _ = Describe("Restart", func() {
 		// The support hook refuses the first attempt with 503 and Retry-After: 30.
 		supportPath := "/notify/" + ns + "/support"
 		target.failNext(supportPath, 1)
-		flaky := createWorkflow(remindWorkflow(ns, "flaky", withRetry(5, "10s"), withSteps(notifyStep("alert", "alert {{ subject }}")),
+		flaky := createWorkflow(remindWorkflow(ns, "flaky", fixture.SetRetry(5, "10s"), fixture.SetSteps(fixture.NotifyStep("alert", "alert {{ subject }}")),
 			func(wf *v1alpha1.Workflow) { wf.Spec.Connections.Notify.WebhookURLSecretRef.Key = "support-url" }))
 		retrying := enroll(flaky, cloudEvent("conversation.started", "r1", "c-r", clk.Now(),
 			map[string]any{"conversation": map[string]any{"contactId": "c-r"}}), "c-r")

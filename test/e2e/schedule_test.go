@@ -15,10 +15,11 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/enrollment"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // hourly turns the weekly sample into an hourly UTC schedule with a one-hour deadline.
-func hourly() workflowOption {
+func hourly() fixture.WorkflowOption {
 	return func(wf *v1alpha1.Workflow) {
 		wf.Spec.Trigger.Schedule.Cron = "0 * * * *"
 		wf.Spec.Trigger.Schedule.TimeZone = "UTC"
@@ -124,7 +125,7 @@ var _ = Describe("Schedule triggers", func() {
 		h1 := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 		clk := clocktesting.NewFakeClock(h1.Add(-time.Minute))
 		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
-		wf := createWorkflow(sample("weekly-digest", ns, hourly(), withState(v1alpha1.WorkflowDraft)))
+		wf := createWorkflow(sample("weekly-digest", ns, hourly(), fixture.SetState(v1alpha1.WorkflowDraft)))
 		Eventually(func(g Gomega) { g.Expect(getWorkflow(wf)(g).Status.NextScheduleTime).NotTo(BeNil()) }).Should(Succeed())
 		clk.SetTime(h1.Add(time.Second))
 		Eventually(func(g Gomega) {
@@ -143,8 +144,8 @@ var _ = Describe("Schedule enrollment", func() {
 		// A 60-character name: its runs are labelled and selected like any other.
 		name := "weekly-pipeline-review-for-the-enterprise-sales-team-eu-west"
 		Expect(name).To(HaveLen(60))
-		wf := createWorkflow(sample("weekly-digest", ns, hourly(), withName(name),
-			withSteps(waitStep("hold", "24h"))))
+		wf := createWorkflow(sample("weekly-digest", ns, hourly(), fixture.SetName(name),
+			fixture.SetSteps(fixture.WaitStep("hold", "24h"))))
 		Expect(wf.Spec.Enrollment.Defaulted().Concurrency).To(Equal(v1alpha1.ConcurrencyForbid))
 		tickRun := func(t time.Time) *v1alpha1.WorkflowRun {
 			return &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: enrollment.TickRunName(wf.Name, t)}}
