@@ -9,12 +9,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var _ = Describe("correlation to waiting runs", func() {
 	It("delivers a reply to the lead follow-up waiting at await-reply, once, and an exit-goal event too", func() {
 		ns := createNamespace("reply")
-		wf := installWorkflow(ns, sample("lead-follow-up"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up"))
 		lead := obj{"lead": obj{"id": "l-1", "source": "Website", "contactId": "c-42"}}
 		name := postUntilMatched(ns, event("lead-42", "lead.created", "", lead), wf.Name).First().Enrolled[0].Run
 

@@ -12,12 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var _ = Describe("exactly-once enrollment", func() {
 	It("enrolls one run for the same event delivered three times, in turn and at once", func() {
 		ns := createNamespace("dup")
-		wf := installWorkflow(ns, sample("negative-sentiment")) // Always/Allow: only the run name dedupes
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "negative-sentiment")) // Always/Allow: only the run name dedupes
 		sad := func(id string) obj {
 			return obj{"message": obj{"id": id, "contactId": "c-1", "sentiment": obj{"score": 0.05}}}
 		}
@@ -49,7 +50,7 @@ var _ = Describe("exactly-once enrollment", func() {
 
 	It("acknowledges 50 events for one subject at once under Forbid, then skips while the admitted run is active", func() {
 		ns := createNamespace("burst")
-		wf := installWorkflow(ns, sample("lead-follow-up")) // AfterExit/Forbid
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up")) // AfterExit/Forbid
 		lead := func(i int) obj {
 			return obj{"lead": obj{"id": fmt.Sprint("l-", i), "source": "Website", "contactId": "c-burst"}}
 		}
@@ -102,7 +103,7 @@ var _ = Describe("exactly-once enrollment", func() {
 
 	It("never enrolls a subject twice under reenroll Never", func() {
 		ns := createNamespace("never")
-		wf := installWorkflow(ns, sample("lead-follow-up"), func(w *v1alpha1.Workflow) {
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up"), func(w *v1alpha1.Workflow) {
 			w.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollNever, Concurrency: v1alpha1.ConcurrencyAllow}
 		})
 		lead := obj{"lead": obj{"source": "Website", "contactId": "c-n"}}
@@ -117,8 +118,8 @@ var _ = Describe("exactly-once enrollment", func() {
 
 	It("counts Paused and Draft workflows' events as skipped", func() {
 		ns := createNamespace("states")
-		paused := installWorkflow(ns, sample("vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "paused"; w.Spec.State = v1alpha1.WorkflowPaused })
-		draft := installWorkflow(ns, sample("vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "draft"; w.Spec.State = v1alpha1.WorkflowDraft })
+		paused := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "paused"; w.Spec.State = v1alpha1.WorkflowPaused })
+		draft := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"), func(w *v1alpha1.Workflow) { w.Name = "draft"; w.Spec.State = v1alpha1.WorkflowDraft })
 		e := event("s-1", "conversation.started", "", obj{"conversation": obj{"contactId": "c-1"}, "contact": obj{"tags": []string{"VIP"}}})
 		Eventually(func() []string {
 			var reasons []string

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -18,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake"
@@ -29,15 +26,6 @@ func createNamespace(prefix string) string {
 	name := newNamespaceName(prefix)
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
 	return name
-}
-
-// sample reads a seed example from config/samples.
-func sample(name string) *v1alpha1.Workflow {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "crmflow_v1alpha1_"+name+".yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	wf := &v1alpha1.Workflow{}
-	Expect(yaml.UnmarshalStrict(raw, wf)).To(Succeed())
-	return wf
 }
 
 // installWorkflow creates wf in ns and waits until the receiver's

@@ -24,6 +24,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/intake/request"
 	"github.com/crmflow/crmflow/runner/cloudevents"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // hostileCase is one file of testdata/hostile: a request and what the
@@ -148,7 +149,7 @@ var _ = Describe("the hostile-input corpus (testdata/hostile)", Ordered, func() 
 	BeforeAll(func() {
 		for _, n := range []string{"open", "secured", "misspelt", "empty", "delayed"} {
 			namespaces[n] = createNamespace("hostile-" + n)
-			installWorkflow(namespaces[n], sample("vip-routing"), func(wf *v1alpha1.Workflow) {
+			installWorkflow(namespaces[n], fixture.MustSample(GinkgoT(), "vip-routing"), func(wf *v1alpha1.Workflow) {
 				if n == "delayed" {
 					d := v1alpha1.Duration("1h")
 					wf.Spec.Trigger.Event.Delay = &d

@@ -11,12 +11,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var _ = Describe("an unreachable API server", func() {
 	It("answers 503 with Retry-After, and the events re-sent afterwards enroll once each", func() {
 		ns := createNamespace("outage")
-		wf := installWorkflow(ns, sample("negative-sentiment"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "negative-sentiment"))
 		sad := func(i int) obj {
 			return obj{"message": obj{"contactId": fmt.Sprint("c-", i), "sentiment": obj{"score": 0.01}}}
 		}

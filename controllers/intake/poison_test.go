@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/runner/cloudevents"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // Events that can never be stored are answered 400 naming the attribute,
@@ -29,7 +30,7 @@ var _ = Describe("poison events", Ordered, func() {
 
 	BeforeAll(func() {
 		ns = createNamespace("poison")
-		installWorkflow(ns, sample("vip-routing"))
+		installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"))
 		Eventually(func() int {
 			return len(postRaw(ns, "POST", cloudevents.StructuredJSON, []byte(structured("ok-0", "", vip))).First().Enrolled)
 		}).Should(Equal(1))

@@ -14,6 +14,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/enrollment"
 	"github.com/crmflow/crmflow/controllers/intake"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 type obj = map[string]any
@@ -21,7 +22,7 @@ type obj = map[string]any
 var _ = Describe("the seed samples' triggers", func() {
 	It("enrolls a website lead in lead-follow-up (CRM trigger) with a full run, and skips other leads with the reason", func() {
 		ns := createNamespace("lead")
-		wf := installWorkflow(ns, sample("lead-follow-up"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up"))
 		lead := obj{"lead": obj{"id": "l-1", "source": "Website", "contactId": "c-1"}, "contact": obj{"email": "ann@example.com", "firstName": "Ann"}}
 		r := postUntilMatched(ns, event("lead-1", "lead.created", "", lead), wf.Name)
 		Expect(r.First().Enrolled).To(HaveLen(1), r.Raw)
@@ -67,7 +68,7 @@ var _ = Describe("the seed samples' triggers", func() {
 
 	It("enrolls a VIP's conversation in vip-routing (conversation trigger), structured mode", func() {
 		ns := createNamespace("vip")
-		wf := installWorkflow(ns, sample("vip-routing"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"))
 		data := obj{"conversation": obj{"id": "cv-1", "contactId": "c-9", "channel": "chat"}, "contact": obj{"tags": []string{"VIP", "Gold"}}}
 		e := event("conv-1", "conversation.started", "", data)
 		Eventually(func() []intake.RunRef {
@@ -82,7 +83,7 @@ var _ = Describe("the seed samples' triggers", func() {
 
 	It("enrolls a negative message in negative-sentiment (contact/conversation trigger), batched mode", func() {
 		ns := createNamespace("sentiment")
-		wf := installWorkflow(ns, sample("negative-sentiment"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "negative-sentiment"))
 		sad := event("m-1", "message.received", "", obj{"message": obj{"id": "m-1", "contactId": "c-3", "sentiment": obj{"score": 0.1}}})
 		happy := event("m-2", "message.received", "", obj{"message": obj{"id": "m-2", "contactId": "c-3", "sentiment": obj{"score": 0.9}}})
 		Eventually(func() int {
@@ -96,7 +97,7 @@ var _ = Describe("the seed samples' triggers", func() {
 
 	It("schedules renewal-reminder (time trigger) at the date minus 14 days, reschedules when the date moves and drops it when cleared", func() {
 		ns := createNamespace("renewal")
-		wf := installWorkflow(ns, sample("renewal-reminder"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "renewal-reminder"))
 		berlin, err := time.LoadLocation("Europe/Berlin")
 		Expect(err).NotTo(HaveOccurred())
 		date := time.Now().AddDate(0, 2, 0).In(berlin)

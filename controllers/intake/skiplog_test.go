@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // Every skipped event reaches Options.SkipLog with what the run history
@@ -14,7 +15,7 @@ import (
 var _ = Describe("the skip log", func() {
 	It("receives a skipped event with its workflow, reason, event id, source and subject", func() {
 		ns := createNamespace("skiplog")
-		wf := installWorkflow(ns, sample("vip-routing"))
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"))
 		regular := obj{"conversation": obj{"contactId": "c-ann"}, "contact": obj{"id": "c-ann", "tags": []string{"regular"}}}
 		r := postUntilMatched(ns, event("not-vip-1", "conversation.started", "", regular), wf.Name)
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipConditionsNotMet)), r.Raw)

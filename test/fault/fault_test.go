@@ -26,6 +26,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/faultinject"
+	"github.com/crmflow/crmflow/test/fixture"
 	"github.com/crmflow/crmflow/test/servers"
 	"github.com/crmflow/crmflow/test/testenv"
 )
@@ -56,17 +57,13 @@ func workflow(name, eventType, sinkURL, wait string) *v1alpha1.Workflow {
 			Body: v1alpha1.Template(`{"run":"{{ run.name }}","uid":"{{ run.uid }}","step":"` + step + `"}`),
 		}}
 	}
-	waitFor := func(name, d string) v1alpha1.Step {
-		dur := v1alpha1.Duration(d)
-		return v1alpha1.Step{Name: name, Wait: &v1alpha1.WaitAction{Duration: &dur}}
-	}
 	return &v1alpha1.Workflow{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: v1alpha1.WorkflowSpec{
 			State:   v1alpha1.WorkflowActive,
 			Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{v1alpha1.EventType(eventType)}}},
 			History: v1alpha1.HistoryPolicy{Limit: ptr.To[int32](10000)},
-			Steps:   []v1alpha1.Step{call("first"), waitFor("pause", wait), call("second"), waitFor("pause-again", "1s"), call("third")},
+			Steps:   []v1alpha1.Step{call("first"), fixture.WaitStep("pause", v1alpha1.Duration(wait)), call("second"), fixture.WaitStep("pause-again", "1s"), call("third")},
 		},
 	}
 }
