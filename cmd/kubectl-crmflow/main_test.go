@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the test command")
@@ -39,10 +41,6 @@ func runPlugin(t *testing.T, args ...string) (string, string, int) {
 	return runPluginAt(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), args...)
 }
 
-func samplePath(name string) string {
-	return filepath.Join("..", "..", "config", "samples", "crmflow_v1alpha1_"+name+".yaml")
-}
-
 func eventPath(name string) string { return filepath.Join("testdata", "events", name+".json") }
 
 func TestTestCommandGolden(t *testing.T) {
@@ -50,16 +48,16 @@ func TestTestCommandGolden(t *testing.T) {
 		golden string
 		args   []string
 	}{
-		{"vip-routing", []string{"test", "-f", samplePath("vip-routing"), "--event", eventPath("conversation-started-vip")}},
-		{"lead-follow-up-silent", []string{"test", "-f", samplePath("lead-follow-up"), "--event", eventPath("lead-created-website")}},
-		{"lead-follow-up-replied", []string{"test", "-f", samplePath("lead-follow-up"), "--event", eventPath("lead-created-website"),
+		{"vip-routing", []string{"test", "-f", fixture.SamplePath("vip-routing"), "--event", eventPath("conversation-started-vip")}},
+		{"lead-follow-up-silent", []string{"test", "-f", fixture.SamplePath("lead-follow-up"), "--event", eventPath("lead-created-website")}},
+		{"lead-follow-up-replied", []string{"test", "-f", fixture.SamplePath("lead-follow-up"), "--event", eventPath("lead-created-website"),
 			"--reply", eventPath("message-received-reply")}},
-		{"negative-sentiment", []string{"test", "-f", samplePath("negative-sentiment"), "--event", eventPath("message-received-negative"), "--details"}},
-		{"vip-routing-not-vip", []string{"test", "-f", samplePath("vip-routing"), "--event", eventPath("conversation-started-regular")}},
+		{"negative-sentiment", []string{"test", "-f", fixture.SamplePath("negative-sentiment"), "--event", eventPath("message-received-negative"), "--details"}},
+		{"vip-routing-not-vip", []string{"test", "-f", fixture.SamplePath("vip-routing"), "--event", eventPath("conversation-started-regular")}},
 		// The clock starts at the renewal date - 14d (a Saturday), so the business-hours wait ends the Monday after.
-		{"renewal-reminder", []string{"test", "-f", samplePath("renewal-reminder"), "--event", eventPath("contact-updated-renewal")}},
+		{"renewal-reminder", []string{"test", "-f", fixture.SamplePath("renewal-reminder"), "--event", eventPath("contact-updated-renewal")}},
 		// No --event: the catalogue example of the trigger type.
-		{"vip-routing-catalogue", []string{"test", "-f", samplePath("vip-routing")}},
+		{"vip-routing-catalogue", []string{"test", "-f", fixture.SamplePath("vip-routing")}},
 		// One Workflow picked from a file of several; its delay moves the start.
 		{"second-with-delay", []string{"test", "-f", filepath.Join("testdata", "two-workflows.yaml"), "--workflow", "second", "--event", eventPath("lead-created-website")}},
 	}
@@ -102,14 +100,14 @@ func TestTestCommandRefusesSeveralWorkflowsWithoutAName(t *testing.T) {
 
 func TestTestCommandBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
-		"missing event file":  {"test", "-f", samplePath("vip-routing"), "--event", "testdata/events/nope.json"},
+		"missing event file":  {"test", "-f", fixture.SamplePath("vip-routing"), "--event", "testdata/events/nope.json"},
 		"unknown field":       {"test", "-f", filepath.Join("testdata", "unknown-field.yaml"), "--event", eventPath("lead-created-website")},
-		"event without type":  {"test", "-f", samplePath("vip-routing"), "--event", filepath.Join("testdata", "event-without-type.json")},
+		"event without type":  {"test", "-f", fixture.SamplePath("vip-routing"), "--event", filepath.Join("testdata", "event-without-type.json")},
 		"missing -f":          {"test", "--event", eventPath("lead-created-website")},
-		"--contact with -f":   {"test", "-f", samplePath("vip-routing"), "--contact", "c-42"},
+		"--contact with -f":   {"test", "-f", fixture.SamplePath("vip-routing"), "--contact", "c-42"},
 		"--contact and event": {"test", "--workflow", "vip-routing", "--contact", "c-42", "--event", eventPath("lead-created-website")},
-		"unknown name in -f":  {"test", "-f", samplePath("vip-routing"), "--workflow", "nope"},
-		"bad --now timestamp": {"test", "-f", samplePath("vip-routing"), "--event", eventPath("conversation-started-vip"), "--now", "tomorrow"},
+		"unknown name in -f":  {"test", "-f", fixture.SamplePath("vip-routing"), "--workflow", "nope"},
+		"bad --now timestamp": {"test", "-f", fixture.SamplePath("vip-routing"), "--event", eventPath("conversation-started-vip"), "--now", "tomorrow"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)

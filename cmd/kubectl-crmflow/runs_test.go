@@ -1,7 +1,8 @@
+//go:build !unit
+
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,10 +10,10 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/enrollment"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // TestRunsFindsEveryRunOfAWorkflow creates, against a real API server, the
@@ -33,7 +34,7 @@ func TestRunsFindsEveryRunOfAWorkflow(t *testing.T) {
 
 	// An event workflow with a 60-character name: a run an event enrolled,
 	// and a person's test run, written by hand without labels.
-	long := sampleWorkflow(t, "vip-routing")
+	long := fixture.MustSample(t, "vip-routing")
 	long.Name = "vip-routing-for-the-enterprise-accounts-of-the-emea-sales-or"
 	g.Expect(long.Name).To(HaveLen(60))
 	create(long)
@@ -46,7 +47,7 @@ func TestRunsFindsEveryRunOfAWorkflow(t *testing.T) {
 	})
 
 	// A schedule workflow: the runs of two cron ticks.
-	weekly := sampleWorkflow(t, "weekly-digest")
+	weekly := fixture.MustSample(t, "weekly-digest")
 	create(weekly)
 	tick := time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC)
 	tick1 := enrollment.ForTick(weekly, weekly.Name+"-rev", tick.Add(-7*24*time.Hour))
@@ -55,7 +56,7 @@ func TestRunsFindsEveryRunOfAWorkflow(t *testing.T) {
 	create(tick2)
 
 	// Another workflow whose runs must not show in either list.
-	other := sampleWorkflow(t, "vip-routing")
+	other := fixture.MustSample(t, "vip-routing")
 	create(other)
 	create(enrollment.ForEvent(other, "vip-routing-rev", enrollment.Event{Subject: "c-42", Event: ev}))
 
@@ -75,21 +76,6 @@ func TestRunsFindsEveryRunOfAWorkflow(t *testing.T) {
 	out, errOut, code = runPluginAt(now, "runs", weekly.Name, "--active", "--kubeconfig", kubeconfig)
 	g.Expect(code).To(Equal(0), errOut)
 	g.Expect(rows(out)).To(HaveLen(2), "unfinished runs: %s", out)
-}
-
-// sampleWorkflow reads a seed sample into the namespace "sales".
-func sampleWorkflow(t *testing.T, name string) *v1alpha1.Workflow {
-	t.Helper()
-	raw, err := os.ReadFile(samplePath(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf := &v1alpha1.Workflow{}
-	if err := yaml.UnmarshalStrict(raw, wf); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	wf.Namespace = "sales"
-	return wf
 }
 
 // rows are the lines of a table after its header.
