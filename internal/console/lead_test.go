@@ -4,28 +4,21 @@ package console_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // createSample creates config/samples/crmflow_v1alpha1_<file>.yaml in ns as a Draft.
 func createSample(file, ns string) *v1alpha1.Workflow {
 	GinkgoHelper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "samples", "crmflow_v1alpha1_"+file+".yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	wf := &v1alpha1.Workflow{}
-	Expect(yaml.UnmarshalStrict(raw, wf)).To(Succeed())
-	wf.Namespace = ns
-	wf.Spec.State = v1alpha1.WorkflowDraft
+	wf := fixture.MustSample(GinkgoT(), file, fixture.SetNamespace(ns), fixture.SetState(v1alpha1.WorkflowDraft))
 	Expect(k8sClient.Create(suiteCtx, wf)).To(Succeed())
 	return wf
 }
