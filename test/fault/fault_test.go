@@ -26,6 +26,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/faultinject"
+	"github.com/crmflow/crmflow/runner/cloudevents"
 	"github.com/crmflow/crmflow/test/fixture"
 	"github.com/crmflow/crmflow/test/servers"
 	"github.com/crmflow/crmflow/test/testenv"
@@ -102,17 +103,14 @@ func sendEvents(ctx context.Context, t *testing.T, receiver string, ids []string
 }
 
 func postEvent(receiver, id, typ string) int {
-	req, err := http.NewRequest(http.MethodPost, "http://"+receiver+"/v1/namespaces/"+namespace+"/events", strings.NewReader(`{"n":1}`))
+	h := http.Header{}
+	body := cloudevents.SetBinary(h, fixture.Event(typ, map[string]int{"n": 1}, fixture.SetEventID(id),
+		fixture.SetEventSource("fault-suite"), fixture.SetEventSubject("subject-"+id)))
+	req, err := http.NewRequest(http.MethodPost, "http://"+receiver+"/v1/namespaces/"+namespace+"/events", bytes.NewReader(body))
 	if err != nil {
 		return 0
 	}
-	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("Ce-Specversion", "1.0")
-	h.Set("Ce-Id", id)
-	h.Set("Ce-Source", "fault-suite")
-	h.Set("Ce-Type", typ)
-	h.Set("Ce-Subject", "subject-"+id)
+	req.Header = h
 	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
 		return 0
