@@ -75,6 +75,7 @@ func TestDecodeRefusals(t *testing.T) {
 		{"binary bad json", header("Ce-Specversion", "1.0", "Ce-Id", "1", "Ce-Source", "s", "Ce-Type", "t", "Content-Type", "application/json"), `{nope`, 400, "not valid JSON"},
 		{"batch object", header("Content-Type", cloudevents.BatchJSON), `{}`, 400, "not a JSON array"},
 		{"hops", header("Content-Type", cloudevents.StructuredJSON), `{"specversion":"1.0","id":"1","source":"s","type":"t","crmflowhops":"x"}`, 400, "crmflowhops"},
+		{"batch over the limit", header("Content-Type", cloudevents.BatchJSON), "[" + strings.Repeat("{},", 100) + "{}]", 413, "101 events; the limit is 100"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
