@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
 
 	"sigs.k8s.io/yaml"
 
@@ -51,14 +50,4 @@ func parseEvent(raw []byte) (*v1alpha1.CloudEvent, error) {
 		return nil, err
 	}
 	return &evs[0], nil
-}
-
-// sortedKeys returns m's keys in order, for stable output.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
