@@ -272,7 +272,7 @@ func ParseChain(exts map[string]string, maxHops int32) (v1alpha1.CausalChain, er
 	}
 	if s, ok := exts[v1alpha1.ExtensionHops]; ok {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-		if err != nil || n < 0 || int32(n) > maxHops {
+		if err != nil || n < 0 || n > int64(maxHops) {
 			return chain, errorf(Malformed,
 				"extension %s=%q is not an integer between 0 and %d", v1alpha1.ExtensionHops, s, maxHops)
 		}

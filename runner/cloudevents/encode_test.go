@@ -1,6 +1,7 @@
 package cloudevents
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
@@ -33,7 +34,7 @@ func TestSetBinaryRoundTrip(t *testing.T) {
 	}
 	got := evs[0]
 	if got.ID != in.ID || got.Source != in.Source || got.Type != in.Type || got.Subject != in.Subject ||
-		!got.Time.Equal(&at) || string(got.Data.Raw) != string(in.Data.Raw) ||
+		!got.Time.Equal(&at) || !bytes.Equal(got.Data.Raw, in.Data.Raw) ||
 		got.Extensions[v1alpha1.ExtensionHops] != "2" || got.Extensions[v1alpha1.ExtensionChain] != "ns/a/c-1" {
 		t.Fatalf("round trip changed the event:\n in %+v\nout %+v", in, got)
 	}

@@ -10,12 +10,12 @@ import (
 type Reason string
 
 const (
-	// Malformed: the event or its data breaks the CloudEvents format or a
+	// Malformed is an event or data that breaks the CloudEvents format or a
 	// crmflow rule (missing attribute, bad JSON, a bad extension).
 	Malformed Reason = "Malformed"
-	// TooLarge: a batch, an attribute or the data exceeds its limit.
+	// TooLarge is a batch, an attribute or data over its limit.
 	TooLarge Reason = "TooLarge"
-	// Unsupported: a media type crmflow does not read (not a CloudEvent,
+	// Unsupported is a media type crmflow does not read (not a CloudEvent,
 	// another CloudEvents format, non-JSON data).
 	Unsupported Reason = "Unsupported"
 )

@@ -5,6 +5,7 @@
 package deps
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -76,7 +77,8 @@ func goList(t *testing.T, args ...string) []string {
 	out, err := cmd.Output()
 	if err != nil {
 		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			msg = string(ee.Stderr)
 		}
 		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, msg)
