@@ -1,7 +1,8 @@
-// Package deps checks what crmflow's binaries are built from: no binary —
-// the manager, the kubectl plugin, the local start (hack/dev) or a
-// benchmark program — links a package of test/ or a test framework (gomega,
-// ginkgo). Test helpers and fixtures stay out of what we ship and run.
+// Package deps checks what crmflow's binaries and its unit build are made of.
+// No binary — the manager, the kubectl plugin, the local start (hack/dev) or
+// a benchmark program — links a package of test/ or a test framework
+// (gomega, ginkgo): test helpers and fixtures stay out of what we ship and
+// run. No test file that starts a server is part of the unit build.
 package deps
 
 import (
