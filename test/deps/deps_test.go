@@ -93,7 +93,22 @@ func goList(t *testing.T, args ...string) []string {
 // pass.
 func readSources(t *testing.T) {
 	t.Helper()
-	err := filepath.WalkDir(root(), func(path string, d fs.DirEntry, err error) error {
+	err := walkSources(func(path string) error {
+		if strings.HasSuffix(path, ".go") || filepath.Base(path) == "go.mod" {
+			_, err := os.Stat(path)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read the module's sources: %v", err)
+	}
+}
+
+// walkSources calls fn with every file of the module's source tree: not git's,
+// built tools, npm's tree, the console's build or test data.
+func walkSources(fn func(path string) error) error {
+	return filepath.WalkDir(root(), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -104,14 +119,8 @@ func readSources(t *testing.T) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(path, ".go") || d.Name() == "go.mod" {
-			_, err = os.Stat(path)
-		}
-		return err
+		return fn(path)
 	})
-	if err != nil {
-		t.Fatalf("read the module's sources: %v", err)
-	}
 }
 
 // root is the module root, two levels above this file.

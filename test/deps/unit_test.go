@@ -3,7 +3,6 @@ package deps
 import (
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,17 +30,7 @@ const startsPostgres = "pgserver" + ".Start("
 func TestServerSuitesAreOutOfTheUnitBuild(t *testing.T) {
 	fset := token.NewFileSet()
 	checked := 0
-	err := filepath.WalkDir(root(), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "bin", "node_modules", "web", "testdata", "dist":
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	err := walkSources(func(path string) error {
 		if !strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
