@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history/archiver"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 // TestTTLDue covers when a finished run without status.removeAfter may be deleted.
@@ -23,10 +24,10 @@ func TestTTLDue(t *testing.T) {
 		want time.Time
 		err  string
 	}{
-		{name: "default TTL from completion", run: newRun("r", completedAt(time.Hour)), want: t0.Add(time.Hour + 7*24*time.Hour)},
-		{name: "the revision's TTL", run: newRun("r", completedAt(time.Hour)), spec: ttl("2h"), want: t0.Add(3 * time.Hour)},
-		{name: "no completion time: from creation", run: newRun("r", inPhase(v1alpha1.RunFailed), createdAt(time.Minute)), spec: ttl("1h"), want: t0.Add(61 * time.Minute)},
-		{name: "an unreadable TTL names the field", run: newRun("r", completedAt(0)), spec: ttl("soon"), err: "spec.history.ttlAfterFinished"},
+		{name: "default TTL from completion", run: fixture.Run("r", t0, fixture.SetRunCompleted(t0.Add(time.Hour))), want: t0.Add(time.Hour + 7*24*time.Hour)},
+		{name: "the revision's TTL", run: fixture.Run("r", t0, fixture.SetRunCompleted(t0.Add(time.Hour))), spec: ttl("2h"), want: t0.Add(3 * time.Hour)},
+		{name: "no completion time: from creation", run: fixture.Run("r", t0, fixture.SetRunPhase(v1alpha1.RunFailed), fixture.SetRunCreated(t0.Add(time.Minute))), spec: ttl("1h"), want: t0.Add(61 * time.Minute)},
+		{name: "an unreadable TTL names the field", run: fixture.Run("r", t0, fixture.SetRunCompleted(t0.Add(0))), spec: ttl("soon"), err: "spec.history.ttlAfterFinished"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,7 +67,7 @@ func TestRetentionAndRemoveAfter(t *testing.T) {
 	}
 
 	g := NewWithT(t)
-	run := newRun("r", createdAt(-time.Hour))
+	run := fixture.Run("r", t0, fixture.SetRunCreated(t0.Add(-time.Hour)))
 	done := metav1.NewTime(t0.Add(90 * time.Second))
 	g.Expect(removeAfter(&run, &v1alpha1.WorkflowRunStatus{CompletionTime: &done}, time.Minute)).
 		To(Equal(v1alpha1.RemoveAfterMinute(t0.Add(150*time.Second))), "from the completion time")

@@ -13,6 +13,7 @@ import (
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 func TestEventLimiter(t *testing.T) {
@@ -43,7 +44,7 @@ func TestRecordTransitions(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	rec := events.NewFakeRecorder(10)
 	r := &WorkflowRunReconciler{Recorder: rec, Metrics: m, Clock: clocktesting.NewFakePassiveClock(t0)}
-	run := newRun("r", inPhase(v1alpha1.RunFailed))
+	run := fixture.Run("r", t0, fixture.SetRunPhase(v1alpha1.RunFailed))
 	run.Spec.WorkflowName = "wf"
 	out := runner.Outcome{Transitions: []runner.Transition{
 		{Reason: v1alpha1.ReasonRunning.String(), Message: "started"},

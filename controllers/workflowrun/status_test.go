@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/test/fixture"
 )
 
 func TestCompleteStatus(t *testing.T) {
@@ -20,13 +21,13 @@ func TestCompleteStatus(t *testing.T) {
 		wantRev  string
 		wantGone string
 	}{
-		{name: "an unfinished run gets the revision it was resolved to", run: newRun("r"), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunRunning}, rev: "wf-1", wantRev: "wf-1"},
-		{name: "a run naming its revision keeps the status as is", run: newRun("r", func(r *v1alpha1.WorkflowRun) { r.Spec.WorkflowRevision = "wf-1" }), rev: "wf-1"},
+		{name: "an unfinished run gets the revision it was resolved to", run: fixture.Run("r", t0), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunRunning}, rev: "wf-1", wantRev: "wf-1"},
+		{name: "a run naming its revision keeps the status as is", run: fixture.Run("r", t0, func(r *v1alpha1.WorkflowRun) { r.Spec.WorkflowRevision = "wf-1" }), rev: "wf-1"},
 		{name: "a finished run gets when it may leave etcd",
-			run: newRun("r"), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done},
+			run: fixture.Run("r", t0), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done},
 			wantGone: v1alpha1.RemoveAfterMinute(t0.Add(2 * time.Minute))},
 		{name: "a removeAfter already set is kept",
-			run: newRun("r"), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done, RemoveAfter: "earlier"},
+			run: fixture.Run("r", t0), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done, RemoveAfter: "earlier"},
 			wantGone: "earlier"},
 	}
 	for _, tc := range cases {
