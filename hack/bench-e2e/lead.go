@@ -207,27 +207,17 @@ func (b *bench) leadRep(ctx context.Context, path leadPath, rep int) (requestCou
 		return nil, err
 	}
 	commands0, _ := b.sink.distinct()
-	var next atomic.Int64
 	var notEnrolled atomic.Int64
-	var wg sync.WaitGroup
-	for range leadSenders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || repCtx.Err() != nil {
-					return
-				}
-				res, err := b.send(repCtx, leadEvent("lead-"+contacts[i], contacts[i]))
-				if err != nil || len(res.enrolled) != 1 {
-					notEnrolled.Add(1)
-					fmt.Printf("    lead of %s did not enroll: %v %s\n", contacts[i], err, res.skipped)
-				}
-			}
-		}()
+	if _, err := b.parallel(repCtx, n, leadSenders, func(ctx context.Context, i int) error {
+		res, err := b.send(ctx, leadEvent("lead-"+contacts[i], contacts[i]))
+		if err != nil || len(res.enrolled) != 1 {
+			notEnrolled.Add(1)
+			fmt.Printf("    lead of %s did not enroll: %v %s\n", contacts[i], err, res.skipped)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	if err := b.waitLeadRuns(repCtx, mine); err != nil {
 		return nil, err
 	}
