@@ -9,10 +9,14 @@ K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.7.3
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
+# golangci-lint with the Kube API Linter compiled in (hack/build-golangci-lint.sh).
+GOLANGCI_LINT_VERSION ?= v2.15.0
+KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)-kal-$(lastword $(subst -, ,$(KUBE_API_LINTER_VERSION)))
 KUBEBUILDER_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS
 # Tests that drive Helm find it here.
@@ -55,16 +59,28 @@ fmt: ## Run gofmt.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: lint
-lint: ## gofmt check and go vet.
+lint: $(GOLANGCI_LINT) ## gofmt check, go vet and golangci-lint (.golangci.yml; kube-api-linter on api/).
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify-tidy
+verify-tidy: ## Fail when go.mod or go.sum is not what `go mod tidy` makes.
+	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
+
+.PHONY: verify-chart
+verify-chart: $(HELM) ## Fail when the chart drifted from config/ (CRDs, RBAC, webhooks) or a value is undocumented.
+	go test -count=1 -run '^Test(CRDsMatchConfig|EveryValueDocumented|RBACMatchesMarkers|WebhookPathsMatchMarkers)$$' ./test/chart/
+
+.PHONY: verify
+verify: verify-generated verify-tidy verify-chart lint ## Everything a commit must pass before the tests: generated files, go mod tidy, chart sync, lint.
 
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver, etcd and kubectl for tests into bin/k8s/<version> (cached).
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(LOCALBIN)/k8s
 
 .PHONY: test
-test: control-plane $(HELM) console verify-generated lint ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
+test: control-plane $(HELM) console verify ## Run every test: unit, envtest integration, end to end, bounded fuzzing.
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v '/test/fault$$')
 	go test $(GO_TEST_FLAGS) -v ./test/fault/
 	$(MAKE) fuzz
@@ -132,3 +148,11 @@ helm: $(HELM) ## Build Helm into bin/.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
+
+# Not `go install`: the Kube API Linter is a module plugin, compiled into golangci-lint.
+$(GOLANGCI_LINT):
+	GOLANGCI_LINT_VERSION=$(GOLANGCI_LINT_VERSION) KUBE_API_LINTER_VERSION=$(KUBE_API_LINTER_VERSION) \
+		hack/build-golangci-lint.sh $(GOLANGCI_LINT)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint (with kube-api-linter) into bin/.
