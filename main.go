@@ -22,6 +22,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,31 +67,30 @@ var version = "dev"
 
 // config is everything the flags set.
 type config struct {
-	metricsAddr     string
-	secureMetrics   bool
-	probeAddr       string
-	pprofAddr       string
-	receiverAddr    string
-	consoleAddr     string
-	webhookPort     int
-	webhookCertDir  string
-	enableHTTP2     bool
-	enableWebhooks  bool
-	leaderElect     bool
-	leaderElectID   string
-	leaderElectNS   string
-	crmSinkURL      string
-	maxHops         int
-	maxEventBytes   int64
-	runWorkers      int
-	secretMaxAge    time.Duration
-	maxEventAge     time.Duration
-	maxClockSkew    time.Duration
-	egressAllow     []string
-	sigTolerance    time.Duration
-	history         historysetup.Config
-	zap             zap.Options
-	showHelpAndExit bool
+	metricsAddr    string
+	secureMetrics  bool
+	probeAddr      string
+	pprofAddr      string
+	receiverAddr   string
+	consoleAddr    string
+	webhookPort    int
+	webhookCertDir string
+	enableHTTP2    bool
+	enableWebhooks bool
+	leaderElect    bool
+	leaderElectID  string
+	leaderElectNS  string
+	crmSinkURL     string
+	maxHops        int
+	maxEventBytes  int64
+	runWorkers     int
+	secretMaxAge   time.Duration
+	maxEventAge    time.Duration
+	maxClockSkew   time.Duration
+	egressAllow    []string
+	sigTolerance   time.Duration
+	history        historysetup.Config
+	zap            zap.Options
 }
 
 func parseFlags(args []string) (config, error) {
@@ -216,7 +216,7 @@ func (c config) ownPorts() []int {
 
 func main() {
 	c, err := parseFlags(os.Args[1:])
-	if err == flag.ErrHelp {
+	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
 	if err != nil {

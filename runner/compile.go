@@ -3,6 +3,7 @@ package runner
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -252,7 +253,8 @@ func (e *Engine) compileCondition(p *Program, i int, pr *problems) {
 			raw = c.Value.Raw
 		}
 		s, err := expr.ConditionCEL(c.Field, string(c.Operator), raw)
-		if fe, ok := err.(*expr.FieldError); ok {
+		var fe *expr.FieldError
+		if errors.As(err, &fe) {
 			pr.add(field+"."+fe.Field, "%s", fe.Message)
 			return
 		}

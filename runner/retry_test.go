@@ -81,13 +81,13 @@ func TestFailTwiceThenSucceed(t *testing.T) {
 
 func TestRetryOutcomes(t *testing.T) {
 	cases := []struct {
-		name      string
-		err       error
-		continue_ bool
-		attempts  int32
-		phase     v1alpha1.RunPhase
-		wakeIn    time.Duration
-		message   string
+		name            string
+		err             error
+		continueOnError bool
+		attempts        int32
+		phase           v1alpha1.RunPhase
+		wakeIn          time.Duration
+		message         string
 	}{
 		{"not retryable fails at once", &actions.Error{Retryable: false, StatusCode: 400, Err: errors.New("bad request")}, false, 1,
 			v1alpha1.RunFailed, 0, "failed, not retryable: status 400: bad request"},
@@ -101,7 +101,7 @@ func TestRetryOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			h := newHarness(t, newRun(eventSpec(tagStep("x", func(s *v1alpha1.Step) { s.ContinueOnError = tc.continue_ }), tagStep("after"))))
+			h := newHarness(t, newRun(eventSpec(tagStep("x", func(s *v1alpha1.Step) { s.ContinueOnError = tc.continueOnError }), tagStep("after"))))
 			h.rec.fail = func(r actions.Request, _ int) error {
 				if r.Origin.Step == "x" {
 					return tc.err

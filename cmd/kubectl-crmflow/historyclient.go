@@ -80,7 +80,7 @@ func (c *historyClient) get(ctx context.Context, path string, q url.Values, out 
 	if err != nil {
 		return fmt.Errorf("history API: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return fmt.Errorf("history API: read answer: %w", err)

@@ -117,7 +117,7 @@ func postRaw(ns, method, contentType string, body []byte, headers ...string) rep
 func do(req *http.Request) reply {
 	resp, err := httpc.Do(req)
 	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
 	r := reply{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Raw: string(raw)}

@@ -46,7 +46,7 @@ func (p *apiProxy) serve() {
 		p.mu.Lock()
 		if p.down {
 			p.mu.Unlock()
-			c.Close()
+			_ = c.Close()
 			continue
 		}
 		p.conns[c] = struct{}{}
@@ -72,7 +72,7 @@ func (p *apiProxy) pipe(c net.Conn) {
 }
 
 func (p *apiProxy) forget(c net.Conn) {
-	c.Close()
+	_ = c.Close()
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
@@ -84,7 +84,7 @@ func (p *apiProxy) Down() {
 	defer p.mu.Unlock()
 	p.down = true
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close()
 	}
 }
 
@@ -95,4 +95,4 @@ func (p *apiProxy) Up() {
 	p.down = false
 }
 
-func (p *apiProxy) Close() { p.ln.Close(); p.Down() }
+func (p *apiProxy) Close() { _ = p.ln.Close(); p.Down() }

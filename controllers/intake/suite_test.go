@@ -122,7 +122,7 @@ var _ = BeforeSuite(func() {
 		if err != nil {
 			return 0, err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode, nil
 	}).WithTimeout(60 * time.Second).Should(Equal(http.StatusOK))
 })

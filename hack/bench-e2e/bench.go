@@ -92,7 +92,8 @@ func newBench(ctx context.Context, o options, cp *controlPlane, bin, dir string)
 			return b, err
 		}
 	}
-	return b, b.warmUp(ctx)
+	err = b.warmUp(ctx)
+	return b, err
 }
 
 func (b *bench) close() {
@@ -244,7 +245,10 @@ func (b *bench) warmUp(ctx context.Context) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no warm-up event enrolled in 60s (last: %v %+v)", err, res)
+			if err != nil {
+				return fmt.Errorf("no warm-up event enrolled in 60s (last: %w)", err)
+			}
+			return fmt.Errorf("no warm-up event enrolled in 60s (last: %+v)", res)
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
@@ -263,8 +267,11 @@ func (b *bench) warmUp(ctx context.Context) error {
 	}
 	ev := benchEvent{id: "warm-wait", typ: "bench.wait", subject: "c-warm", data: `{"contact":{"id":"c-warm"}}`}
 	res, err := b.send(ctx, ev)
-	if err != nil || len(res.enrolled) != 1 {
-		return fmt.Errorf("bench-wait warm-up event did not enroll: %v %+v", err, res)
+	if err != nil {
+		return fmt.Errorf("bench-wait warm-up event did not enroll: %w", err)
+	}
+	if len(res.enrolled) != 1 {
+		return fmt.Errorf("bench-wait warm-up event did not enroll: %+v", res)
 	}
 	b.waiting, err = b.waitRun(ctx, res.enrolled[0], func(r *v1alpha1.WorkflowRun) bool {
 		return r.Status.Phase == v1alpha1.RunWaiting && r.Status.WakeAt != nil
@@ -282,7 +289,10 @@ func (b *bench) waitRun(ctx context.Context, name string, done func(*v1alpha1.Wo
 			return &run, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("run %s not as expected after 60s (err %v, phase %q; manager log:\n%s)", name, err, run.Status.Phase, b.mgr.proc.tail(20))
+			if err != nil {
+				return nil, fmt.Errorf("run %s not read after 60s (manager log:\n%s): %w", name, b.mgr.proc.tail(20), err)
+			}
+			return nil, fmt.Errorf("run %s not as expected after 60s (phase %q; manager log:\n%s)", name, run.Status.Phase, b.mgr.proc.tail(20))
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
@@ -325,7 +335,7 @@ func (b *bench) send(ctx context.Context, ev benchEvent) (sendResult, error) {
 		return sendResult{}, err
 	}
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	res := sendResult{status: resp.StatusCode, latency: time.Since(t)}
 	if err != nil {
 		return res, err

@@ -75,11 +75,14 @@ func (m *manager) start(ctx context.Context) error {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if !p.running() {
-			return fmt.Errorf("the manager exited (%v):\n%s", p.err, p.tail(30))
+			if p.err != nil {
+				return fmt.Errorf("the manager exited (%w):\n%s", p.err, p.tail(30))
+			}
+			return fmt.Errorf("the manager exited with status 0:\n%s", p.tail(30))
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.probeAddr+"/readyz", nil)
 		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}

@@ -123,17 +123,4 @@ func (s *sink) check(ids []string) (lost, dupRuns, dupKeys int) {
 	return lost, dupRuns, dupKeys
 }
 
-// totals returns every request, distinct keys, keys seen twice or more, and
-// requests without a key.
-func (s *sink) totals() (requests int64, distinct, dup int, noKey int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range s.keys {
-		if n > 1 {
-			dup++
-		}
-	}
-	return s.requests, len(s.keys), dup, s.noKey
-}
-
 func (s *sink) close() { _ = s.srv.Close() }

@@ -27,7 +27,7 @@ func TestSinkFindsLossAndDuplicates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	effects := func(uid, event string) {
 		post("/notify/vip-support", uid+"/notify-vip-team", `{"text":"VIP Bench `+event+` started a conversation on chat."}`)

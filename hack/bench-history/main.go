@@ -82,7 +82,7 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	fmt.Printf("bench-history: %d reps; archive %d runs in batches of %d; queries over %d runs (%d workflows, %d contacts, 90 days)\n\n",
 		c.reps, c.archiveRuns, c.batch, c.runs, c.workflows, c.subjects)
 	n := 0
@@ -277,7 +277,7 @@ func latency(ctx context.Context, c config, kind string, newDB func() (string, *
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	end := time.Now()
 	rng := rand.New(rand.NewPCG(42, 7))
 	start := time.Now()

@@ -123,7 +123,7 @@ func run(rounds int, d time.Duration, conc, payload int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	bare := startBare()
-	defer bare.Close()
+	defer func() { _ = bare.Close() }()
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func send(c *http.Client, url, typ, id, data string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -211,7 +211,7 @@ func send(c *http.Client, url, typ, id, data string) (int, string) {
 func runTemplate(c client.Client, ns string) (*unstructured.Unstructured, error) {
 	var runs v1alpha1.WorkflowRunList
 	if err := c.List(context.Background(), &runs, client.InNamespace(ns)); err != nil || len(runs.Items) == 0 {
-		return nil, fmt.Errorf("read warm-up run: %v (%d runs)", err, len(runs.Items))
+		return nil, fmt.Errorf("read warm-up run: %w (%d runs)", err, len(runs.Items))
 	}
 	run := runs.Items[0]
 	fresh := &v1alpha1.WorkflowRun{

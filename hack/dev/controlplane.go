@@ -99,7 +99,9 @@ func startControlPlane(ctx context.Context, root, state string, timeout time.Dur
 		case <-ctx.Done():
 			// envtest's Start cannot be cancelled: end its children so it returns at once.
 			killChildren()
-			<-started
+			if err := <-started; err != nil {
+				say("control plane start ended: %v", err)
+			}
 			_ = c.stop()
 			return nil, ctx.Err()
 		}

@@ -39,7 +39,7 @@ func startLocalCRM(sinkAddr, smtpAddr string) (*localCRM, error) {
 	}
 	mailLn, err := net.Listen("tcp", smtpAddr)
 	if err != nil {
-		sinkLn.Close()
+		_ = sinkLn.Close()
 		return nil, fmt.Errorf("listen for the local mailbox on %s: %w", smtpAddr, err)
 	}
 	c := &localCRM{sinkAddr: sinkLn.Addr().String(), mailAddr: mailLn.Addr().String()}

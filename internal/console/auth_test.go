@@ -63,7 +63,7 @@ func (c *apiClient) do(method, path string, body any, withCSRF bool, out any, he
 	}
 	resp, err := c.http.Do(req)
 	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
 	if out != nil {

@@ -91,7 +91,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		}
 		for i := range list.Items {
 			run := &list.Items[i]
-			if (phase != "" && run.Status.Phase != phase && !(phase == v1alpha1.RunPending && run.Status.Phase == "")) ||
+			if (phase != "" && run.Status.Phase != phase && (phase != v1alpha1.RunPending || run.Status.Phase != "")) ||
 				(subject != "" && run.Spec.Subject != subject) {
 				continue
 			}

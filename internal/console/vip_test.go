@@ -167,7 +167,7 @@ func sendEvent(ns, typ, id string, data map[string]any) string {
 	Eventually(func(g Gomega) {
 		resp, err := http.Post(fmt.Sprintf("%s/v1/namespaces/%s/events", receiverURL, ns), "application/cloudevents+json", bytes.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		g.Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
 		var answer struct {
 			Events []struct {

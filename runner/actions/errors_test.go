@@ -81,7 +81,9 @@ func TestNetworkFailuresAreRetryable(t *testing.T) {
 		_, err = newExecutor().Execute(context.Background(), webhookTo("http://"+addr+"/hook?token=SECRET"))
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(actions.IsRetryable(err)).To(BeTrue())
-		g.Expect(err.(*actions.Error).StatusCode).To(BeZero())
+		var ae *actions.Error
+		g.Expect(errors.As(err, &ae)).To(BeTrue())
+		g.Expect(ae.StatusCode).To(BeZero())
 		g.Expect(err.Error()).To(ContainSubstring("connection refused"))
 		g.Expect(err.Error()).NotTo(ContainSubstring("SECRET"))
 	})

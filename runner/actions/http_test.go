@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"testing"
@@ -165,7 +166,8 @@ func TestHTTPCallSuccessCodes(t *testing.T) {
 			var ae *actions.Error
 			g.Expect(err).To(BeAssignableToTypeOf(ae))
 			g.Expect(actions.IsRetryable(err)).To(Equal(tc.retryable))
-			g.Expect(err.(*actions.Error).StatusCode).To(Equal(tc.status))
+			g.Expect(errors.As(err, &ae)).To(BeTrue())
+			g.Expect(ae.StatusCode).To(Equal(tc.status))
 		})
 	}
 }

@@ -71,7 +71,7 @@ func zoned(name string, f func(time.Time) string) func(ref.Val, ref.Val) ref.Val
 		if err != nil {
 			return types.NewErr("%s: %v", name, err)
 		}
-		return types.String(f(ts.(types.Timestamp).Time.In(loc)))
+		return types.String(f(ts.(types.Timestamp).In(loc)))
 	}
 }
 

@@ -8,6 +8,7 @@ package template
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -118,9 +119,10 @@ func closing(s string) int {
 		c := s[i]
 		switch {
 		case quote != 0:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == quote {
+			case quote:
 				quote = 0
 			}
 		case c == '"' || c == '\'':
@@ -166,8 +168,8 @@ func position(src string, off int) (int, int) {
 
 // shift moves CEL positions (relative to code) to positions in the template.
 func shift(src string, start int, code string, err error) Errors {
-	ces, ok := err.(expr.CompileErrors)
-	if !ok {
+	var ces expr.CompileErrors
+	if !errors.As(err, &ces) {
 		l, c := position(src, start)
 		return Errors{{Line: l, Column: c, Message: err.Error()}}
 	}
@@ -219,7 +221,7 @@ func (t *Template) checkJSON() error {
 	}
 	var v any
 	if err := json.Unmarshal([]byte(b.String()), &v); err != nil {
-		return fmt.Errorf("not a valid JSON document: %v", err)
+		return fmt.Errorf("not a valid JSON document: %w", err)
 	}
 	return nil
 }

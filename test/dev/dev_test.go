@@ -56,7 +56,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
 }
 
@@ -69,7 +69,7 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
 			continue
 		}
@@ -114,7 +114,7 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = repoRoot()
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v: %s", pkg, err, b)
+			return nil, fmt.Errorf("go build %s: %w: %s", pkg, err, b)
 		}
 		out[name] = filepath.Join(dir, name)
 	}
@@ -189,7 +189,8 @@ func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStar
 			// Stop it as Ctrl-C would, so its control plane does not outlive a failed test.
 			_ = d.cmd.Process.Signal(syscall.SIGINT)
 			select {
-			case <-d.done:
+			case err := <-d.done:
+				t.Logf("crmflow-dev stopped: %v", err)
 			case <-time.After(time.Minute):
 				_ = d.cmd.Process.Kill()
 			}
@@ -252,7 +253,7 @@ func (d *devStart) send(id, typ, subject, data string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -337,7 +338,7 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 		if err != nil {
 			return err.Error()
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(ContainSubstring(`"name":"vip-routing"`))
@@ -451,7 +452,7 @@ func TestFailedStartsLeaveNothingBehind(t *testing.T) {
 		a := newAddrs(t)
 		busy, err := net.Listen("tcp", a.receiver)
 		g.Expect(err).NotTo(HaveOccurred())
-		defer busy.Close()
+		defer func() { _ = busy.Close() }()
 		state := t.TempDir()
 		d := startDev(t, state, "dev-busy", a)
 		var exit error
@@ -540,7 +541,8 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 		if cmd.ProcessState == nil {
 			_ = syscall.Kill(-pgid, syscall.SIGINT)
 			select {
-			case <-done:
+			case err := <-done:
+				t.Logf("make dev stopped: %v", err)
 			case <-time.After(time.Minute):
 				_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			}

@@ -92,7 +92,7 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = root()
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v: %s", pkg, err, b)
+			return nil, fmt.Errorf("go build %s: %w: %s", pkg, err, b)
 		}
 		out[name] = filepath.Join(dir, name)
 	}

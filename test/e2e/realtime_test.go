@@ -31,7 +31,7 @@ var _ = Describe("Requeue-based waking on the real clock", func() {
 		Eventually(phaseOf(run), "20s", "100ms").Should(Equal(v1alpha1.RunSucceeded))
 		got := getRun(run)(Default)
 		pause := stepOf(got, "pause")
-		Expect(pause.FinishTime.Time).To(BeTemporally(">=", pause.StartTime.Time.Add(3*time.Second)))
+		Expect(pause.FinishTime.Time).To(BeTemporally(">=", pause.StartTime.Add(3*time.Second)))
 		Expect(target.on("/notify/" + ns + "/sales")).To(HaveLen(1))
 		// The wake wrote once and the finish label once; the wait wrote nothing.
 		Expect(writes.of(run.Name)).To(BeNumerically("<=", waitingWrites+2))

@@ -8,14 +8,18 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // kubectl explain reads the CRD's published OpenAPI, so this proves the Go doc
 // comments reach users.
 var _ = Describe("kubectl explain", func() {
 	explain := func(resource string) func() (string, error) {
+		user, err := env.ControlPlane.AddUser(envtest.User{Name: "explain", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubectl, err := user.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
 		return func() (string, error) {
-			kubectl := env.ControlPlane.KubeCtl()
 			out, _, err := kubectl.Run("explain", resource, "--api-version=crmflow.io/v1alpha1")
 			if err != nil {
 				return "", err

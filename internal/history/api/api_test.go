@@ -133,7 +133,7 @@ func get(token, path string) reply {
 	}
 	resp, err := srv.Client().Do(req)
 	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
 	return reply{resp.StatusCode, string(b)}
@@ -253,7 +253,7 @@ var _ = Describe("a failing store", func() {
 		req.Header.Set("Authorization", "Bearer "+aliceToken)
 		resp, err := s.Client().Do(req)
 		Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
 		expectNoSchema(string(b))

@@ -115,7 +115,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -148,7 +148,7 @@ func (s *Server) Resume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -201,7 +201,7 @@ func (s *Server) NewDatabase(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}

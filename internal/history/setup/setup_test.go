@@ -95,7 +95,7 @@ func TestSetupArchivesAndServes(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+tr.Status.Token)
 		resp, err := c.Do(req)
 		g.Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, _ := io.ReadAll(resp.Body)
 		g.Expect(resp.StatusCode).To(Equal(http.StatusOK), string(body))
 		var got history.Run

@@ -145,7 +145,7 @@ func (s *sqlStore) insertRunsEach(ctx context.Context, tx *sql.Tx, chunk []histo
 	if err != nil {
 		return nil, fmt.Errorf("archive: prepare insert: %w", err)
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }()
 	inserted := make(map[string]bool, len(chunk))
 	for i := range chunk {
 		args, err := runArgs(&chunk[i])
@@ -185,7 +185,7 @@ func (s *sqlStore) insertRuns(ctx context.Context, tx *sql.Tx, chunk []history.R
 	if err != nil {
 		return nil, fmt.Errorf("archive: insert runs: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	inserted := make(map[string]bool, len(chunk))
 	for rows.Next() {
 		var uid string
@@ -274,7 +274,7 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 	if err != nil {
 		return fmt.Errorf("archive: prepare daily counts: %w", err)
 	}
-	defer dayPrepared.Close()
+	defer func() { _ = dayPrepared.Close() }()
 	for k, d := range days {
 		if _, err := dayPrepared.ExecContext(ctx, k.ns, k.wf, k.day, d.Enrolled, d.Completed, d.Failed, d.Cancelled, d.GoalReached); err != nil {
 			return fmt.Errorf("archive: update daily counts: %w", err)
@@ -288,7 +288,7 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 	if err != nil {
 		return fmt.Errorf("archive: prepare daily step counts: %w", err)
 	}
-	defer stepPrepared.Close()
+	defer func() { _ = stepPrepared.Close() }()
 	for k, c := range steps {
 		if _, err := stepPrepared.ExecContext(ctx, k.ns, k.wf, k.day, k.step, c.Reached, c.Succeeded, c.Failed, c.Skipped); err != nil {
 			return fmt.Errorf("archive: update daily step counts: %w", err)
@@ -457,7 +457,7 @@ func (s *sqlStore) Skips(ctx context.Context, q history.SkipQuery) ([]history.Sk
 	if err != nil {
 		return nil, fmt.Errorf("query skips: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := []history.Skip{}
 	for rows.Next() {
 		var sk history.Skip
@@ -503,7 +503,7 @@ func (s *sqlStore) Analytics(ctx context.Context, namespace, workflow string, fr
 	if err != nil {
 		return out, fmt.Errorf("query step analytics of %s/%s: %w", namespace, workflow, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	totals := map[string]*history.StepStats{}
 	for rows.Next() {
 		var day int64
@@ -624,7 +624,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error { return s.db.Close() }
 
 func scanRuns(rows *sql.Rows) ([]history.Run, error) {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []history.Run
 	for rows.Next() {
 		var r history.Run
