@@ -397,7 +397,8 @@ func skipLog(store history.Store) func(context.Context, []intake.SkippedEvent) {
 	}
 	return func(ctx context.Context, events []intake.SkippedEvent) {
 		skips := make([]history.Skip, len(events))
-		for i, e := range events {
+		for i := range events {
+			e := &events[i]
 			skips[i] = history.Skip{Namespace: e.Namespace, Workflow: e.Workflow, Reason: e.Reason.String(), EventID: e.EventID,
 				EventSource: e.EventSource, Subject: e.Subject, Message: e.Message, Time: e.Time}
 		}

@@ -126,7 +126,8 @@ func BenchmarkAdvanceTenInstantSteps(b *testing.B) {
 			}
 			source, _ := data["lead"]["source"].(string)
 			var log []v1alpha1.StepStatus
-			for _, s := range spec.Steps {
+			for i := range spec.Steps {
+				s := &spec.Steps[i]
 				key := string(base.UID) + "/" + s.Name
 				req := actions.Request{Kind: actions.KindAddTags, Origin: actions.Origin{Namespace: base.Namespace, Workflow: base.Spec.WorkflowName,
 					Run: base.Name, Step: s.Name, Subject: base.Spec.Subject, IdempotencyKey: key},

@@ -13,7 +13,8 @@ import (
 
 func stepMessages(st v1alpha1.WorkflowRunStatus) map[string]string {
 	out := map[string]string{}
-	for _, s := range st.Steps {
+	for i := range st.Steps {
+		s := &st.Steps[i]
 		out[s.Name] = string(s.Phase) + ": " + s.Message
 	}
 	return out

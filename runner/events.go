@@ -237,7 +237,8 @@ func (a *advance) eventWaitingFor(cs *compiledStep, deadline time.Time) *v1alpha
 // earlier step, that matches the step's types and filter.
 func (a *advance) simulatedEvent(cs *compiledStep) (int, *v1alpha1.CloudEvent, bool) {
 	used := map[int]bool{}
-	for _, ss := range a.st.Steps {
+	for i := range a.st.Steps {
+		ss := &a.st.Steps[i]
 		if n, ok := decodeOutput(ss.Output)["simulatedEvent"].(float64); ok {
 			used[int(n)] = true
 		}

@@ -44,7 +44,8 @@ func (r *recorder) steps() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]string, len(r.reqs))
-	for i, q := range r.reqs {
+	for i := range r.reqs {
+		q := &r.reqs[i]
 		out[i] = q.Origin.Step
 	}
 	return out
@@ -148,7 +149,8 @@ func (h *harness) step(name string) v1alpha1.StepStatus {
 
 func (h *harness) phases() map[string]v1alpha1.StepPhase {
 	out := map[string]v1alpha1.StepPhase{}
-	for _, s := range h.run.Status.Steps {
+	for i := range h.run.Status.Steps {
+		s := &h.run.Status.Steps[i]
 		out[s.Name] = s.Phase
 	}
 	return out

@@ -42,10 +42,12 @@ func (a *advance) runVars() map[string]any {
 // such as !steps["await-reply"].received work on every path.
 func (a *advance) stepsVar() map[string]any {
 	out := make(map[string]any, len(a.spec.Steps))
-	for _, s := range a.spec.Steps {
+	for i := range a.spec.Steps {
+		s := &a.spec.Steps[i]
 		out[s.Name] = map[string]any{"phase": "", "received": false, "timedOut": false, "event": map[string]any{}, "output": map[string]any{}}
 	}
-	for _, ss := range a.st.Steps {
+	for i := range a.st.Steps {
+		ss := &a.st.Steps[i]
 		o := decodeOutput(ss.Output)
 		entry := map[string]any{"phase": string(ss.Phase), "received": false, "timedOut": false, "event": map[string]any{}, "output": o}
 		if b, ok := o["received"].(bool); ok {

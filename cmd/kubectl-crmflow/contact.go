@@ -62,9 +62,10 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 		return fmt.Errorf("list runs in %s: %w", ns, err)
 	}
 	var runs []v1alpha1.WorkflowRun
-	for _, r := range live.Items {
+	for i := range live.Items {
+		r := &live.Items[i]
 		if r.Spec.Subject == subject {
-			runs = append(runs, r)
+			runs = append(runs, *r)
 		}
 	}
 	var skips []history.Skip
@@ -97,7 +98,8 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 	} else {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "WHEN\tAGE\tWORKFLOW\tRUN\tPHASE\tRESULT\tSTEPS")
-		for _, r := range runs {
+		for i := range runs {
+			r := &runs[i]
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CreationTimestamp.UTC().Format(time.RFC3339),
 				humanDuration(now.Sub(r.CreationTimestamp.Time)), r.Spec.WorkflowName, r.Name, orDash(string(r.Status.Phase)),
 				orDash(r.Status.Result.String()), stepSummary(r.Status.Steps))
@@ -116,7 +118,8 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 	fmt.Fprintln(out, "Not enrolled:")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tWORKFLOW\tREASON\tEVENT\tMESSAGE")
-	for _, s := range skips {
+	for i := range skips {
+		s := &skips[i]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Time.UTC().Format(time.RFC3339), s.Workflow, s.Reason, orDash(s.EventID), oneLine(s.Message, 120))
 	}
 	return tw.Flush()
@@ -128,7 +131,8 @@ func stepSummary(steps []v1alpha1.StepStatus) string {
 		return "-"
 	}
 	parts := make([]string, 0, len(steps))
-	for _, s := range steps {
+	for i := range steps {
+		s := &steps[i]
 		parts = append(parts, s.Name+"="+string(s.Phase))
 	}
 	return oneLine(strings.Join(parts, " "), 100)

@@ -72,7 +72,8 @@ func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) 
 		start = st.StartTime.Time
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for i, s := range st.Steps {
+	for i := range st.Steps {
+		s := &st.Steps[i]
 		at := "-"
 		if s.StartTime != nil {
 			at = offset(start, s.StartTime.Time)
@@ -89,7 +90,7 @@ func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) 
 		} else {
 			fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s%s\t%s\n", i+1, at, s.Name, s.Phase, attempts, oneLine(s.Message, 160))
 		}
-		if out := compactOutput(s, o.plan); out != "" && o.outputs {
+		if out := compactOutput(*s, o.plan); out != "" && o.outputs {
 			if o.plan {
 				fmt.Fprintf(tw, "\t\toutput:\t%s\n", out)
 			} else {

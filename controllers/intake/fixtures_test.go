@@ -143,9 +143,10 @@ func runsOf(ns, workflow string) []v1alpha1.WorkflowRun {
 // scheduledRuns lists the runs of workflow in ns that are neither finished nor cancelled.
 func scheduledRuns(ns, workflow string) []v1alpha1.WorkflowRun {
 	var out []v1alpha1.WorkflowRun
-	for _, r := range runsOf(ns, workflow) {
-		if !r.Spec.Cancel && !r.Status.Phase.IsFinished() {
-			out = append(out, r)
+	runs := runsOf(ns, workflow)
+	for i := range runs {
+		if r := &runs[i]; !r.Spec.Cancel && !r.Status.Phase.IsFinished() {
+			out = append(out, *r)
 		}
 	}
 	return out

@@ -130,8 +130,9 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 		skips = append(skips, s...)
 	}
 	// Counted only once the whole request succeeded, so a retried batch is not counted twice.
-	for _, s := range skips {
-		r.skips.record(s)
+	for i := range skips {
+		s := &skips[i]
+		r.skips.record(*s)
 	}
 	if r.opts.SkipLog != nil && len(skips) > 0 {
 		events := make([]SkippedEvent, len(skips))

@@ -61,9 +61,10 @@ func (s *skippedEvents) of(namespace string) []intake.SkippedEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []intake.SkippedEvent
-	for _, e := range s.events {
+	for i := range s.events {
+		e := &s.events[i]
 		if e.Namespace == namespace {
-			out = append(out, e)
+			out = append(out, *e)
 		}
 	}
 	return out

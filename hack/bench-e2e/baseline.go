@@ -199,7 +199,8 @@ func (b *bench) countObjects(ctx context.Context) error {
 		return fmt.Errorf("list leases: %w", err)
 	}
 	inNS, elsewhere := 0, map[string]int{}
-	for _, l := range leases.Items {
+	for i := range leases.Items {
+		l := &leases.Items[i]
 		if l.Namespace == benchNS {
 			inNS++
 		} else {
@@ -216,7 +217,8 @@ func (b *bench) countObjects(ctx context.Context) error {
 		return fmt.Errorf("list runs: %w", err)
 	}
 	byWorkflow := map[string]int{}
-	for _, r := range runs.Items {
+	for i := range runs.Items {
+		r := &runs.Items[i]
 		byWorkflow[r.Labels[v1alpha1.LabelWorkflow]]++
 	}
 	var events corev1.EventList

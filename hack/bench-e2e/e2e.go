@@ -75,7 +75,8 @@ func printMedians(senders int, reps []repResult) float64 {
 	var p50, p99 []time.Duration
 	byKey := map[string][]float64{}
 	var lost, dupRuns, dupKeys int
-	for _, r := range reps {
+	for i := range reps {
+		r := &reps[i]
 		rate, cpu, rss, total = append(rate, r.rate), append(cpu, r.cpuMs), append(rss, float64(r.rssPeak)), append(total, r.writes.total())
 		p50, p99 = append(p50, r.p50), append(p99, r.p99)
 		for k := range r.writes {
@@ -84,7 +85,8 @@ func printMedians(senders int, reps []repResult) float64 {
 		lost, dupRuns, dupKeys = lost+r.lost, dupRuns+r.dupRuns, dupKeys+r.dupKeys
 	}
 	for k := range byKey {
-		for _, r := range reps {
+		for i := range reps {
+			r := &reps[i]
 			byKey[k] = append(byKey[k], r.writes[k])
 		}
 	}

@@ -212,7 +212,8 @@ func advanced(run *v1alpha1.WorkflowRun) bool {
 	if run.Status.Phase.IsFinished() {
 		return true
 	}
-	for _, s := range run.Status.Steps {
+	for i := range run.Status.Steps {
+		s := &run.Status.Steps[i]
 		if s.Name == "nap" {
 			return s.Phase != v1alpha1.StepWaiting && s.Phase != v1alpha1.StepRunning && s.Phase != ""
 		}

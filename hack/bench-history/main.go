@@ -240,7 +240,8 @@ func plainLoop(ctx context.Context, db *sql.DB, kind string, runs []history.Run,
 		}
 		ex = tx
 	}
-	for _, r := range runs {
+	for i := range runs {
+		r := &runs[i]
 		body, err := json.Marshal(struct {
 			Event      json.RawMessage            `json:"event,omitempty"`
 			Conditions []v1alpha1.ConditionResult `json:"conditions,omitempty"`

@@ -48,7 +48,8 @@ func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
 		return kubeError(err, "list namespaces")
 	}
 	names := make([]string, 0, len(list.Items))
-	for _, n := range list.Items {
+	for i := range list.Items {
+		n := &list.Items[i]
 		names = append(names, n.Name)
 	}
 	sort.Strings(names)
@@ -297,7 +298,8 @@ func (s *Server) secrets(w http.ResponseWriter, r *http.Request) error {
 		return kubeError(err, "list secrets")
 	}
 	names := make([]string, 0, len(list.Items))
-	for _, s := range list.Items {
+	for i := range list.Items {
+		s := &list.Items[i]
 		names = append(names, s.Name)
 	}
 	sort.Strings(names)

@@ -118,7 +118,8 @@ func unreachableWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path) []string
 // which falls through.
 func reachableSteps(steps []v1alpha1.Step) []bool {
 	index := make(map[string]int, len(steps))
-	for i, s := range steps {
+	for i := range steps {
+		s := &steps[i]
 		index[s.Name] = i
 	}
 	reached := make([]bool, len(steps))

@@ -168,13 +168,15 @@ func webhookRules(t *testing.T, r rendered) []string {
 		case "MutatingWebhookConfiguration":
 			var c admissionv1.MutatingWebhookConfiguration
 			r.get(t, o.GetKind(), o.GetName(), &c)
-			for _, w := range c.Webhooks {
+			for i := range c.Webhooks {
+				w := &c.Webhooks[i]
 				out = append(out, fmt.Sprintf("mutating %s %s %v %v", w.Name, *w.ClientConfig.Service.Path, w.Rules[0].Operations, w.Rules[0].Resources))
 			}
 		case "ValidatingWebhookConfiguration":
 			var c admissionv1.ValidatingWebhookConfiguration
 			r.get(t, o.GetKind(), o.GetName(), &c)
-			for _, w := range c.Webhooks {
+			for i := range c.Webhooks {
+				w := &c.Webhooks[i]
 				out = append(out, fmt.Sprintf("validating %s %s %v %v", w.Name, *w.ClientConfig.Service.Path, w.Rules[0].Operations, w.Rules[0].Resources))
 			}
 		}

@@ -128,9 +128,10 @@ func phaseOf(run *v1alpha1.WorkflowRun) func() (v1alpha1.RunPhase, error) {
 
 // stepOf returns a step's status from a run's log (zero value when absent).
 func stepOf(run *v1alpha1.WorkflowRun, name string) v1alpha1.StepStatus {
-	for _, s := range run.Status.Steps {
+	for i := range run.Status.Steps {
+		s := &run.Status.Steps[i]
 		if s.Name == name {
-			return s
+			return *s
 		}
 	}
 	return v1alpha1.StepStatus{}
@@ -139,7 +140,8 @@ func stepOf(run *v1alpha1.WorkflowRun, name string) v1alpha1.StepStatus {
 // stepPhases maps each logged step to its phase.
 func stepPhases(run *v1alpha1.WorkflowRun) map[string]v1alpha1.StepPhase {
 	out := map[string]v1alpha1.StepPhase{}
-	for _, s := range run.Status.Steps {
+	for i := range run.Status.Steps {
+		s := &run.Status.Steps[i]
 		out[s.Name] = s.Phase
 	}
 	return out

@@ -32,7 +32,8 @@ func runNames(ns string) func(Gomega) []string {
 		list := &v1alpha1.WorkflowRunList{}
 		g.Expect(k8sClient.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
 		var names []string
-		for _, r := range list.Items {
+		for i := range list.Items {
+			r := &list.Items[i]
 			names = append(names, r.Name)
 		}
 		return names

@@ -271,7 +271,8 @@ func waitFinished(ctx context.Context, t *testing.T, k8s client.Client, m *manag
 		g.Expect(k8s.List(ctx, &runs, client.InNamespace(namespace))).To(Succeed())
 		g.Expect(runs.Items).To(HaveLen(n))
 		unfinished := 0
-		for _, r := range runs.Items {
+		for i := range runs.Items {
+			r := &runs.Items[i]
 			if !r.Status.Phase.IsFinished() {
 				unfinished++
 			}

@@ -47,13 +47,15 @@ func (b *batcher) Start(ctx context.Context) error {
 			}
 		}
 		runs := make([]history.Run, len(batch))
-		for i, p := range batch {
+		for i := range batch {
+			p := &batch[i]
 			runs[i] = p.run
 		}
 		wctx, cancel := context.WithTimeout(ctx, b.timeout)
 		err := b.store.Archive(wctx, runs)
 		cancel()
-		for _, p := range batch {
+		for i := range batch {
+			p := &batch[i]
 			p.done <- err
 		}
 	}

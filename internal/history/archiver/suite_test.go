@@ -167,7 +167,8 @@ func storedUIDs(ctx context.Context, s history.Store) []string {
 	for {
 		page, err := s.ListRuns(ctx, q)
 		Expect(err).NotTo(HaveOccurred())
-		for _, r := range page.Runs {
+		for i := range page.Runs {
+			r := &page.Runs[i]
 			uids = append(uids, r.UID)
 		}
 		if page.Next == "" {

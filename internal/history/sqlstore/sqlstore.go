@@ -247,7 +247,8 @@ func (s *sqlStore) addRollups(ctx context.Context, tx *sql.Tx, runs map[string]*
 		if r.Result == v1alpha1.ReasonGoalReached.String() {
 			d.GoalReached++
 		}
-		for _, st := range r.Steps {
+		for i := range r.Steps {
+			st := &r.Steps[i]
 			sk := stepKey{k, st.Name}
 			c := steps[sk]
 			if c == nil {
@@ -309,12 +310,13 @@ func (s *sqlStore) RecordSkips(ctx context.Context, skips []history.Skip) (int, 
 	}
 	groups := map[minuteKey][]history.Skip{}
 	var order []minuteKey
-	for _, sk := range skips {
+	for i := range skips {
+		sk := &skips[i]
 		k := minuteKey{sk.Namespace, sk.Workflow, millis(sk.Time) / 60000}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], sk)
+		groups[k] = append(groups[k], *sk)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
