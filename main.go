@@ -202,7 +202,7 @@ func envName(flagName string) string {
 
 // ownPorts are the manager's listening ports, which HTTP actions may not
 // reach on this host.
-func (c config) ownPorts() []int {
+func (c *config) ownPorts() []int {
 	ports := []int{c.webhookPort}
 	for _, addr := range []string{c.metricsAddr, c.probeAddr, c.receiverAddr} {
 		if _, p, err := net.SplitHostPort(addr); err == nil {
@@ -224,13 +224,13 @@ func main() {
 		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&c.zap)))
-	if err := run(ctrl.SetupSignalHandler(), c); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), &c); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c *config) error {
 	log := ctrl.Log.WithName("setup")
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -25,7 +25,7 @@ func TestTemplateConsole(t *testing.T) {
 	on.get(t, "Deployment", "crmflow", &dep)
 	c := dep.Spec.Template.Spec.Containers[0]
 	g.Expect(c.Args).To(ContainElement("--console-bind-address=:9191"))
-	g.Expect(containerPort(c, "console")).To(Equal(int32(9191)))
+	g.Expect(containerPort(&c, "console")).To(Equal(int32(9191)))
 	var svc corev1.Service
 	on.get(t, "Service", "crmflow-console", &svc)
 	g.Expect(svc.Spec.Ports).To(HaveLen(1))

@@ -200,7 +200,7 @@ func TestTemplateDefaults(t *testing.T) {
 	g.Expect(sc.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
-	g.Expect(containerPort(c, c.LivenessProbe.HTTPGet.Port.StrVal)).To(Equal(int32(8081)))
+	g.Expect(containerPort(&c, c.LivenessProbe.HTTPGet.Port.StrVal)).To(Equal(int32(8081)))
 	g.Expect(c.Resources.Requests.Cpu().String()).To(Equal("100m"))
 	g.Expect(c.Resources.Limits.Memory().String()).To(Equal("512Mi"))
 	g.Expect(c.Args).To(ContainElements(
@@ -218,11 +218,11 @@ func TestTemplateDefaults(t *testing.T) {
 	r.get(t, "Service", "crmflow-receiver", &receiver)
 	g.Expect(receiver.Spec.Ports).To(HaveLen(1))
 	g.Expect(receiver.Spec.Ports[0].Port).To(Equal(int32(8080)))
-	g.Expect(containerPort(c, receiver.Spec.Ports[0].TargetPort.StrVal)).To(Equal(int32(8080)))
+	g.Expect(containerPort(&c, receiver.Spec.Ports[0].TargetPort.StrVal)).To(Equal(int32(8080)))
 	g.Expect(receiver.Spec.Selector).To(Equal(dep.Spec.Selector.MatchLabels))
 	r.get(t, "Service", "crmflow-webhook", &webhookSvc)
 	g.Expect(webhookSvc.Spec.Ports[0].Port).To(Equal(int32(443)))
-	g.Expect(containerPort(c, webhookSvc.Spec.Ports[0].TargetPort.StrVal)).To(Equal(int32(9443)))
+	g.Expect(containerPort(&c, webhookSvc.Spec.Ports[0].TargetPort.StrVal)).To(Equal(int32(9443)))
 
 	// The self-signed CA in the Secret is the caBundle of every webhook.
 	var secret corev1.Secret
@@ -384,7 +384,7 @@ func (r rendered) find(kind string) *unstructured.Unstructured {
 }
 
 // containerPort resolves a named port of c.
-func containerPort(c corev1.Container, name string) int32 {
+func containerPort(c *corev1.Container, name string) int32 {
 	for _, p := range c.Ports {
 		if p.Name == name {
 			return p.ContainerPort

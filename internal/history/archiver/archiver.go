@@ -97,7 +97,8 @@ func (a *Archiver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	// Dry runs sent nothing and enrolled no one: they are removed, not archived.
 	if !run.Spec.DryRun {
-		if err := a.batch.write(ctx, history.RecordFromRun(&run)); err != nil {
+		rec := history.RecordFromRun(&run)
+		if err := a.batch.write(ctx, &rec); err != nil {
 			a.storeFailed(ctx, &run, err)
 			return ctrl.Result{}, err
 		}

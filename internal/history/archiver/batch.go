@@ -65,8 +65,8 @@ func (b *batcher) Start(ctx context.Context) error {
 func (b *batcher) NeedLeaderElection() bool { return true }
 
 // write hands run to the current batch and waits for it to be committed.
-func (b *batcher) write(ctx context.Context, run history.Run) error {
-	p := pendingWrite{run: run, done: make(chan error, 1)}
+func (b *batcher) write(ctx context.Context, run *history.Run) error {
+	p := pendingWrite{run: *run, done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(ctx, 2*b.timeout)
 	defer cancel()
 	select {
