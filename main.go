@@ -305,7 +305,7 @@ func run(ctx context.Context, c *config) error {
 		dedup = store
 		defer func() { _ = store.Close() }()
 	}
-	if err := (&workflow.WorkflowReconciler{
+	if err := (&workflow.Reconciler{
 		Client: mgr.GetClient(),
 		Clock:  realClock,
 		Compile: func(spec *v1alpha1.WorkflowSpec) error {
@@ -320,7 +320,7 @@ func run(ctx context.Context, c *config) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Workflow controller: %w", err)
 	}
-	if err := (&workflowrun.WorkflowRunReconciler{
+	if err := (&workflowrun.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Clock:     realClock,

@@ -21,7 +21,7 @@ import (
 // of active runs, from the informer's events (rebuilt from the initial list
 // after a restart), and what happened since the counts were last written
 // (runs that finished, enrollments the run controller refused). The
-// WorkflowReconciler adds those to the status's running totals at most once
+// workflow.Reconciler adds those to the status's running totals at most once
 // per FlushInterval per workflow and then commits them. Test runs (dryRun)
 // are never counted. A crash loses at most one interval of finished counts;
 // the run history store keeps the exact figures.

@@ -46,7 +46,7 @@ func (s conflictSink) Error(err error, msg string, kv ...any) {
 		s.LogSink.Error(err, msg, kv...)
 		return
 	}
-	if s.LogSink.Enabled(1) {
+	if s.Enabled(1) {
 		s.LogSink.Info(1, msg, append(kv, "error", err.Error())...)
 	}
 }

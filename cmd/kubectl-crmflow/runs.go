@@ -79,9 +79,9 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyCl
 	items := runs.Items
 	if active {
 		items = items[:0]
-		for _, r := range runs.Items {
-			if !r.Status.Phase.IsFinished() {
-				items = append(items, r)
+		for i := range runs.Items {
+			if r := &runs.Items[i]; !r.Status.Phase.IsFinished() {
+				items = append(items, *r)
 			}
 		}
 	}
@@ -105,7 +105,8 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyCl
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSUBJECT\tPHASE\tSTEP\tRESULT\tDRY RUN\tAGE")
-	for _, r := range items {
+	for i := range items {
+		r := &items[i]
 		phase := string(r.Status.Phase)
 		if phase == "" {
 			phase = "Pending"

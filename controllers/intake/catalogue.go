@@ -73,7 +73,7 @@ func (c *catalogue) upsert(obj any) {
 	case wf.Spec.Trigger.DateField != nil:
 		eventTypes, dateField = wf.Spec.Trigger.DateField.Types, true
 	}
-	if len(eventTypes) == 0 { // schedule triggers are the WorkflowReconciler's
+	if len(eventTypes) == 0 { // schedule triggers are the workflow.Reconciler's
 		c.remove(key)
 		return
 	}

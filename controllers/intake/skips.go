@@ -24,7 +24,7 @@ import (
 // status.skippedEvents and status.lastTriggeredTime every flush interval,
 // with one merge patch per workflow that touches only those two fields and
 // carries the resourceVersion read (conflict → read again, merge again), so
-// the WorkflowReconciler's fields are never erased. A burst of 1000 skips
+// the workflow.Reconciler's fields are never erased. A burst of 1000 skips
 // costs one write. Counters not yet flushed are lost if the process dies:
 // they are observability, never an acknowledged event.
 //

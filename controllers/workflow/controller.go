@@ -28,7 +28,7 @@ import (
 // and Stalled conditions' message verbatim.
 type CompileFunc func(spec *v1alpha1.WorkflowSpec) error
 
-// WorkflowReconciler keeps a Workflow's status: Ready (the spec compiled),
+// Reconciler keeps a Workflow's status: Ready (the spec compiled),
 // the current revision of its spec, run counts (kept incrementally by
 // RunCounters, written at most once per flush interval), the schedule's
 // ticks; it creates the runs of a schedule trigger, keeps the revisions runs
@@ -38,7 +38,7 @@ type CompileFunc func(spec *v1alpha1.WorkflowSpec) error
 // It shares the status with intake, which owns skippedEvents (except the
 // schedule's reasons) and lastTriggeredTime, so it writes with a merge patch
 // carrying only the fields it changed and the resourceVersion it read.
-type WorkflowReconciler struct {
+type Reconciler struct {
 	client.Client
 	// Clock is the only source of "now".
 	Clock clock.PassiveClock
@@ -69,7 +69,7 @@ type WorkflowReconciler struct {
 // prunes its history, acts on due cron ticks, and writes what changed in
 // one status patch, deferred until every phase ran. Its work does not grow
 // with the number of runs stored.
-func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	wf := &v1alpha1.Workflow{}
 	if err := r.Get(ctx, req.NamespacedName, wf); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -118,7 +118,7 @@ type scope struct {
 
 // reconcileSpec compiles the spec into the Ready and Stalled conditions (an
 // Event when it newly fails) and records the revision of a valid spec.
-func (r *WorkflowReconciler) reconcileSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileSpec(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.compileErr = r.compile(s.wf)
 	setReadyCondition(s.wf, s.compileErr)
 	if s.compileErr != nil {
@@ -136,7 +136,7 @@ func (r *WorkflowReconciler) reconcileSpec(ctx context.Context, s *scope) (ctrl.
 }
 
 // reconcileCounts adds the run counts not yet written to the status.
-func (r *WorkflowReconciler) reconcileCounts(_ context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileCounts(_ context.Context, s *scope) (ctrl.Result, error) {
 	s.delta = r.Counters.Pending(s.key)
 	applyDelta(s.wf, s.delta)
 	return ctrl.Result{}, nil
@@ -144,7 +144,7 @@ func (r *WorkflowReconciler) reconcileCounts(_ context.Context, s *scope) (ctrl.
 
 // reconcileTrigger acts on the schedule of a valid spec and marks the
 // generation observed; an invalid spec is not observed and schedules nothing.
-func (r *WorkflowReconciler) reconcileTrigger(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileTrigger(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.compileErr != nil || s.wf.Spec.Trigger.Schedule == nil {
 		s.wf.Status.NextScheduleTime = nil
 	}
@@ -164,7 +164,7 @@ func (r *WorkflowReconciler) reconcileTrigger(ctx context.Context, s *scope) (ct
 // read, and LogConstructor keeps it out of the error log. Counts not written
 // stay pending, and runs created by this pass are named after their tick, so
 // the retry re-creates nothing.
-func (r *WorkflowReconciler) writeStatus(ctx context.Context, s *scope) error {
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
 	if err := r.patchStatus(ctx, s.base, s.wf); err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (r *WorkflowReconciler) writeStatus(ctx context.Context, s *scope) error {
 }
 
 // requeueAfter is the RequeueAfter of a wait of d on Clock.
-func (r *WorkflowReconciler) requeueAfter(d time.Duration) time.Duration {
+func (r *Reconciler) requeueAfter(d time.Duration) time.Duration {
 	return controllers.RequeueAfter(r.Requeue, d)
 }
 
@@ -194,7 +194,7 @@ func applyDelta(wf *v1alpha1.Workflow, d controllers.RunDelta) {
 
 // compile checks the spec with the engine and, for a schedule trigger, the
 // cron expression and time zone, so Ready tells every spec problem.
-func (r *WorkflowReconciler) compile(wf *v1alpha1.Workflow) error {
+func (r *Reconciler) compile(wf *v1alpha1.Workflow) error {
 	if r.Compile != nil {
 		if err := r.Compile(&wf.Spec); err != nil {
 			return err
@@ -212,7 +212,7 @@ func (r *WorkflowReconciler) compile(wf *v1alpha1.Workflow) error {
 // with the resourceVersion read as a precondition: a conflict (intake wrote
 // meanwhile) fails the pass, which is retried from a fresh read. Nothing
 // changed, nothing written.
-func (r *WorkflowReconciler) patchStatus(ctx context.Context, base, wf *v1alpha1.Workflow) error {
+func (r *Reconciler) patchStatus(ctx context.Context, base, wf *v1alpha1.Workflow) error {
 	if equality.Semantic.DeepEqual(base.Status, wf.Status) {
 		return nil
 	}
@@ -222,7 +222,7 @@ func (r *WorkflowReconciler) patchStatus(ctx context.Context, base, wf *v1alpha1
 	return nil
 }
 
-func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason v1alpha1.ConditionReason, message string) {
+func (r *Reconciler) event(wf *v1alpha1.Workflow, warning bool, reason v1alpha1.ConditionReason, message string) {
 	if r.Recorder == nil {
 		return
 	}
@@ -236,7 +236,7 @@ func (r *WorkflowReconciler) event(wf *v1alpha1.Workflow, warning bool, reason v
 // SetupWithManager watches Workflows and their runs: a run created,
 // finished or deleted updates its workflow's counts and asks for one status
 // write per flush interval.
-func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Revisions == nil || r.Counters == nil {
 		return errors.New("workflow controller: Revisions and Counters are required (controllers.NewShared)")
 	}

@@ -1,4 +1,4 @@
-// Package workflow holds the WorkflowReconciler: it compiles a Workflow into
+// Package workflow holds the Reconciler: it compiles a Workflow into
 // its Ready and Stalled conditions, records the revision of a valid spec and
 // prunes unused ones, adds the run counts RunCounters gathered, deletes
 // finished runs beyond the history limit when no archiver removes them, and

@@ -24,7 +24,7 @@ const revisionHistoryLimit = 10
 // oldest first, when no archiver removes them. It reads the cache index of
 // finished runs, which holds at most the limit plus what finished since the
 // last pass.
-func (r *WorkflowReconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Workflow) error {
+func (r *Reconciler) pruneHistory(ctx context.Context, wf *v1alpha1.Workflow) error {
 	if r.FinishedRunsArchived {
 		return nil
 	}
@@ -77,7 +77,7 @@ func beyondHistoryLimit(runs []v1alpha1.WorkflowRun, limit int) []*v1alpha1.Work
 
 // pruneRevisions deletes revisions of wf that are neither current, nor
 // executed by an unfinished run, nor among the newest revisionHistoryLimit.
-func (r *WorkflowReconciler) pruneRevisions(ctx context.Context, wf *v1alpha1.Workflow) error {
+func (r *Reconciler) pruneRevisions(ctx context.Context, wf *v1alpha1.Workflow) error {
 	var revs appsv1.ControllerRevisionList
 	if err := r.List(ctx, &revs, client.InNamespace(wf.Namespace),
 		client.MatchingLabels{revision.LabelRevisionOf: v1alpha1.WorkflowLabelValue(wf.Name)}); err != nil {
@@ -103,7 +103,7 @@ func (r *WorkflowReconciler) pruneRevisions(ctx context.Context, wf *v1alpha1.Wo
 	sort.Slice(unused, func(i, j int) bool { return unused[i].Revision > unused[j].Revision })
 	for _, rev := range unused[revisionHistoryLimit:] {
 		uid := rev.UID
-		if err := r.Delete(ctx, rev, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		if err := r.Delete(ctx, rev, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete unused revision %s: %w", klog.KObj(rev), err)
 		}
 	}

@@ -40,7 +40,7 @@ func parseSchedule(s *v1alpha1.ScheduleTrigger) (*schedule.Schedule, error) {
 // for that reason. The run is created before lastScheduleTime moves, and its
 // name derives from the tick, so a crash in between, or a stale cache,
 // re-creates nothing: the second Create meets AlreadyExists.
-func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, now time.Time) (ctrl.Result, error) {
 	trig := wf.Spec.Trigger.Schedule
 	sched, err := parseSchedule(trig)
 	if err != nil {
@@ -93,7 +93,7 @@ func missedMessage(plan schedule.Plan, trig *v1alpha1.ScheduleTrigger) string {
 // the subject's runs in the cache: a refusal (Forbid with a run active:
 // ActiveRun) is counted as a skip; Replace cancels the active runs first.
 // The run controller applies the policy again at the run's first pass.
-func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow, tick, now time.Time) error {
+func (r *Reconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow, tick, now time.Time) error {
 	rev, err := revision.Name(wf)
 	if err != nil {
 		return err
@@ -114,7 +114,7 @@ func (r *WorkflowReconciler) runTick(ctx context.Context, wf *v1alpha1.Workflow,
 	case runner.Replace:
 		for _, name := range a.Replace {
 			o := &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: name}}
-			if err := r.Patch(ctx, o, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); client.IgnoreNotFound(err) != nil {
+			if err := r.Patch(ctx, o, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("cancel run %s replaced by tick %s: %w", klog.KObj(o), tick.Format(time.RFC3339), err)
 			}
 		}

@@ -39,7 +39,7 @@ type admitResult struct {
 // It costs no write unless it skips (then the skip is the run's one status
 // write), replaces (a cancel patch per replaced run), or the workflow
 // enrolls a subject only once (one marker Lease per subject, kept for good).
-func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (admitResult, error) {
+func (r *Reconciler) admit(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (admitResult, error) {
 	if run.Status.Phase != "" || run.Spec.DryRun || run.Spec.Cancel || run.Spec.Workflow != nil {
 		return admitResult{}, nil
 	}
@@ -86,7 +86,7 @@ func (r *WorkflowRunReconciler) admit(ctx context.Context, run *v1alpha1.Workflo
 
 // archivedDuplicate asks the run history store whether the run's event
 // already enrolled this workflow in a run that has left etcd.
-func (r *WorkflowRunReconciler) archivedDuplicate(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
+func (r *Reconciler) archivedDuplicate(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
 	ev := run.Spec.Event
 	if r.Dedup == nil || ev == nil || ev.ID == "" {
 		return "", nil
@@ -104,7 +104,7 @@ func (r *WorkflowRunReconciler) archivedDuplicate(ctx context.Context, run *v1al
 // skipRun ends a run that the enrollment policy refused: Cancelled, reason
 // NotAdmitted, with the skip reason and why in its message; the skip is
 // counted on the Workflow and told in a (rate-limited) Kubernetes Event.
-func (r *WorkflowRunReconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.SkipReason, msg string) admitResult {
+func (r *Reconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.SkipReason, msg string) admitResult {
 	out := failedOutcome(run, now, v1alpha1.ReasonNotAdmitted, fmt.Sprintf("%s: %s", reason, msg))
 	out.Status.Phase = v1alpha1.RunCancelled
 	meta.SetStatusCondition(&out.Status.Conditions, metav1.Condition{Type: v1alpha1.RunEnrolledCondition, Status: metav1.ConditionFalse,
@@ -145,11 +145,11 @@ func ceilSecond(t time.Time) time.Time {
 
 // cancelRun asks a run to stop (spec.cancel); its own pass ends it. A run
 // already gone is fine.
-func (r *WorkflowRunReconciler) cancelRun(ctx context.Context, namespace, name string) error {
+func (r *Reconciler) cancelRun(ctx context.Context, namespace, name string) error {
 	o := &v1alpha1.WorkflowRun{}
 	o.Namespace, o.Name = namespace, name
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))
-	if err := r.Patch(ctx, o, patch); client.IgnoreNotFound(err) != nil {
+	if err := r.Patch(ctx, o, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("cancel replaced run %s/%s: %w", namespace, name, err)
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("replaced run", "replaced", name)
@@ -161,7 +161,7 @@ func (r *WorkflowRunReconciler) cancelRun(ctx context.Context, namespace, name s
 // the Workflow; it returns the run that holds it. The Lease outlives the
 // run (that is its purpose), so such a workflow keeps one small object per
 // subject ever enrolled; it goes with the Workflow.
-func (r *WorkflowRunReconciler) enrollOnce(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
+func (r *Reconciler) enrollOnce(ctx context.Context, run *v1alpha1.WorkflowRun) (string, error) {
 	lease := &coordinationv1.Lease{}
 	lease.Namespace = run.Namespace
 	lease.Name = EnrolledOnceName(run.Spec.WorkflowName, run.Spec.Subject)

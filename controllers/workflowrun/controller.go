@@ -39,7 +39,7 @@ type EventDeduper interface {
 	HasEvent(ctx context.Context, namespace, workflow, source, id string) (bool, error)
 }
 
-// WorkflowRunReconciler drives a WorkflowRun through its steps with the
+// Reconciler drives a WorkflowRun through its steps with the
 // engine. It is the only writer of a run's status. Everything about a run's
 // progress lives in that status: a wait is a wakeAt there plus a
 // RequeueAfter here, so a restarted manager resumes every run from what it
@@ -48,7 +48,7 @@ type EventDeduper interface {
 // An instant run costs one status write: admission (the enrollment policy),
 // the conditions and every step are decided and performed in the first pass
 // and written together.
-type WorkflowRunReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads a run live when the cache may be older than our own
 	// last write, and confirms a conflict.
@@ -103,7 +103,7 @@ type WorkflowRunReconciler struct {
 // workflow's enrollment policy, and the engine advances it. The outcome is
 // written once, deferred, and only when it changed the status; a finished
 // run only waits for its TTL.
-func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	run, err := r.readRun(ctx, req.NamespacedName)
 	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -147,26 +147,27 @@ type scope struct {
 }
 
 // decide records the pass's outcome; later phases do nothing.
-func (s *scope) decide(out runner.Outcome) {
-	s.out, s.done = &out, true
+func (s *scope) decide(out *runner.Outcome) {
+	s.out, s.done = out, true
 }
 
 // reconcileRevision fails a run whose workflow revision is gone; any other
 // error reading it is retried.
-func (r *WorkflowRunReconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result, error) {
 	switch {
 	case s.specErr == nil:
 		return ctrl.Result{}, nil
 	case !apierrors.IsNotFound(s.specErr):
 		return ctrl.Result{}, s.specErr
 	}
-	s.decide(failedOutcome(s.run, s.now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+s.specErr.Error()))
+	failed := failedOutcome(s.run, s.now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+s.specErr.Error())
+	s.decide(&failed)
 	return ctrl.Result{}, nil
 }
 
 // reconcileAdmission applies the enrollment policy to a new run: it waits
 // for an older run of its subject, or ends as not admitted.
-func (r *WorkflowRunReconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.done {
 		return ctrl.Result{}, nil
 	}
@@ -178,14 +179,14 @@ func (r *WorkflowRunReconciler) reconcileAdmission(ctx context.Context, s *scope
 		s.done = true // an older run of the subject goes first; nothing to write
 		return ctrl.Result{RequeueAfter: admissionRetry}, nil
 	case adm.skip != nil:
-		s.decide(*adm.skip)
+		s.decide(adm.skip)
 	}
 	return ctrl.Result{}, nil
 }
 
 // reconcileSteps advances the run with the engine as far as it goes
 // without waiting, performing its actions.
-func (r *WorkflowRunReconciler) reconcileSteps(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileSteps(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.done {
 		return ctrl.Result{}, nil
 	}
@@ -198,14 +199,14 @@ func (r *WorkflowRunReconciler) reconcileSteps(ctx context.Context, s *scope) (c
 		return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(s.run), err)
 	}
 	r.recordActions(out.Actions)
-	s.decide(out)
+	s.decide(&out)
 	return ctrl.Result{}, nil
 }
 
 // writeOutcome is the pass's one status write. A waiting run whose wake has
 // not come is left exactly as it was: no write. Events and metrics of the
 // transitions follow only a write that succeeded.
-func (r *WorkflowRunReconciler) writeOutcome(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) writeOutcome(ctx context.Context, s *scope) (ctrl.Result, error) {
 	out := s.out
 	completeStatus(s.run, &out.Status, s.rev, r.retention(s.spec))
 	if equality.Semantic.DeepEqual(s.run.Status, out.Status) {
@@ -221,7 +222,7 @@ func (r *WorkflowRunReconciler) writeOutcome(ctx context.Context, s *scope) (ctr
 		// recorded, so an attempt may repeat, with the same idempotency key.
 		return ctrl.Result{}, err
 	}
-	r.recordTransitions(written, s.run.Status.Phase, *out)
+	r.recordTransitions(written, s.run.Status.Phase, out)
 	if written.Status.Phase.IsFinished() {
 		return r.reconcileFinished(ctx, written, s.spec, s.now)
 	}
@@ -234,7 +235,7 @@ const admissionRetry = 200 * time.Millisecond
 // specOf resolves the workflow spec a run executes: its inline spec, the
 // revision it references, or (a test run naming neither) the Workflow's
 // current revision. It also returns the revision it resolved.
-func (r *WorkflowRunReconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1alpha1.WorkflowSpec, string, error) {
+func (r *Reconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1alpha1.WorkflowSpec, string, error) {
 	if run.Spec.Workflow != nil {
 		return run.Spec.Workflow, "", nil
 	}
@@ -258,7 +259,7 @@ func (r *WorkflowRunReconciler) specOf(ctx context.Context, run *v1alpha1.Workfl
 
 // workflowPaused reports whether the run's Workflow is Paused. A run whose
 // Workflow is gone is not held: it is being garbage-collected with its owner.
-func (r *WorkflowRunReconciler) workflowPaused(ctx context.Context, run *v1alpha1.WorkflowRun) (bool, error) {
+func (r *Reconciler) workflowPaused(ctx context.Context, run *v1alpha1.WorkflowRun) (bool, error) {
 	wf := &v1alpha1.Workflow{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowName}, wf)
 	if apierrors.IsNotFound(err) {
@@ -272,7 +273,7 @@ func (r *WorkflowRunReconciler) workflowPaused(ctx context.Context, run *v1alpha
 
 // requeue turns the engine's wake time into a RequeueAfter: a wake already
 // due fires at once; no wake waits for watch events only.
-func (r *WorkflowRunReconciler) requeue(wakeAt *time.Time, now time.Time) ctrl.Result {
+func (r *Reconciler) requeue(wakeAt *time.Time, now time.Time) ctrl.Result {
 	if wakeAt == nil {
 		return r.after(0)
 	}
@@ -284,13 +285,13 @@ func (r *WorkflowRunReconciler) requeue(wakeAt *time.Time, now time.Time) ctrl.R
 }
 
 // after is the result of a wait of d on Clock, through the Requeue policy.
-func (r *WorkflowRunReconciler) after(d time.Duration) ctrl.Result {
+func (r *Reconciler) after(d time.Duration) ctrl.Result {
 	return ctrl.Result{RequeueAfter: controllers.RequeueAfter(r.Requeue, d)}
 }
 
 // SetupWithManager watches runs, and the Workflows whose state changes so
 // that runs held by a pause continue on resume.
-func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Revisions == nil {
 		return errors.New("workflowrun controller: Revisions is required (controllers.NewShared)")
 	}
@@ -306,7 +307,7 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // activeRunsOf lists, from the cache index of unfinished runs, the runs of a workflow.
-func (r *WorkflowRunReconciler) activeRunsOf(ctx context.Context, o client.Object) []reconcile.Request {
+func (r *Reconciler) activeRunsOf(ctx context.Context, o client.Object) []reconcile.Request {
 	runs := &v1alpha1.WorkflowRunList{}
 	if err := r.List(ctx, runs, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.ActiveRunByWorkflow: o.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list runs of workflow", "workflow", klog.KObj(o))

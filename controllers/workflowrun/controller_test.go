@@ -36,7 +36,7 @@ func TestRequeue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &WorkflowRunReconciler{}
+			r := &Reconciler{}
 			if tc.max > 0 {
 				r.Requeue = tc.max
 			}

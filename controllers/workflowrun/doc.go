@@ -1,4 +1,4 @@
-// Package workflowrun holds the WorkflowRunReconciler, which drives one
+// Package workflowrun holds the Reconciler, which drives one
 // enrollment through its steps with the engine and waits by requeueing for
 // the wakeAt it stored in status, and the RunCleaner, which removes finished
 // runs from etcd a minute at a time.

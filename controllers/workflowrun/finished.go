@@ -17,7 +17,7 @@ import (
 // retention is how long a run of spec stays in etcd once finished: the
 // archive grace when an archiver keeps finished runs, else the workflow's
 // history.ttlAfterFinished (an unreadable one: the API's default).
-func (r *WorkflowRunReconciler) retention(spec *v1alpha1.WorkflowSpec) time.Duration {
+func (r *Reconciler) retention(spec *v1alpha1.WorkflowSpec) time.Duration {
 	switch {
 	case r.FinishedRunsArchived && r.ArchiveGrace > 0:
 		return r.ArchiveGrace
@@ -59,7 +59,7 @@ func removeAfter(run *v1alpha1.WorkflowRun, st *v1alpha1.WorkflowRunStatus, keep
 // passed and requeues for that moment until then. A run that carries
 // status.removeAfter is left to the RunCleaner, which removes a minute's
 // runs with one collection delete.
-func (r *WorkflowRunReconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (ctrl.Result, error) {
+func (r *Reconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (ctrl.Result, error) {
 	if run.Status.RemoveAfter != "" {
 		return ctrl.Result{}, nil
 	}

@@ -49,16 +49,16 @@ func TestRetentionAndRemoveAfter(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		r    *WorkflowRunReconciler
+		r    *Reconciler
 		spec *v1alpha1.WorkflowSpec
 		want time.Duration
 	}{
-		{name: "no spec: the default TTL", r: &WorkflowRunReconciler{}, want: 7 * 24 * time.Hour},
-		{name: "the revision's TTL", r: &WorkflowRunReconciler{}, spec: ttl("2h"), want: 2 * time.Hour},
-		{name: "an unreadable TTL: the default", r: &WorkflowRunReconciler{}, spec: ttl("soon"), want: 7 * 24 * time.Hour},
-		{name: "archived: the default grace, whatever the TTL", r: &WorkflowRunReconciler{FinishedRunsArchived: true}, spec: ttl("2h"), want: archiver.DefaultGrace},
-		{name: "archived with a grace", r: &WorkflowRunReconciler{FinishedRunsArchived: true, ArchiveGrace: 30 * time.Second}, want: 30 * time.Second},
-		{name: "a grace without an archiver is ignored", r: &WorkflowRunReconciler{ArchiveGrace: 30 * time.Second}, spec: ttl("1h"), want: time.Hour},
+		{name: "no spec: the default TTL", r: &Reconciler{}, want: 7 * 24 * time.Hour},
+		{name: "the revision's TTL", r: &Reconciler{}, spec: ttl("2h"), want: 2 * time.Hour},
+		{name: "an unreadable TTL: the default", r: &Reconciler{}, spec: ttl("soon"), want: 7 * 24 * time.Hour},
+		{name: "archived: the default grace, whatever the TTL", r: &Reconciler{FinishedRunsArchived: true}, spec: ttl("2h"), want: archiver.DefaultGrace},
+		{name: "archived with a grace", r: &Reconciler{FinishedRunsArchived: true, ArchiveGrace: 30 * time.Second}, want: 30 * time.Second},
+		{name: "a grace without an archiver is ignored", r: &Reconciler{ArchiveGrace: 30 * time.Second}, spec: ttl("1h"), want: time.Hour},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,7 +54,7 @@ func (k *knownVersions) forget(key types.NamespacedName) {
 // (they are opaque): a cached copy is trusted when it is the version this
 // process last wrote or read live, or when a live read returns that same
 // version.
-func (r *WorkflowRunReconciler) readRun(ctx context.Context, key types.NamespacedName) (*v1alpha1.WorkflowRun, error) {
+func (r *Reconciler) readRun(ctx context.Context, key types.NamespacedName) (*v1alpha1.WorkflowRun, error) {
 	run := &v1alpha1.WorkflowRun{}
 	if err := r.Get(ctx, key, run); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -15,7 +15,7 @@ import (
 // started and finished runs. The run's status is its execution log, so a
 // normal start or finish is not an Event. It runs only after the status that
 // carries those transitions was written.
-func (r *WorkflowRunReconciler) recordTransitions(run *v1alpha1.WorkflowRun, before v1alpha1.RunPhase, out runner.Outcome) {
+func (r *Reconciler) recordTransitions(run *v1alpha1.WorkflowRun, before v1alpha1.RunPhase, out *runner.Outcome) {
 	if r.Recorder != nil {
 		for _, t := range out.Transitions {
 			if !t.Warning && !worthAnEvent(t.Reason) {
@@ -80,7 +80,7 @@ func (l *eventLimiter) allow(key string, now time.Time) bool {
 }
 
 // recordActions feeds the action attempts of one pass into the metrics.
-func (r *WorkflowRunReconciler) recordActions(records []runner.ActionRecord) {
+func (r *Reconciler) recordActions(records []runner.ActionRecord) {
 	if r.Metrics == nil {
 		return
 	}

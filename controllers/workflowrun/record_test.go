@@ -43,7 +43,7 @@ func TestRecordTransitions(t *testing.T) {
 	m, err := controllers.NewMetrics(reg)
 	g.Expect(err).NotTo(HaveOccurred())
 	rec := events.NewFakeRecorder(10)
-	r := &WorkflowRunReconciler{Recorder: rec, Metrics: m, Clock: clocktesting.NewFakePassiveClock(t0)}
+	r := &Reconciler{Recorder: rec, Metrics: m, Clock: clocktesting.NewFakePassiveClock(t0)}
 	run := fixture.Run("r", t0, fixture.SetRunPhase(v1alpha1.RunFailed))
 	run.Spec.WorkflowName = "wf"
 	out := runner.Outcome{Transitions: []runner.Transition{
@@ -52,13 +52,13 @@ func TestRecordTransitions(t *testing.T) {
 		{Warning: true, Reason: v1alpha1.ReasonStepFailed.String(), Message: "again"},
 	}}
 
-	r.recordTransitions(&run, "", out)
+	r.recordTransitions(&run, "", &out)
 	g.Expect(rec.Events).To(HaveLen(1), "a normal transition is no Event; one Event per workflow, reason and minute")
 	g.Expect(<-rec.Events).To(Equal("Warning StepFailed notify: 400"))
 	g.Expect(gathered(t, reg, "crmflow_runs_started_total", "sales", "wf")).To(Equal(1.0))
 	g.Expect(gathered(t, reg, "crmflow_runs_finished_total", "sales", "Failed", "wf")).To(Equal(1.0))
 
-	r.recordTransitions(&run, v1alpha1.RunFailed, runner.Outcome{})
+	r.recordTransitions(&run, v1alpha1.RunFailed, &runner.Outcome{})
 	g.Expect(gathered(t, reg, "crmflow_runs_started_total", "sales", "wf")).To(Equal(1.0), "a run that had started is not counted again")
 	g.Expect(gathered(t, reg, "crmflow_runs_finished_total", "sales", "Failed", "wf")).To(Equal(1.0), "nor one that had finished")
 
@@ -66,8 +66,8 @@ func TestRecordTransitions(t *testing.T) {
 	g.Expect(gathered(t, reg, "crmflow_step_duration_seconds", "notify")).To(Equal(2.0), "both attempts observed")
 	g.Expect(gathered(t, reg, "crmflow_action_errors_total", "notify")).To(Equal(1.0))
 
-	nothing := &WorkflowRunReconciler{Clock: r.Clock}
-	nothing.recordTransitions(&run, "", out) // no Recorder, no Metrics: records nothing, and does not panic
+	nothing := &Reconciler{Clock: r.Clock}
+	nothing.recordTransitions(&run, "", &out) // no Recorder, no Metrics: records nothing, and does not panic
 	nothing.recordActions([]runner.ActionRecord{{Kind: "notify"}})
 }
 

@@ -25,7 +25,7 @@ import (
 //
 // The version written, or on a conflict the version read live, is
 // remembered so that the next pass does not advance from an older cache.
-func (r *WorkflowRunReconciler) writeStatus(ctx context.Context, run *v1alpha1.WorkflowRun, status v1alpha1.WorkflowRunStatus) (*v1alpha1.WorkflowRun, error) {
+func (r *Reconciler) writeStatus(ctx context.Context, run *v1alpha1.WorkflowRun, status v1alpha1.WorkflowRunStatus) (*v1alpha1.WorkflowRun, error) {
 	key := client.ObjectKeyFromObject(run)
 	read := run
 	for attempt := 0; ; attempt++ {

@@ -94,6 +94,16 @@ func (c requestCounts) total() float64 {
 	return t
 }
 
+// keys returns the counted names, sorted.
+func (c requestCounts) keys() []string {
+	ks := make([]string, 0, len(c))
+	for k := range c {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
 // median returns the median of xs (the mean of the middle two for an even count).
 func median(xs []float64) float64 {
 	if len(xs) == 0 {

@@ -142,13 +142,13 @@ func startManager() {
 	m, err := controllers.NewMetrics(prometheus.NewRegistry())
 	Expect(err).NotTo(HaveOccurred())
 	shared := controllers.NewShared(mgr)
-	Expect((&workflow.WorkflowReconciler{
+	Expect((&workflow.Reconciler{
 		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), Clock: clk, Metrics: m,
 		Compile:  func(spec *v1alpha1.WorkflowSpec) error { _, err := engine.Compile(spec); return err },
 		Recorder: mgr.GetEventRecorder("crmflow-workflow"),
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&workflowrun.WorkflowRunReconciler{
+	Expect((&workflowrun.Reconciler{
 		Revisions: shared.Revisions, Counters: shared.Counters,
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clk, Engine: engine, Metrics: m,
 		Secrets:  &controllers.SecretReader{Reader: mgr.GetAPIReader()},

@@ -14,7 +14,7 @@ func TestDeliversEachMessageWithSubjectAndBody(t *testing.T) {
 	}
 	got := make(chan Message, 2)
 	srv := Serve(l, func(m Message) { got <- m })
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 
 	body := "Subject: Welcome, Ann\r\nFrom: sales@example.com\r\n\r\nHi Ann,\r\nthanks.\r\n"
 	if err := smtp.SendMail(l.Addr().String(), nil, "sales@example.com", []string{"ann@example.com", "bo@example.com"}, []byte(body)); err != nil {
@@ -33,7 +33,7 @@ func TestRefusesAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := Serve(l, func(Message) {})
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	auth := smtp.PlainAuth("", "user", "secret", "127.0.0.1")
 	if err := smtp.SendMail(l.Addr().String(), auth, "a@example.com", []string{"b@example.com"}, []byte("\r\nx\r\n")); err == nil {
 		t.Fatal("a message sent with credentials was accepted; want a refusal")

@@ -3,7 +3,7 @@
 // and which missed ticks a controller should still act on after downtime,
 // with the semantics of a Kubernetes CronJob's startingDeadlineSeconds.
 //
-// It knows nothing of the API server; the WorkflowReconciler feeds it times
+// It knows nothing of the API server; the workflow.Reconciler feeds it times
 // read from status and an injected clock.
 package schedule
 

@@ -62,13 +62,13 @@ var _ = Describe("Status write conflicts", func() {
 		ns    string
 		clk   *clocktesting.FakeClock
 		cache *laggingCache
-		r     *workflowrun.WorkflowRunReconciler
+		r     *workflowrun.Reconciler
 	)
 	BeforeEach(func() {
 		ns = newNamespace()
 		clk = newFakeClock()
 		cache = &laggingCache{Client: k8sClient}
-		r = &workflowrun.WorkflowRunReconciler{
+		r = &workflowrun.Reconciler{
 			Client:    cache,
 			APIReader: k8sClient,
 			Clock:     clk,

@@ -180,7 +180,7 @@ func startManager(o managerOptions) *testManager {
 	}
 	shared := controllers.NewShared(mgr)
 	shared.Counters.FlushInterval = 200 * time.Millisecond
-	Expect((&workflow.WorkflowReconciler{
+	Expect((&workflow.Reconciler{
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
 		Client:    mgr.GetClient(),
@@ -192,7 +192,7 @@ func startManager(o managerOptions) *testManager {
 		Metrics:  m,
 		Requeue:  o.requeue(),
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&workflowrun.WorkflowRunReconciler{
+	Expect((&workflowrun.Reconciler{
 		Revisions: shared.Revisions,
 		Counters:  shared.Counters,
 		Client:    mgr.GetClient(),

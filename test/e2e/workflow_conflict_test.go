@@ -43,7 +43,7 @@ var _ = Describe("Workflow status write conflicts", func() {
 			},
 		})
 		counters := &controllers.RunCounters{}
-		r := &workflow.WorkflowReconciler{
+		r := &workflow.Reconciler{
 			Client: cl, Clock: clock.RealClock{}, Counters: counters,
 			Revisions: &revision.Store{Client: cl, Live: k8sClient},
 			// No history limit to apply: this direct client has no cache index of finished runs.

@@ -48,14 +48,14 @@ var _ = Describe("deduplication of archived runs", func() {
 		m, err := controllers.NewMetrics(prometheus.NewRegistry())
 		Expect(err).NotTo(HaveOccurred())
 		shared := controllers.NewShared(mgr)
-		Expect((&workflow.WorkflowReconciler{
+		Expect((&workflow.Reconciler{
 			Client: mgr.GetClient(), Clock: clock.RealClock{}, Revisions: shared.Revisions, Counters: shared.Counters,
 			Compile: func(spec *v1alpha1.WorkflowSpec) error {
 				return engine.Validate(spec, field.NewPath("spec")).ToAggregate()
 			},
 			Recorder: mgr.GetEventRecorder("crmflow-workflow"), Metrics: m, FinishedRunsArchived: true,
 		}).SetupWithManager(mgr)).To(Succeed())
-		Expect((&workflowrun.WorkflowRunReconciler{
+		Expect((&workflowrun.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{}, Engine: engine,
 			Revisions: shared.Revisions, Counters: shared.Counters, Secrets: &controllers.SecretReader{Reader: mgr.GetAPIReader()},
 			Recorder: mgr.GetEventRecorder("crmflow-workflowrun"), Metrics: m, Dedup: store, FinishedRunsArchived: true,
