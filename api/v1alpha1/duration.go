@@ -61,7 +61,7 @@ func (d SignedDuration) Calendar() (days int, rest time.Duration, err error) {
 			i++
 		}
 		j := i
-		for j < len(rest) && !(rest[j] == '.' || (rest[j] >= '0' && rest[j] <= '9')) {
+		for j < len(rest) && rest[j] != '.' && (rest[j] < '0' || rest[j] > '9') {
 			j++
 		}
 		if i == 0 || j == i {
@@ -113,7 +113,7 @@ func parseExtendedDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("invalid duration %q: expected a number", s)
 		}
 		j := i
-		for j < len(rest) && !(rest[j] == '.' || (rest[j] >= '0' && rest[j] <= '9')) {
+		for j < len(rest) && rest[j] != '.' && (rest[j] < '0' || rest[j] > '9') {
 			j++
 		}
 		num, unit := rest[:i], rest[i:j]

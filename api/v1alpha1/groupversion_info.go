@@ -22,8 +22,9 @@ limitations under the License.
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -31,8 +32,15 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "crmflow.io", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the crmflow types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the crmflow types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+// addKnownTypes registers Workflow and WorkflowRun and their lists under GroupVersion.
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &Workflow{}, &WorkflowList{}, &WorkflowRun{}, &WorkflowRunList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -68,7 +68,7 @@ func WorkflowLabelValue(name string) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	v := strings.TrimLeftFunc(p+"-"+hex.EncodeToString(sum[:])[:16], func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
 	})
 	return v
 }

@@ -136,6 +136,7 @@ type TagsAction struct {
 	// +required
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=256
 	Tags []Template `json:"tags"`
 }
@@ -186,6 +187,7 @@ type SendEmailAction struct {
 	// cc are further recipients.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=1024
 	Cc []Template `json:"cc,omitempty"`
 

@@ -60,7 +60,7 @@ type WorkflowSpec struct {
 	// are evaluated in order; a missing field makes a condition false.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
-	Conditions []Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"` //nolint:kubeapilinter // enrolment rules, not status conditions: the conditions linter wants metav1.Condition for any field of this name
 
 	// subject is a CEL expression naming whom a run is about (usually a
 	// contact id), e.g. "lead.contactId". Default: the event's subject
@@ -76,6 +76,7 @@ type WorkflowSpec struct {
 	// exitWhen lists goals: an event for a run's subject that meets one ends
 	// the run early (phase Succeeded, reason GoalReached).
 	// +optional
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	ExitWhen []ExitGoal `json:"exitWhen,omitempty"`
 
@@ -136,7 +137,7 @@ type EventTrigger struct {
 	// +kubebuilder:validation:MaxItems=16
 	Types []EventType `json:"types"`
 
-	// source, when set, must equal the event's source attribute.
+	// source must equal the event's source attribute, when set.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Source string `json:"source,omitempty"`
@@ -176,8 +177,8 @@ type ScheduleTrigger struct {
 	// +kubebuilder:validation:MaxLength=64
 	TimeZone string `json:"timeZone,omitempty"`
 
-	// startingDeadlineSeconds: a tick missed (the manager was down) by more
-	// than this is skipped and counted, as with CronJob. Unset: a missed tick
+	// startingDeadlineSeconds bounds how late a tick may run: one missed (the
+	// manager was down) by more than this is skipped and counted, as with CronJob. Unset: a missed tick
 	// is run as long as it is the latest one.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -525,16 +526,16 @@ type SkipCount struct {
 
 // WorkflowStatus is what the controller observed of a workflow.
 type WorkflowStatus struct {
-	// observedGeneration is the spec generation the status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready says whether the spec compiled.
+	// conditions hold Ready, which says whether the spec compiled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// currentRevision is the ControllerRevision (apps/v1, owned by this
 	// Workflow) holding the current spec; new runs reference it. Revisions
@@ -609,8 +610,4 @@ type WorkflowList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// items are the workflows.
 	Items []Workflow `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Workflow{}, &WorkflowList{})
 }

@@ -35,6 +35,7 @@ type CausalChain struct {
 	// links are the causing runs, oldest first, each "namespace/workflow/subject".
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=1024
 	Links []string `json:"links,omitempty"`
 }
@@ -113,6 +114,7 @@ type WorkflowRunSpec struct {
 	// simulatedEvents resolve waitForEvent steps of a dry run, in order;
 	// without one a wait resolves as a timeout.
 	// +optional
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	SimulatedEvents []CloudEvent `json:"simulatedEvents,omitempty"`
 
@@ -127,6 +129,7 @@ type WorkflowRunSpec struct {
 	// entry once (status.inboxConsumed). Events can also be delivered by hand
 	// with kubectl patch.
 	// +optional
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	Inbox []CloudEvent `json:"inbox,omitempty"`
 
@@ -223,7 +226,9 @@ type WaitingFor struct {
 
 	// eventTypes the run waits for (waitForEvent and exit goals not included).
 	// +optional
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=256
 	EventTypes []string `json:"eventTypes,omitempty"`
 
 	// message for people, e.g. "message.received for contact c-42, timeout at ...".
@@ -311,6 +316,13 @@ type EventReference struct {
 
 // WorkflowRunStatus is the run's execution log.
 type WorkflowRunStatus struct {
+	// conditions are Succeeded (kubectl wait --for=condition=Succeeded) and Enrolled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the run's generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -319,15 +331,9 @@ type WorkflowRunStatus struct {
 	// +optional
 	Phase RunPhase `json:"phase,omitempty"`
 
-	// conditions: Succeeded (kubectl wait --for=condition=Succeeded) and Enrolled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
 	// conditionResults are the enrollment conditions and how each evaluated.
 	// +optional
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	ConditionResults []ConditionResult `json:"conditionResults,omitempty"`
 
@@ -442,8 +448,4 @@ type WorkflowRunList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// items are the runs.
 	Items []WorkflowRun `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&WorkflowRun{}, &WorkflowRunList{})
 }
