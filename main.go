@@ -147,7 +147,7 @@ Flags:
 	fs.DurationVar(&c.history.Bounds.Retention, "history-retention", history.DefaultRetention, "How long the history store keeps finished runs and skipped events.")
 	fs.Int64Var(&c.history.Bounds.MaxRuns, "history-max-runs", 0, "Keep at most this many runs in the history store, the oldest dropped first (0: no bound but retention).")
 	fs.Int64Var(&c.history.Bounds.MaxBytes, "history-max-bytes", 0, "Keep the stored runs' encoded size at most this many bytes, the oldest dropped first (0: no bound but retention).")
-	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long an archived run stays in etcd after it finishes (rounded up to the minute), so watchers and kubectl wait see it finish.")
+	fs.DurationVar(&c.history.Grace, "archive-grace", archiver.DefaultGrace, "How long an archived run stays in etcd after it finishes (rounded up to 10 seconds), so watchers and kubectl wait see it finish.")
 	c.zap.BindFlags(fs)
 	if err := applyEnv(fs); err != nil {
 		return c, err

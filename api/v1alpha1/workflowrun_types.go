@@ -17,6 +17,7 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"fmt"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -155,17 +156,39 @@ const (
 	RunCancelled RunPhase = "Cancelled"
 )
 
-// RemoveAfterFormat is the layout of status.removeAfter: a UTC minute.
-const RemoveAfterFormat = "2006-01-02T15:04Z"
+// RemoveAfterFormat is the layout of status.removeAfter: a UTC second.
+const RemoveAfterFormat = time.RFC3339
 
-// RemoveAfterMinute is the status.removeAfter value of the minute that
-// holds t, rounded up, so a run never leaves before its retention ends.
-func RemoveAfterMinute(t time.Time) string {
+// removeAfterMinuteFormat is the layout runs written before removeAfter had
+// seconds carry; ParseRemoveAfter still reads it.
+const removeAfterMinuteFormat = "2006-01-02T15:04Z"
+
+// RemoveAfterSlot is the granularity of status.removeAfter: finished runs
+// leave etcd in slots this long, one collection delete per namespace and
+// slot.
+const RemoveAfterSlot = 10 * time.Second
+
+// RemoveAfterValue is the status.removeAfter value of the slot that holds
+// t, rounded up, so a run never leaves before its retention ends.
+func RemoveAfterValue(t time.Time) string {
 	t = t.UTC()
-	if r := t.Truncate(time.Minute); !r.Equal(t) {
-		t = r.Add(time.Minute)
+	if r := t.Truncate(RemoveAfterSlot); !r.Equal(t) {
+		t = r.Add(RemoveAfterSlot)
 	}
 	return t.Format(RemoveAfterFormat)
+}
+
+// ParseRemoveAfter reads a status.removeAfter value, also one written as a
+// minute ("2006-01-02T15:04Z") by an earlier crmflow.
+func ParseRemoveAfter(s string) (time.Time, error) {
+	t, err := time.Parse(RemoveAfterFormat, s)
+	if err != nil {
+		if m, merr := time.Parse(removeAfterMinuteFormat, s); merr == nil {
+			return m, nil
+		}
+		return time.Time{}, fmt.Errorf("removeAfter %q is not a UTC time: %w", s, err)
+	}
+	return t, nil
 }
 
 // IsFinished reports whether the phase is terminal.
@@ -345,11 +368,12 @@ type WorkflowRunStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
-	// removeAfter is the minute (UTC, "2006-01-02T15:04Z") after which the
-	// finished run leaves etcd: its completion plus the workflow's
-	// history.ttlAfterFinished, or plus the archive grace when finished runs
-	// are archived to the run history store. Runs are removed a minute at a
-	// time, with one collection delete selecting this field.
+	// removeAfter is the time (UTC, "2006-01-02T15:04:05Z", rounded up to
+	// 10 seconds) after which the finished run leaves etcd: its completion
+	// plus the workflow's history.ttlAfterFinished, or plus the archive grace
+	// when finished runs are archived to the run history store. Runs are
+	// removed 10 seconds' worth at a time, with one collection delete
+	// selecting this field.
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
 	RemoveAfter string `json:"removeAfter,omitempty"`

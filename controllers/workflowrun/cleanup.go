@@ -19,27 +19,27 @@ import (
 const FieldRemoveAfter = "status.removeAfter"
 
 // RunCleaner removes finished runs from etcd once their retention has
-// passed, a minute's worth at a time: every finished run carries the minute
+// passed, ten seconds' worth at a time: every finished run carries the slot
 // it may go (status.removeAfter, written with its final status), and one
-// collection delete per namespace and minute selects exactly those runs. A
+// collection delete per namespace and slot selects exactly those runs. A
 // run thus costs no API request of its own to leave etcd, where a delete
 // per run would be a third write beside its create and its status.
 //
 // It runs on the leader. Its state is only what it already removed; after a
-// restart it finds the due minutes again in the cache.
+// restart it finds the due slots again in the cache.
 type RunCleaner struct {
 	// Client lists runs from the cache and deletes collections on the API server.
 	Client client.Client
 	// Clock is the only source of "now".
 	Clock clock.PassiveClock
-	// Interval between sweeps (default 30s).
+	// Interval between sweeps (default v1alpha1.RemoveAfterSlot).
 	Interval time.Duration
 	// Archived, when set, says whether a finished run is in the run history
-	// store: a minute of a namespace is removed only once every run of it
+	// store: a slot of a namespace is removed only once every run of it
 	// that is not a dry run was archived, so a run never leaves etcd before
 	// the store holds it (the store down: runs wait, none lost).
 	Archived func(types.UID) bool
-	// Removed, when set, is told the runs of each minute removed.
+	// Removed, when set, is told the runs of each slot removed.
 	Removed func([]types.UID)
 }
 
@@ -50,7 +50,7 @@ func (c *RunCleaner) NeedLeaderElection() bool { return true }
 func (c *RunCleaner) Start(ctx context.Context) error {
 	interval := c.Interval
 	if interval <= 0 {
-		interval = 30 * time.Second
+		interval = v1alpha1.RemoveAfterSlot
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -66,14 +66,14 @@ func (c *RunCleaner) Start(ctx context.Context) error {
 	}
 }
 
-// Sweep removes every due minute of finished runs now.
+// Sweep removes every due slot of finished runs now.
 func (c *RunCleaner) Sweep(ctx context.Context) error {
 	due := c.Clock.Now()
 	var runs v1alpha1.WorkflowRunList
 	if err := c.Client.List(ctx, &runs, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
-	type bucket struct{ namespace, minute string }
+	type bucket struct{ namespace, slot string }
 	buckets := map[bucket][]types.UID{}
 	held := map[bucket]bool{}
 	for i := range runs.Items {
@@ -82,7 +82,7 @@ func (c *RunCleaner) Sweep(ctx context.Context) error {
 		if st.RemoveAfter == "" || !st.Phase.IsFinished() {
 			continue
 		}
-		at, err := time.Parse(v1alpha1.RemoveAfterFormat, st.RemoveAfter)
+		at, err := v1alpha1.ParseRemoveAfter(st.RemoveAfter)
 		if err != nil || at.After(due) {
 			continue
 		}
@@ -99,16 +99,16 @@ func (c *RunCleaner) Sweep(ctx context.Context) error {
 		}
 	}
 	sort.Slice(ordered, func(i, j int) bool {
-		if ordered[i].minute != ordered[j].minute {
-			return ordered[i].minute < ordered[j].minute
+		if ordered[i].slot != ordered[j].slot {
+			return ordered[i].slot < ordered[j].slot
 		}
 		return ordered[i].namespace < ordered[j].namespace
 	})
 	for _, b := range ordered {
 		err := c.Client.DeleteAllOf(ctx, &v1alpha1.WorkflowRun{}, client.InNamespace(b.namespace),
-			client.MatchingFields{FieldRemoveAfter: b.minute}, client.PropagationPolicy("Background"))
+			client.MatchingFields{FieldRemoveAfter: b.slot}, client.PropagationPolicy("Background"))
 		if err != nil {
-			return fmt.Errorf("remove runs of %s due at %s: %w", b.namespace, b.minute, err)
+			return fmt.Errorf("remove runs of %s due at %s: %w", b.namespace, b.slot, err)
 		}
 		if c.Removed != nil {
 			c.Removed(buckets[b])

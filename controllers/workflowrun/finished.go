@@ -52,12 +52,12 @@ func removeAfter(run *v1alpha1.WorkflowRun, st *v1alpha1.WorkflowRunStatus, keep
 	if st.CompletionTime != nil {
 		done = st.CompletionTime.Time
 	}
-	return v1alpha1.RemoveAfterMinute(done.Add(keep))
+	return v1alpha1.RemoveAfterValue(done.Add(keep))
 }
 
 // reconcileFinished deletes a finished run when its TTL after completion has
 // passed and requeues for that moment until then. A run that carries
-// status.removeAfter is left to the RunCleaner, which removes a minute's
+// status.removeAfter is left to the RunCleaner, which removes a slot's
 // runs with one collection delete.
 func (r *Reconciler) reconcileFinished(ctx context.Context, run *v1alpha1.WorkflowRun, spec *v1alpha1.WorkflowSpec, now time.Time) (ctrl.Result, error) {
 	if run.Status.RemoveAfter != "" {

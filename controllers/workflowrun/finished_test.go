@@ -70,7 +70,7 @@ func TestRetentionAndRemoveAfter(t *testing.T) {
 	run := fixture.Run("r", t0, fixture.SetRunCreated(t0.Add(-time.Hour)))
 	done := metav1.NewTime(t0.Add(90 * time.Second))
 	g.Expect(removeAfter(&run, &v1alpha1.WorkflowRunStatus{CompletionTime: &done}, time.Minute)).
-		To(Equal(v1alpha1.RemoveAfterMinute(t0.Add(150*time.Second))), "from the completion time")
+		To(Equal(v1alpha1.RemoveAfterValue(t0.Add(150*time.Second))), "from the completion time")
 	g.Expect(removeAfter(&run, &v1alpha1.WorkflowRunStatus{}, time.Minute)).
-		To(Equal(v1alpha1.RemoveAfterMinute(t0.Add(-59*time.Minute))), "no completion time: from creation")
+		To(Equal(v1alpha1.RemoveAfterValue(t0.Add(-59*time.Minute))), "no completion time: from creation")
 }

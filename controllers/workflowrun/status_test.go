@@ -25,7 +25,7 @@ func TestCompleteStatus(t *testing.T) {
 		{name: "a run naming its revision keeps the status as is", run: fixture.Run("r", t0, func(r *v1alpha1.WorkflowRun) { r.Spec.WorkflowRevision = "wf-1" }), rev: "wf-1"},
 		{name: "a finished run gets when it may leave etcd",
 			run: fixture.Run("r", t0), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done},
-			wantGone: v1alpha1.RemoveAfterMinute(t0.Add(2 * time.Minute))},
+			wantGone: v1alpha1.RemoveAfterValue(t0.Add(2 * time.Minute))},
 		{name: "a removeAfter already set is kept",
 			run: fixture.Run("r", t0), st: v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, CompletionTime: &done, RemoveAfter: "earlier"},
 			wantGone: "earlier"},

@@ -189,9 +189,15 @@ func (b *bench) parallel(ctx context.Context, n, workers int, op func(context.Co
 }
 
 // countObjects prints what is left in etcd per enrolled subject once the
-// runs finished: Leases, ControllerRevisions, runs, Kubernetes Events.
+// runs finished and their retention passed (the archive grace, the
+// removeAfter slot, a sweep): Leases, ControllerRevisions, runs, Kubernetes
+// Events.
 func (b *bench) countObjects(ctx context.Context) error {
 	if _, err := b.waitWritesQuiet(ctx, 2*time.Second, time.Minute); err != nil {
+		return err
+	}
+	gone, err := b.waitVIPRunsGone(ctx, 3*time.Minute)
+	if err != nil {
 		return err
 	}
 	var leases coordinationv1.LeaseList
@@ -227,11 +233,31 @@ func (b *bench) countObjects(ctx context.Context) error {
 	}
 	subjects := len(b.subject)
 	per := func(n int) float64 { return float64(n) / float64(max(subjects, 1)) }
-	fmt.Printf("OBJECTS in etcd after the runs finished (%d enrolled subjects, namespace %s):\n", subjects, benchNS)
+	fmt.Printf("OBJECTS in etcd after the runs finished and their retention passed (%d enrolled subjects, namespace %s; the last VIP run left etcd %s after the writes settled):\n",
+		subjects, benchNS, gone.Round(time.Second))
 	fmt.Printf("  Leases %d (%.3f per subject; other namespaces: %v)\n", inNS, per(inNS), elsewhere)
 	fmt.Printf("  ControllerRevisions %d\n", len(revs.Items))
 	fmt.Printf("  Kubernetes Events %d (%.3f per subject; the API server drops them after its event TTL, 1h by default)\n", len(events.Items), per(len(events.Items)))
-	fmt.Printf("  WorkflowRuns %d by workflow %v — finished runs stay until history.limit (default %d) or ttlAfterFinished (default %s) or the archiver removes them\n",
-		len(runs.Items), byWorkflow, v1alpha1.DefaultHistoryLimit, v1alpha1.DefaultTTLAfterFinished)
+	fmt.Printf("  WorkflowRuns %d by workflow %v (%.3f VIP runs per subject) — archived runs leave etcd --archive-grace after they finish; without the history store, at history.limit (default %d) or ttlAfterFinished (default %s)\n",
+		len(runs.Items), byWorkflow, per(byWorkflow[vipWorkflow]), v1alpha1.DefaultHistoryLimit, v1alpha1.DefaultTTLAfterFinished)
 	return nil
+}
+
+// waitVIPRunsGone waits until no finished VIP routing run is left in etcd
+// (at most limit) and returns how long that took.
+func (b *bench) waitVIPRunsGone(ctx context.Context, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		runs := &metav1.PartialObjectMetadataList{}
+		runs.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("WorkflowRunList"))
+		if err := b.c.List(ctx, runs, client.InNamespace(benchNS), client.MatchingLabels{v1alpha1.LabelWorkflow: vipWorkflow}); err != nil {
+			return 0, fmt.Errorf("list VIP runs: %w", err)
+		}
+		if len(runs.Items) == 0 || time.Since(start) > limit {
+			return time.Since(start), nil
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return 0, err
+		}
+	}
 }

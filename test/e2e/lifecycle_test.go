@@ -111,7 +111,7 @@ var _ = Describe("Run lifecycle", func() {
 		run := enroll(wf, event("e1", "c-1"), "c-1")
 		Eventually(phaseOf(run)).Should(Equal(v1alpha1.RunSucceeded))
 		done := getRun(run)(Default)
-		Expect(done.Status.RemoveAfter).To(Equal(v1alpha1.RemoveAfterMinute(done.Status.CompletionTime.Add(2 * time.Hour))))
+		Expect(done.Status.RemoveAfter).To(Equal(v1alpha1.RemoveAfterValue(done.Status.CompletionTime.Add(2 * time.Hour))))
 		clk.Step(time.Hour)
 		Consistently(phaseOf(run), "1s", "100ms").Should(Equal(v1alpha1.RunSucceeded))
 		clk.Step(time.Hour + time.Minute) // removed with its minute, by one collection delete

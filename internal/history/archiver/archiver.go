@@ -29,7 +29,7 @@ import (
 // Defaults of the archiver's knobs.
 const (
 	// DefaultGrace is how long a finished run stays in etcd before it is archived and deleted.
-	DefaultGrace = 30 * time.Second
+	DefaultGrace = 10 * time.Second
 	// DefaultBatchSize caps the runs written in one store transaction.
 	DefaultBatchSize = 100
 	// DefaultRetryBase and DefaultRetryMax bound the backoff while the store fails.

@@ -144,7 +144,7 @@ func finishedRun(ctx context.Context, name string, phase v1alpha1.RunPhase, dryR
 		now := metav1.Now()
 		run.Status = v1alpha1.WorkflowRunStatus{
 			Phase: phase, StartTime: &now, CompletionTime: &now, Result: v1alpha1.ReasonCompleted,
-			RemoveAfter:      v1alpha1.RemoveAfterMinute(now.Time),
+			RemoveAfter:      v1alpha1.RemoveAfterValue(now.Time),
 			ConditionResults: []v1alpha1.ConditionResult{{Name: "vip", Result: true, Message: "tagged VIP"}},
 			Steps:            []v1alpha1.StepStatus{{Name: "settle", Phase: v1alpha1.StepSucceeded, StartTime: &now, FinishTime: &now}},
 		}

@@ -31,8 +31,8 @@ type Config struct {
 	// Grace keeps finished runs in etcd this long after they finish (the run
 	// controller writes it as status.removeAfter); they are archived at once.
 	Grace time.Duration
-	// CleanupInterval is how often archived runs whose minute is due leave
-	// etcd (default 30s).
+	// CleanupInterval is how often archived runs whose removeAfter slot is
+	// due leave etcd (default v1alpha1.RemoveAfterSlot, 10s).
 	CleanupInterval time.Duration
 }
 
@@ -57,7 +57,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, reg prometheus.Registerer, clk
 		return nil, err
 	}
 	// The grace is the run controller's (status.removeAfter): a run is
-	// archived as soon as it finishes, and leaves etcd with its minute.
+	// archived as soon as it finishes, and leaves etcd with its slot.
 	a := &archiver.Archiver{
 		Client:   mgr.GetClient(),
 		Store:    store,

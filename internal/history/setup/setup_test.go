@@ -69,7 +69,7 @@ func TestSetupArchivesAndServes(t *testing.T) {
 	g.Expect(admin.Create(ctx, run)).To(Succeed())
 	now := metav1.Now()
 	run.Status = v1alpha1.WorkflowRunStatus{Phase: v1alpha1.RunSucceeded, StartTime: &now, CompletionTime: &now, Result: v1alpha1.ReasonCompleted,
-		RemoveAfter: v1alpha1.RemoveAfterMinute(now.Add(-time.Minute))} // due: its minute has passed
+		RemoveAfter: v1alpha1.RemoveAfterValue(now.Add(-time.Minute))} // due: its minute has passed
 	g.Expect(admin.Status().Update(ctx, run)).To(Succeed())
 	g.Eventually(func() bool {
 		err := admin.Get(ctx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{})
