@@ -330,6 +330,10 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM, cert
 		// The run history survives restarts beside etcd's data; its API on loopback only.
 		"--history-dsn=" + historyDB,
 		"--history-bind-address=127.0.0.1:8444",
+		// Finished runs stay in etcd an hour here, so kubectl describe finds
+		// the run of the event you just sent (production default: 10s, then
+		// kubectl crmflow history reads it from the store).
+		"--archive-grace=1h",
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(managerEnv(), "KUBECONFIG="+kubeconfig)
@@ -402,7 +406,8 @@ Send an event (a VIP starts a conversation):
     -d '{"conversation":{"id":"conv-1","contactId":"c-42","channel":"chat"},
          "contact":{"id":"c-42","firstName":"Ann","lastName":"Lee","email":"ann@example.com","tags":["VIP"]}}'
 
-  kubectl describe workflowrun     # the execution log
+  kubectl describe workflowrun     # the execution log (finished runs stay an hour here)
+  kubectl crmflow history <run>    # the same, also once the run has left etcd
   kubectl crmflow test --workflow vip-routing --contact c-42 -n %[3]s   # what it would do now
 
 The local CRM prints everything crmflow sends, with the prefix [crm]. Point
