@@ -22,6 +22,7 @@ func TestParseFlags(t *testing.T) {
 			g.Expect(c.receiverAddr).To(Equal(":8090"))
 			g.Expect(c.maxHops).To(Equal(8))
 			g.Expect(c.leaderElect).To(BeTrue())
+			g.Expect(c.secretMaxAge.String()).To(Equal("10s"))
 		}},
 		{name: "flags", args: []string{"--max-hops=3", "--crm-sink-url=http://crm.local/in", "--leader-elect=false"},
 			check: func(g Gomega, c config) {
@@ -38,6 +39,7 @@ func TestParseFlags(t *testing.T) {
 			check: func(g Gomega, c config) { g.Expect(c.runWorkers).To(Equal(2)) }},
 		{name: "zero hops", args: []string{"--max-hops=0"}, wantErr: "--max-hops must be at least 1, got 0"},
 		{name: "zero workers", args: []string{"--run-workers=0"}, wantErr: "--run-workers must be at least 1"},
+		{name: "negative Secret reuse", args: []string{"--secret-max-age=-1s"}, wantErr: "--secret-max-age must not be negative, got -1s"},
 		{name: "tiny event limit", args: []string{"--max-event-bytes=10"}, wantErr: "--max-event-bytes must be at least 1024"},
 		{name: "not a number", args: []string{"--max-hops=many"}, wantErr: "max-hops"},
 		{name: "bad environment value", env: map[string]string{"CRMFLOW_MAX_HOPS": "many"}, wantErr: `CRMFLOW_MAX_HOPS="many"`},
