@@ -249,5 +249,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Kind(mgr.GetCache(), &v1alpha1.WorkflowRun{}, r.Counters.Handler())).
 		Named("workflow").
 		WithLogConstructor(controllers.LogConstructor(mgr.GetLogger(), "workflow", v1alpha1.GroupVersion.WithKind("Workflow"))).
-		Complete(r)
+		Complete(controllers.StopQuietly(r))
 }

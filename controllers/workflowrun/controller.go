@@ -303,7 +303,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("workflowrun").
 		WithLogConstructor(controllers.LogConstructor(mgr.GetLogger(), "workflowrun", v1alpha1.GroupVersion.WithKind("WorkflowRun"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
-		Complete(r)
+		Complete(controllers.StopQuietly(r))
 }
 
 // activeRunsOf lists, from the cache index of unfinished runs, the runs of a workflow.

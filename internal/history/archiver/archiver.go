@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers"
 	"github.com/crmflow/crmflow/internal/history"
 )
 
@@ -229,5 +230,5 @@ func (a *Archiver) SetupWithManager(mgr ctrl.Manager) error {
 			MaxConcurrentReconciles: a.MaxConcurrentReconciles,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](a.RetryBase, a.RetryMax),
 		}).
-		Complete(a)
+		Complete(controllers.StopQuietly(a))
 }
