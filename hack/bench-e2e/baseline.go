@@ -107,19 +107,25 @@ func (b *bench) createWithStatus(ctx context.Context, run *v1alpha1.WorkflowRun,
 	if err := b.c.Create(ctx, run); err != nil {
 		return nil, fmt.Errorf("create run %s: %w", run.Name, err)
 	}
-	run.Status = *st.DeepCopy()
-	// The idempotency keys hold the run's UID, as the manager writes them.
-	for i := range run.Status.Steps {
-		if k := run.Status.Steps[i].IdempotencyKey; k != "" {
-			if _, step, ok := strings.Cut(k, "/"); ok {
-				run.Status.Steps[i].IdempotencyKey = string(run.UID) + "/" + step
-			}
-		}
-	}
+	run.Status = *statusFor(run, st)
 	if err := b.c.Status().Update(ctx, run); err != nil {
 		return nil, fmt.Errorf("write status of run %s: %w", run.Name, err)
 	}
 	return run, nil
+}
+
+// statusFor is a copy of st for run: its idempotency keys hold the run's
+// UID, as the manager writes them.
+func statusFor(run *v1alpha1.WorkflowRun, st *v1alpha1.WorkflowRunStatus) *v1alpha1.WorkflowRunStatus {
+	st = st.DeepCopy()
+	for i := range st.Steps {
+		if k := st.Steps[i].IdempotencyKey; k != "" {
+			if _, step, ok := strings.Cut(k, "/"); ok {
+				st.Steps[i].IdempotencyKey = string(run.UID) + "/" + step
+			}
+		}
+	}
+	return st
 }
 
 // serializedSize is the JSON size of obj as stored, without managedFields.

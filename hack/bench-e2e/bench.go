@@ -26,6 +26,9 @@ const (
 	benchNS      = "bench"
 	vipWorkflow  = "vip-routing"
 	waitWorkflow = "bench-wait"
+	// napWorkflow is bench-wait with a one-second wait: its warm-up run
+	// finishes, and its status is the template of the status a wake writes.
+	napWorkflow = "bench-nap"
 	// historyWorkflows hold the preloaded finished runs: two, because a
 	// workflow keeps at most 10,000 (history.limit's maximum).
 	historyWorkflowPrefix = "vip-history-"
@@ -54,6 +57,7 @@ type bench struct {
 
 	finished *v1alpha1.WorkflowRun // a real finished VIP run (template)
 	waiting  *v1alpha1.WorkflowRun // a real waiting bench-wait run (template)
+	woke     *v1alpha1.WorkflowRun // a real bench-nap run, finished as a woken bench-wait run finishes (template)
 }
 
 func newBench(ctx context.Context, o options, cp *controlPlane, bin, dir string) (*bench, error) {
@@ -115,7 +119,7 @@ func (b *bench) workflowNames() []string {
 		return append(names, leadWorkflow)
 	}
 	if b.o.mode != "e2e" {
-		names = append(names, waitWorkflow)
+		names = append(names, waitWorkflow, napWorkflow)
 		if b.o.mode != "wake" {
 			for i := 1; i <= historyWorkflows; i++ {
 				names = append(names, fmt.Sprintf("%s%d", historyWorkflowPrefix, i))
@@ -164,19 +168,7 @@ func (b *bench) applyWorkflows(ctx context.Context) error {
 		}
 		wfs = append(wfs, lead)
 	} else if b.o.mode != "e2e" {
-		d := v1alpha1.Duration(waitDuration.String())
-		wfs = append(wfs, &v1alpha1.Workflow{
-			ObjectMeta: metav1.ObjectMeta{Name: waitWorkflow, Namespace: benchNS},
-			Spec: v1alpha1.WorkflowSpec{
-				State:      v1alpha1.WorkflowActive,
-				Trigger:    v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"bench.wait"}}},
-				Enrollment: v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyAllow},
-				Steps: []v1alpha1.Step{
-					{Name: "nap", Wait: &v1alpha1.WaitAction{Duration: &d}},
-					{Name: "tag-woke", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"Woke"}}},
-				},
-			},
-		})
+		wfs = append(wfs, waitingWorkflow(waitWorkflow, "bench.wait", waitDuration), waitingWorkflow(napWorkflow, "bench.nap", time.Second))
 		if b.o.mode != "wake" {
 			limit := int32(10000)
 			for i := 1; i <= historyWorkflows; i++ {
@@ -276,7 +268,36 @@ func (b *bench) warmUp(ctx context.Context) error {
 	b.waiting, err = b.waitRun(ctx, res.enrolled[0], func(r *v1alpha1.WorkflowRun) bool {
 		return r.Status.Phase == v1alpha1.RunWaiting && r.Status.WakeAt != nil
 	})
+	if err != nil {
+		return err
+	}
+	ev = benchEvent{id: "warm-nap", typ: "bench.nap", subject: "c-warm", data: `{"contact":{"id":"c-warm"}}`}
+	if res, err = b.send(ctx, ev); err != nil || len(res.enrolled) != 1 {
+		return fmt.Errorf("bench-nap warm-up event did not enroll: %+v, %v", res, err)
+	}
+	b.woke, err = b.waitRun(ctx, res.enrolled[0], func(r *v1alpha1.WorkflowRun) bool { return r.Status.Phase.IsFinished() })
+	if err == nil && b.woke.Status.Phase != v1alpha1.RunSucceeded {
+		err = fmt.Errorf("bench-nap warm-up run %s finished %s: %s", b.woke.Name, b.woke.Status.Phase, b.woke.Status.Message)
+	}
 	return err
+}
+
+// waitingWorkflow is a workflow whose runs wait d, then tag the contact
+// (one CRM command): the runs of the preload and wake modes.
+func waitingWorkflow(name, eventType string, d time.Duration) *v1alpha1.Workflow {
+	wait := v1alpha1.Duration(d.String())
+	return &v1alpha1.Workflow{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: benchNS},
+		Spec: v1alpha1.WorkflowSpec{
+			State:      v1alpha1.WorkflowActive,
+			Trigger:    v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{v1alpha1.EventType(eventType)}}},
+			Enrollment: v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAlways, Concurrency: v1alpha1.ConcurrencyAllow},
+			Steps: []v1alpha1.Step{
+				{Name: "nap", Wait: &v1alpha1.WaitAction{Duration: &wait}},
+				{Name: "tag-woke", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"Woke"}}},
+			},
+		},
+	}
 }
 
 // waitRun polls run name until done(run) holds (60 s at most).
