@@ -28,6 +28,13 @@ func TestStopQuietly(t *testing.T) {
 		t.Fatalf("at shutdown: got %+v, %v; want an empty result and no error", res, err)
 	}
 
+	// A reconcile that ran out of time is no shutdown: its error is kept.
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	if _, err := r.Reconcile(expired, reconcile.Request{}); err == nil {
+		t.Fatal("the error of a reconcile past its deadline was dropped")
+	}
+
 	// A success passes through unchanged.
 	ok := StopQuietly(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
 		return reconcile.Result{RequeueAfter: time.Minute}, nil
