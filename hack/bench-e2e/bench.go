@@ -272,8 +272,11 @@ func (b *bench) warmUp(ctx context.Context) error {
 		return err
 	}
 	ev = benchEvent{id: "warm-nap", typ: "bench.nap", subject: "c-warm", data: `{"contact":{"id":"c-warm"}}`}
-	if res, err = b.send(ctx, ev); err != nil || len(res.enrolled) != 1 {
-		return fmt.Errorf("bench-nap warm-up event did not enroll: %+v, %v", res, err)
+	if res, err = b.send(ctx, ev); err != nil {
+		return fmt.Errorf("bench-nap warm-up event did not enroll: %w", err)
+	}
+	if len(res.enrolled) != 1 {
+		return fmt.Errorf("bench-nap warm-up event did not enroll: %+v", res)
 	}
 	b.woke, err = b.waitRun(ctx, res.enrolled[0], func(r *v1alpha1.WorkflowRun) bool { return r.Status.Phase.IsFinished() })
 	if err == nil && b.woke.Status.Phase != v1alpha1.RunSucceeded {

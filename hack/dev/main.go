@@ -56,6 +56,7 @@ type options struct {
 	smtpAddr     string
 	metricsAddr  string
 	probeAddr    string
+	historyAddr  string
 	exitAfter    time.Duration
 }
 
@@ -116,6 +117,7 @@ Flags:
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:8091", "manager metrics address")
 	fs.StringVar(&o.probeAddr, "probe-addr", "127.0.0.1:8092", "manager health probe address")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the manager's admission webhooks")
+	fs.StringVar(&o.historyAddr, "history-addr", "127.0.0.1:8444", "address of the manager's run history API (HTTPS)")
 	timeout := defaultStartTimeout
 	if v := os.Getenv("CRMFLOW_DEV_START_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -329,7 +331,7 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM, cert
 		"--egress-allow=127.0.0.1",
 		// The run history survives restarts beside etcd's data; its API on loopback only.
 		"--history-dsn=" + historyDB,
-		"--history-bind-address=127.0.0.1:8444",
+		"--history-bind-address=" + o.historyAddr,
 		// Finished runs stay in etcd an hour here, so kubectl describe finds
 		// the run of the event you just sent (production default: 10s, then
 		// kubectl crmflow history reads it from the store).

@@ -150,11 +150,11 @@ type devStart struct {
 }
 
 // addrs are the ports one local start uses; a restart reuses them.
-type addrs struct{ receiver, sink, smtp, metrics, probe, console, webhookPort string }
+type addrs struct{ receiver, sink, smtp, metrics, probe, console, history, webhookPort string }
 
 func newAddrs(t *testing.T) addrs {
 	_, port, _ := net.SplitHostPort(freeAddr(t))
-	return addrs{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), port}
+	return addrs{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), port}
 }
 
 func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStart {
@@ -174,6 +174,7 @@ func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStar
 		"--metrics-addr", a.metrics,
 		"--probe-addr", a.probe,
 		"--console-addr", a.console,
+		"--history-addr", a.history,
 		"--webhook-port", a.webhookPort,
 	}, extra...)
 	d := &devStart{t: t, out: &output{}, done: make(chan error, 1), state: state, tmp: t.TempDir(), receiver: a.receiver, ns: ns}
@@ -204,8 +205,24 @@ func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStar
 
 // waitRunning waits for the banner.
 func (d *devStart) waitRunning(g Gomega) {
-	g.Eventually(d.out.String).WithTimeout(4*time.Minute).WithPolling(200*time.Millisecond).
+	g.Eventually(outputUnlessExited(d.out, d.done)).WithTimeout(4*time.Minute).WithPolling(200*time.Millisecond).
 		Should(ContainSubstring("crmflow is running."), "the local start did not come up")
+}
+
+// outputUnlessExited polls out, and stops an Eventually at once when the
+// process whose Wait result arrives on done has exited (the result is put
+// back for later readers): a local start that failed (a port in use, say)
+// fails the test now, not at the timeout.
+func outputUnlessExited(out *output, done chan error) func() string {
+	return func() string {
+		select {
+		case err := <-done:
+			done <- err
+			StopTrying(fmt.Sprintf("it exited before it came up (%v)", err)).Now()
+		default:
+		}
+		return out.String()
+	}
 }
 
 // stop sends SIGINT, as a terminal's Ctrl-C does, and checks that it exits 0
@@ -539,7 +556,7 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 	a, state := newAddrs(t), t.TempDir()
 	flags := strings.Join([]string{"--state-dir=" + state, "--namespace=dev-make", "--receiver-addr=" + a.receiver,
 		"--sink-addr=" + a.sink, "--smtp-addr=" + a.smtp, "--metrics-addr=" + a.metrics, "--probe-addr=" + a.probe,
-		"--console-addr=" + a.console, "--webhook-port=" + a.webhookPort}, " ")
+		"--console-addr=" + a.console, "--history-addr=" + a.history, "--webhook-port=" + a.webhookPort}, " ")
 	out := &output{}
 	cmd := exec.Command("make", "--no-print-directory", "dev", "DEV_FLAGS="+flags)
 	cmd.Dir = repoRoot()
@@ -563,7 +580,7 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 			t.Logf("make dev output:\n%s", out.String())
 		}
 	}()
-	g.Eventually(out.String).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("crmflow is running."))
+	g.Eventually(outputUnlessExited(out, done)).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("crmflow is running."))
 
 	g.Expect(syscall.Kill(-pgid, syscall.SIGINT)).To(Succeed(), "Ctrl-C")
 	var exit error
