@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -19,8 +21,21 @@ import (
 // with every file they keep under the state directory: etcd's data survives
 // a restart, so runs waiting in etcd are still there next time.
 type controlPlane struct {
-	cp   *envtest.ControlPlane
-	logs []*os.File
+	cp    *envtest.ControlPlane
+	logs  []*os.File
+	token string // the dev user's bearer token
+}
+
+// devUser is the local start's admin (group system:masters).
+const devUser = "crmflow-dev"
+
+// newToken is a random bearer token.
+func newToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make a token for the dev user: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // startControlPlane starts etcd (data in <state>/etcd) and kube-apiserver
@@ -67,7 +82,20 @@ func startControlPlane(ctx context.Context, root, state string, timeout time.Dur
 		Out:          logs[1],
 		Err:          logs[1],
 	}
-	c := &controlPlane{cp: &envtest.ControlPlane{Etcd: etcd, APIServer: api, KubectlPath: filepath.Join(assets, "kubectl")}, logs: logs}
+	// The dev user also gets a bearer token (a static token file, made anew
+	// each start like the certificates): crmflow's run history API
+	// authenticates callers by their Kubernetes token, so
+	// `kubectl crmflow history` needs one in the kubeconfig.
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	tokenFile := filepath.Join(certDir, "tokens.csv")
+	if err := os.WriteFile(tokenFile, []byte(token+`,`+devUser+`,`+devUser+`,"system:masters"`+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", tokenFile, err)
+	}
+	api.Configure().Set("token-auth-file", tokenFile)
+	c := &controlPlane{cp: &envtest.ControlPlane{Etcd: etcd, APIServer: api, KubectlPath: filepath.Join(assets, "kubectl")}, logs: logs, token: token}
 
 	started := make(chan error, 1)
 	go func() {
@@ -110,11 +138,13 @@ func startControlPlane(ctx context.Context, root, state string, timeout time.Dur
 
 // config is an admin client configuration for the API server.
 func (c *controlPlane) config() (*rest.Config, error) {
-	user, err := c.cp.AddUser(envtest.User{Name: "crmflow-dev", Groups: []string{"system:masters"}}, nil)
+	user, err := c.cp.AddUser(envtest.User{Name: devUser, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("create the dev user: %w", err)
 	}
-	return user.Config(), nil
+	cfg := user.Config()
+	cfg.BearerToken = c.token
+	return cfg, nil
 }
 
 // stop stops kube-apiserver, then etcd; the state directory stays.

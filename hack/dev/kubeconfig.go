@@ -10,11 +10,11 @@ import (
 )
 
 // writeKubeconfig writes a kubeconfig for cfg (the dev admin user's client
-// certificate, inlined) to path.
+// certificate, inlined, and its bearer token) to path.
 func writeKubeconfig(cfg *rest.Config, path string) error {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["crmflow-dev"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["crmflow-dev"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.AuthInfos["crmflow-dev"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
 	kc.Contexts["crmflow-dev"] = &clientcmdapi.Context{Cluster: "crmflow-dev", AuthInfo: "crmflow-dev", Namespace: "default"}
 	kc.CurrentContext = "crmflow-dev"
 	raw, err := clientcmd.Write(*kc)

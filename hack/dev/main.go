@@ -242,7 +242,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 
-	printWelcome(o, kubeconfig, crm, consoleURL)
+	printWelcome(o, kubeconfig, crm, consoleURL, filepath.Join(certs.dir, "ca.crt"))
 
 	var timeout <-chan time.Time
 	if o.exitAfter > 0 {
@@ -332,6 +332,9 @@ func startManager(root string, o options, kubeconfig string, crm *localCRM, cert
 		// The run history survives restarts beside etcd's data; its API on loopback only.
 		"--history-dsn=" + historyDB,
 		"--history-bind-address=" + o.historyAddr,
+		// Served with the local CA's certificate (127.0.0.1, localhost), so
+		// the plugin verifies it with CRMFLOW_HISTORY_CA_FILE.
+		"--history-cert-dir=" + certDir,
 		// Finished runs stay in etcd an hour here, so kubectl describe finds
 		// the run of the event you just sent (production default: 10s, then
 		// kubectl crmflow history reads it from the store).
@@ -384,8 +387,14 @@ func (p *managerProcess) stop() {
 	}
 }
 
-func printWelcome(o options, kubeconfig string, crm *localCRM, consoleURL string) {
+func printWelcome(o options, kubeconfig string, crm *localCRM, consoleURL, caFile string) {
 	host, port := crm.SMTPHostPort()
+	// kubectl crmflow history/contact/stats read archived runs from the
+	// manager's history API with these (and the kubeconfig's token).
+	historyEnv := ""
+	if o.historyAddr != "" && o.historyAddr != "0" {
+		historyEnv = fmt.Sprintf("  export CRMFLOW_HISTORY_URL=https://%s CRMFLOW_HISTORY_CA_FILE=%s\n", o.historyAddr, caFile)
+	}
 	if consoleURL != "" {
 		fmt.Printf("\nThe web console (build, test, activate, watch runs): %s\n", consoleURL)
 	}
@@ -395,7 +404,7 @@ crmflow is running. State (etcd data, certificates, logs) is kept in
 %[5]s across restarts; `+"`make dev-reset`"+` wipes it.
 
   export KUBECONFIG=%[1]s
-  kubectl get workflows            # the samples, Active
+%[8]s  kubectl get workflows            # the samples, Active
   kubectl get workflowruns -w      # runs appear here
   kubectl apply -f my-workflow.yaml   # validated by the admission webhooks
 
@@ -425,7 +434,7 @@ your workflows at it:
 
 Ctrl-C stops everything.
 ================================================================================
-`, kubeconfig, o.receiverAddr, o.namespace, crm.sinkAddr, filepath.Dir(kubeconfig), host, port)
+`, kubeconfig, o.receiverAddr, o.namespace, crm.sinkAddr, filepath.Dir(kubeconfig), host, port, historyEnv)
 }
 
 func say(format string, args ...any) {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,8 +251,17 @@ func (d *devStart) plugin(args ...string) (string, string, error) {
 }
 
 func (d *devStart) run(bin, stdin string, args ...string) (string, string, error) {
+	return d.runWith(bin, nil, stdin, args...)
+}
+
+// runEnv runs bin with the local start's kubeconfig and env added.
+func (d *devStart) runEnv(bin string, env []string, args ...string) (string, string, error) {
+	return d.runWith(bin, env, "", args...)
+}
+
+func (d *devStart) runWith(bin string, env []string, stdin string, args ...string) (string, string, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(d.state, "kubeconfig"))
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+filepath.Join(d.state, "kubeconfig")), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -413,6 +423,21 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	runsAfter, _, _ := d.kubectl("", "get", "workflowruns", "-n", ns, "-o", "name")
 	g.Expect(runsAfter).To(Equal(runsBefore), "the test created no run")
 	g.Consistently(succeeded).WithTimeout(3*time.Second).WithPolling(500*time.Millisecond).Should(Equal("1"), "counts unchanged")
+
+	// The banner's history settings read the run once it has left etcd,
+	// with the kubeconfig's token and the local CA.
+	env := regexp.MustCompile(`export CRMFLOW_HISTORY_URL=(\S+) CRMFLOW_HISTORY_CA_FILE=(\S+)`).FindStringSubmatch(d.out.String())
+	g.Expect(env).To(HaveLen(3), "the banner exports the history API's URL and CA")
+	run := regexp.MustCompile(`"run":"([^"]+)"`).FindStringSubmatch(answer)
+	g.Expect(run).To(HaveLen(2), "the receiver's answer names the run: %s", answer)
+	_, errOut, err = d.kubectl("", "delete", "workflowrun", "-n", ns, run[1])
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Eventually(func() string {
+		bins, _ := binaries()
+		out, errOut, _ := d.runEnv(bins["kubectl-crmflow"], []string{"CRMFLOW_HISTORY_URL=" + env[1], "CRMFLOW_HISTORY_CA_FILE=" + env[2]}, "history", "-n", ns, run[1])
+		return out + errOut
+	}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(And(
+		ContainSubstring("Run:        "+ns+"/"+run[1]), ContainSubstring("tag-conversation"), ContainSubstring("Outcome:    Succeeded")))
 
 	// Every stand-in target the banner lists answers what a workflow sends it.
 	smtpHost, smtpPort, _ := net.SplitHostPort(a.smtp)

@@ -364,7 +364,7 @@ func TestServicesAndPortsTheDocsNameAreTheCharts(t *testing.T) {
 func TestLocalAddressesAreTheLocalStarts(t *testing.T) {
 	dev := helpOf(t, "dev")
 	byPort := map[string]string{}
-	for _, f := range []string{"receiver-addr", "sink-addr", "smtp-addr", "console-addr"} {
+	for _, f := range []string{"receiver-addr", "sink-addr", "smtp-addr", "console-addr", "history-addr"} {
 		d := dev.defaults[f]
 		_, port, ok := strings.Cut(d, ":")
 		if !ok {
