@@ -154,10 +154,14 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	// Ports the manager will bind: refuse at once rather than after minutes of start-up.
 	wh := webhookAddr(o.webhookPort)
-	for _, p := range []struct{ flag, addr string }{
+	ports := []struct{ flag, addr string }{
 		{"--receiver-addr", o.receiverAddr}, {"--metrics-addr", o.metricsAddr},
 		{"--probe-addr", o.probeAddr}, {"--webhook-port", wh},
-	} {
+	}
+	if o.historyAddr != "" && o.historyAddr != "0" {
+		ports = append(ports, struct{ flag, addr string }{"--history-addr", o.historyAddr})
+	}
+	for _, p := range ports {
 		if err := portFree(p.addr); err != nil {
 			return fmt.Errorf("%s %s: %w (stop what holds it, or choose another with %s)", p.flag, p.addr, err, p.flag)
 		}

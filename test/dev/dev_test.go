@@ -503,6 +503,20 @@ func TestFailedStartsLeaveNothingBehind(t *testing.T) {
 		g.Expect(d.out.String()).To(ContainSubstring("--receiver-addr " + a.receiver))
 		g.Expect(processesMentioning(state)).To(BeEmpty())
 	})
+	t.Run("occupied history port", func(t *testing.T) {
+		g := NewWithT(t)
+		a := newAddrs(t)
+		busy, err := net.Listen("tcp", a.history)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = busy.Close() }()
+		state := t.TempDir()
+		d := startDev(t, state, "dev-busy-history", a)
+		var exit error
+		g.Eventually(d.done).WithTimeout(time.Minute).Should(Receive(&exit))
+		g.Expect(exit).To(HaveOccurred(), "a failed start exits non-zero")
+		g.Expect(d.out.String()).To(ContainSubstring("--history-addr " + a.history))
+		g.Expect(processesMentioning(state)).To(BeEmpty())
+	})
 	t.Run("start timeout", func(t *testing.T) {
 		g := NewWithT(t)
 		state := t.TempDir()
