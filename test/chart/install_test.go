@@ -18,6 +18,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -375,5 +376,60 @@ var _ = Describe("the chart's RBAC, under the manager's real identity", Ordered,
 			Expect(err).NotTo(HaveOccurred())
 			Expect(review.Status.Allowed).To(BeFalse(), fmt.Sprintf("%s %s/%s must not be allowed", attr.Verb, attr.Group, attr.Resource))
 		}
+	})
+
+	It("sends the manager's own runs past the run webhook, and nobody else's", func() {
+		// The chart's run webhook, as rendered with webhooks on, but pointing
+		// at a port where nothing listens: with failurePolicy Fail, a create
+		// that calls it fails, so a create that succeeds did not call it.
+		var vwc admissionv1.ValidatingWebhookConfiguration
+		renderChart(GinkgoTB(), "--set", "webhook.enabled=true").get(GinkgoTB(), "ValidatingWebhookConfiguration", "", &vwc)
+		var runHook *admissionv1.ValidatingWebhook
+		for i := range vwc.Webhooks {
+			if vwc.Webhooks[i].Name == "vworkflowrun-v1alpha1.crmflow.io" {
+				runHook = &vwc.Webhooks[i]
+			}
+		}
+		Expect(runHook).NotTo(BeNil(), "the chart has no run webhook")
+		Expect(*runHook.FailurePolicy).To(Equal(admissionv1.Fail))
+		unreachable := "https://127.0.0.1:1/validate-crmflow-io-v1alpha1-workflowrun"
+		runHook.ClientConfig = admissionv1.WebhookClientConfig{URL: &unreachable}
+		timeout := int32(2)
+		runHook.TimeoutSeconds = &timeout
+		hook := &admissionv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "crmflow-run-webhook-probe"},
+			Webhooks:   []admissionv1.ValidatingWebhook{*runHook},
+		}
+		Expect(admin.Create(ctx, hook)).To(Succeed(), "the API server refused the chart's matchConditions")
+		DeferCleanup(func() { Expect(admin.Delete(ctx, hook)).To(Succeed()) })
+
+		By("a run the cluster admin creates calls the webhook (and fails, as nothing answers)")
+		Eventually(func(g Gomega) {
+			byHand := &v1alpha1.WorkflowRun{
+				ObjectMeta: metav1.ObjectMeta{GenerateName: "by-hand-", Namespace: appNS},
+				Spec:       v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", Subject: "c-hand", DryRun: true},
+			}
+			err := admin.Create(ctx, byHand)
+			if err == nil {
+				_ = admin.Delete(ctx, byHand)
+			}
+			g.Expect(err).To(MatchError(ContainSubstring(`failed calling webhook "vworkflowrun-v1alpha1.crmflow.io"`)))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("an enrolment, which the manager creates as its ServiceAccount, does not")
+		kubectlCrmflow("send", "--url", receiverURL, "--type", "conversation.started", "--source", "crm.example.com",
+			"--subject", "c-77", "--id", "vip-webhook-probe",
+			"--data", `{"conversation":{"id":"conv-77","contactId":"c-77","channel":"chat"},"contact":{"id":"c-77","firstName":"Di","lastName":"Wu","tags":["VIP"]}}`)
+		Eventually(func(g Gomega) {
+			var runs v1alpha1.WorkflowRunList
+			g.Expect(admin.List(ctx, &runs, client.InNamespace(appNS), client.MatchingLabels{v1alpha1.LabelWorkflow: "vip-routing"})).To(Succeed())
+			var phases []v1alpha1.RunPhase
+			for _, r := range runs.Items {
+				if r.Spec.Subject == "c-77" {
+					phases = append(phases, r.Status.Phase)
+				}
+			}
+			g.Expect(phases).To(Equal([]v1alpha1.RunPhase{v1alpha1.RunSucceeded}))
+		}).WithTimeout(45*time.Second).Should(Succeed(), func() string { return managerLog.String() })
 	})
 })
