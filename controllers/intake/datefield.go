@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -186,60 +185,4 @@ const slotAttempts = 5
 func isPending(run *v1alpha1.WorkflowRun, now time.Time) bool {
 	return !run.Status.Phase.IsFinished() && !run.Spec.Cancel && len(run.Status.Steps) == 0 &&
 		run.Spec.ScheduledTime != nil && run.Spec.ScheduledTime.After(now)
-}
-
-// recentRuns remembers, for a short while, the date runs this receiver
-// created per workflow and subject: the informer cache shows a new run a
-// moment after its create returns, and a second date event for the subject
-// within that moment must find the run to move it, not schedule another.
-type recentRuns struct {
-	mu    sync.Mutex
-	byKey map[string][]recentRun
-}
-
-type recentRun struct {
-	name string
-	at   time.Time
-}
-
-// recentWindow is longer than any cache lag seen on a loaded API server.
-const recentWindow = 30 * time.Second
-
-func (c *recentRuns) add(key, name string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.byKey == nil {
-		c.byKey = map[string][]recentRun{}
-	}
-	c.prune(now)
-	c.byKey[key] = append(c.byKey[key], recentRun{name: name, at: now})
-}
-
-func (c *recentRuns) names(key string, now time.Time) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for _, r := range c.byKey[key] {
-		if now.Sub(r.at) < recentWindow {
-			out = append(out, r.name)
-		}
-	}
-	return out
-}
-
-// prune drops expired entries; called with the lock held.
-func (c *recentRuns) prune(now time.Time) {
-	for k, runs := range c.byKey {
-		kept := runs[:0]
-		for _, r := range runs {
-			if now.Sub(r.at) < recentWindow {
-				kept = append(kept, r)
-			}
-		}
-		if len(kept) == 0 {
-			delete(c.byKey, k)
-		} else {
-			c.byKey[k] = kept
-		}
-	}
 }

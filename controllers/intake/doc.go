@@ -11,9 +11,11 @@
 //   - request/   parsing, credentials and size limits (no Kubernetes; fuzzed)
 //   - receiver.go  the HTTP handler: route, authenticate, decode, answer
 //   - catalogue.go the in-memory index of Workflows by event type
-//   - enroll.go     the per-workflow decision: state, loop, subject, conditions
-//   - slot.go      the per-subject enrollment slot (a Lease) that lets the API
-//     server arbitrate enrollment races, across replicas too
+//   - enroll.go     the per-workflow decision: state, loop, subject, conditions,
+//     and the enrollment policy over the subject's runs (the run controller
+//     applies it again, which makes it hold across replicas)
+//   - recent.go    the runs this receiver just created, until the cache shows them
+//   - keylock.go   the per-(workflow, subject) lock within this process
 //   - datefield.go rescheduling and dropping of date-triggered runs
 //   - correlate.go delivery to waiting runs (status.pendingEvents)
 //   - skips.go     coalesced skip counters on Workflow status and rate-limited Events

@@ -138,11 +138,17 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err != nil {
 		return verdict{}, subject, err
 	}
-	v, err := r.enroll(ctx, wf, run)
-	if err == nil && v.enrolled != "" && e.dateField {
-		r.recent.add(index.WorkflowSubjectKey(wf.Name, subject), v.enrolled, now)
+	v, created, err := r.enroll(ctx, wf, run)
+	if err == nil && created != nil && (e.dateField || restrictive(wf)) {
+		r.recent.add(index.WorkflowSubjectKey(wf.Name, subject), enrollment.Candidate(created), now)
 	}
 	return v, subject, err
+}
+
+// restrictive: wf's enrollment policy looks at the subject's other runs.
+func restrictive(wf *v1alpha1.Workflow) bool {
+	p := wf.Spec.Enrollment.Defaulted()
+	return p.Reenroll != v1alpha1.ReenrollAlways || p.Concurrency != v1alpha1.ConcurrencyAllow
 }
 
 // loopVerdict refuses enrollment past the hop limit, or when this workflow
@@ -186,11 +192,13 @@ func (r *Receiver) newRun(ctx context.Context, e *entry, subject string, ev *v1a
 // the cache may not have seen them finish. The run controller applies the
 // same policy again when it first sees the run: that is what makes it hold
 // across replicas, with no per-subject lock object in etcd.
-func (r *Receiver) enroll(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, error) {
+//
+// It also returns the run as created, when it created one.
+func (r *Receiver) enroll(ctx context.Context, wf *v1alpha1.Workflow, run *v1alpha1.WorkflowRun) (verdict, *v1alpha1.WorkflowRun, error) {
 	// Fast path for duplicate deliveries: the cache already has the run.
 	var existing v1alpha1.WorkflowRun
 	if err := r.client.Get(ctx, client.ObjectKeyFromObject(run), &existing); err == nil {
-		return duplicate(run), nil
+		return duplicate(run), nil, nil
 	}
 	a, err := r.admit(ctx, wf, run, false)
 	if err == nil && a.Verdict == runner.Skip {
@@ -198,10 +206,10 @@ func (r *Receiver) enroll(ctx context.Context, wf *v1alpha1.Workflow, run *v1alp
 		a, err = r.admit(ctx, wf, run, true)
 	}
 	if err != nil {
-		return verdict{}, err
+		return verdict{}, nil, err
 	}
 	if a.Verdict == runner.Skip {
-		return verdict{skip: a.Reason, message: a.Message}, nil
+		return verdict{skip: a.Reason, message: a.Message}, nil, nil
 	}
 	return r.createRun(ctx, run)
 }
@@ -221,8 +229,10 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 		return runner.Admission{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
 	}
 	others := make([]runner.Candidate, 0, len(list.Items))
+	listed := make(map[string]bool, len(list.Items))
 	for i := range list.Items {
 		o := &list.Items[i]
+		listed[o.Name] = true
 		if live && !o.Status.Phase.IsFinished() { // a finished run never starts again
 			fresh := &v1alpha1.WorkflowRun{}
 			err := r.live.Get(ctx, client.ObjectKeyFromObject(o), fresh)
@@ -238,26 +248,67 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 			others = append(others, enrollment.Candidate(o))
 		}
 	}
+	// Runs this receiver created that the cache does not show yet.
+	for _, c := range r.recent.candidates(index.WorkflowSubjectKey(wf.Name, run.Spec.Subject), r.opts.Clock.Now()) {
+		if listed[c.Name] || c.Name == run.Name {
+			continue
+		}
+		if !live {
+			others = append(others, c)
+			continue
+		}
+		fresh := &v1alpha1.WorkflowRun{}
+		err := r.live.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: c.Name}, fresh)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return runner.Admission{}, fmt.Errorf("read run %s: %w", c.Name, err)
+		}
+		if enrollment.Counts(fresh) {
+			others = append(others, enrollment.Candidate(fresh))
+		}
+	}
 	// The new run is newer than every run that exists.
 	self := runner.Candidate{Name: run.Name, Created: r.opts.Clock.Now().Add(time.Hour)}
-	return runner.Admit(p, self, others, run.Spec.Subject), nil
+	return refuseBehindPending(p, runner.Admit(p, self, others, run.Spec.Subject)), nil
 }
 
-// createRun persists run; AlreadyExists means a duplicate delivery.
-func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (verdict, error) {
-	err := r.client.Create(ctx, run.DeepCopy())
+// refuseBehindPending turns the run controller's Wait (an older run of the
+// subject exists but is not admitted yet) into the refusal it ends in: that
+// run is admitted, or refused because a run older still is active; either
+// way the subject is taken when this event came. Under Replace the new run
+// is created and the run controller replaces. Creating a run only for the
+// run controller to cancel it would cost two writes and answer "enrolled"
+// for an event that enrolls no one.
+func refuseBehindPending(p v1alpha1.EnrollmentPolicy, a runner.Admission) runner.Admission {
+	if a.Verdict != runner.Wait || p.Concurrency == v1alpha1.ConcurrencyReplace {
+		return a
+	}
+	reason, rule := v1alpha1.SkipActiveRun, "concurrency is Forbid"
+	if p.Concurrency == v1alpha1.ConcurrencyAllow {
+		reason, rule = v1alpha1.SkipAlreadyEnrolled, "reenroll is AfterExit"
+	}
+	return runner.Admission{Verdict: runner.Skip, Reason: reason, Message: a.Message + "; " + rule}
+}
+
+// createRun persists run and returns it as created; AlreadyExists means a
+// duplicate delivery.
+func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (verdict, *v1alpha1.WorkflowRun, error) {
+	created := run.DeepCopy()
+	err := r.client.Create(ctx, created)
 	switch {
 	case apierrors.IsAlreadyExists(err):
-		return duplicate(run), nil
+		return duplicate(run), nil, nil
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 		// The API server will refuse this run however often it is sent.
-		return verdict{}, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(
+		return verdict{}, nil, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(
 			"the event cannot be stored as a run of workflow %s: %s", run.Spec.WorkflowName, err.Error())}
 	case err != nil:
-		return verdict{}, fmt.Errorf("create WorkflowRun %s: %w", run.Name, err)
+		return verdict{}, nil, fmt.Errorf("create WorkflowRun %s: %w", run.Name, err)
 	}
 	log.FromContext(ctx).V(1).Info("enrolled", "workflow", run.Spec.WorkflowName, "run", run.Name)
-	return verdict{enrolled: run.Name}, nil
+	return verdict{enrolled: run.Name}, created, nil
 }
 
 func duplicate(run *v1alpha1.WorkflowRun) verdict {

@@ -4,14 +4,15 @@ package intake_test
 
 import (
 	"fmt"
-	"github.com/crmflow/crmflow/controllers/intake"
 	"sync"
 
+	ce "github.com/cloudevents/sdk-go/v2/event"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/controllers/intake"
 	"github.com/crmflow/crmflow/test/fixture"
 )
 
@@ -68,8 +69,10 @@ var _ = Describe("exactly-once enrollment", func() {
 			}()
 		}
 		wg.Wait()
-		// No per-subject lock object: intake acknowledges each event once its
-		// run is persisted; the run controller admits one of them (test/e2e).
+		// One replica: the per-subject lock and the runs it just created make
+		// the first event enroll and the other 49 skip, although the cache has
+		// not seen the new run yet (across replicas the run controller's
+		// admission decides; test/e2e).
 		Expect(statuses).To(HaveEach(202))
 		var burst []v1alpha1.WorkflowRun
 		for _, r := range runsOf(ns, wf.Name) {
@@ -77,7 +80,8 @@ var _ = Describe("exactly-once enrollment", func() {
 				burst = append(burst, r)
 			}
 		}
-		Expect(burst).NotTo(BeEmpty())
+		Expect(burst).To(HaveLen(1))
+		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipActiveRun)).Should(HaveField("Count", BeEquivalentTo(49)))
 
 		// Once the run controller admitted one, intake skips from its cache, confirmed live.
 		admitted := burst[0].DeepCopy()
@@ -99,6 +103,41 @@ var _ = Describe("exactly-once enrollment", func() {
 		Eventually(func() int {
 			return len(post(ns, event("after-exit", "lead.created", "", lead(99))).First().Enrolled)
 		}).Should(Equal(1))
+	})
+
+	It("enrolls one run for a batch of events for one subject under Forbid, and says so", func() {
+		ns := createNamespace("batch-forbid")
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up")) // AfterExit/Forbid
+		lead := func(i int) obj {
+			return obj{"lead": obj{"id": fmt.Sprint("l-", i), "source": "Website", "contactId": "c-batch"}}
+		}
+		postUntilMatched(ns, event("warm-up", "lead.created", "", obj{"lead": obj{"source": "Website", "contactId": "c-other"}}), wf.Name)
+		var batch []ce.Event
+		for i := range 5 {
+			batch = append(batch, event(fmt.Sprint("batch-", i), "lead.created", "", lead(i)))
+		}
+		r := postBatch(ns, batch...)
+		Expect(r.Status).To(Equal(202))
+		var enrolled, skipped []string
+		for _, ev := range r.Answer.Events {
+			for _, e := range ev.Enrolled {
+				enrolled = append(enrolled, e.Run)
+			}
+			for _, sk := range ev.Skipped {
+				Expect(sk.Reason).To(Equal(v1alpha1.SkipActiveRun), sk.Message)
+				Expect(sk.Message).To(ContainSubstring("not admitted yet; concurrency is Forbid"))
+				skipped = append(skipped, sk.Reason.String())
+			}
+		}
+		Expect(enrolled).To(HaveLen(1))
+		Expect(skipped).To(HaveLen(4))
+		var runs []string
+		for _, run := range runsOf(ns, wf.Name) {
+			if run.Spec.Subject == "c-batch" {
+				runs = append(runs, run.Name)
+			}
+		}
+		Expect(runs).To(ConsistOf(enrolled[0]))
 	})
 
 	It("never enrolls a subject twice under reenroll Never", func() {

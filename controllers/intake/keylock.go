@@ -6,9 +6,9 @@ import (
 )
 
 // keyLocks serialises the enrollments of one (workflow, subject) within this
-// process, so a burst for one subject costs one slot race per replica, not
-// one per event. Correctness across replicas comes from the API server (see
-// slot.go); this is only an economy. Keys share 256 stripes.
+// process: with the runs it just created (recent.go), a burst for one subject
+// enrolls once per replica, not once per event. Across replicas the run
+// controller's admission decides. Keys share 256 stripes.
 type keyLocks struct {
 	stripes [256]sync.Mutex
 }
