@@ -23,7 +23,7 @@ import (
 
 // Duration is a length of time in Go's duration syntax extended with days and
 // weeks: "90s", "15m", "1h30m", "2d" (48h), "1w" (168h). A day is always 24
-// hours, whatever the calendar does.
+// hours, whatever the calendar does. At most 36500d (100 years).
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$`
 // +kubebuilder:validation:MaxLength=32
 type Duration string

@@ -22,6 +22,19 @@ import (
 	"time"
 )
 
+// MaxDurationDays bounds every duration and offset: 100 years is longer than
+// any CRM wait, delay or retention, and far from where a time.Duration
+// (about 292 years) would wrap around to a negative value.
+const MaxDurationDays = 36500
+
+// maxDuration is MaxDurationDays as a time.Duration.
+const maxDuration = MaxDurationDays * 24 * time.Hour
+
+// errTooLong says which duration passed the bound.
+func errTooLong(s string) error {
+	return fmt.Errorf("invalid duration %q: longer than the maximum of %dd (100 years)", s, MaxDurationDays)
+}
+
 // Parse turns a Duration into a time.Duration; "d" is 24h and "w" is 168h.
 func (d Duration) Parse() (time.Duration, error) {
 	return parseExtendedDuration(string(d))
@@ -78,6 +91,9 @@ func (d SignedDuration) Calendar() (days int, rest time.Duration, err error) {
 				f *= 7
 			}
 			dayCount += f
+			if dayCount > MaxDurationDays {
+				return 0, 0, errTooLong(string(d))
+			}
 			continue
 		}
 		other.WriteString(num + unit)
@@ -89,7 +105,13 @@ func (d SignedDuration) Calendar() (days int, rest time.Duration, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("invalid duration %q: %w", string(d), err)
 		}
+		if r > maxDuration {
+			return 0, 0, errTooLong(string(d))
+		}
 		rest += r
+	}
+	if time.Duration(whole)*24*time.Hour+rest > maxDuration {
+		return 0, 0, errTooLong(string(d))
 	}
 	if neg {
 		whole, rest = -whole, -rest
@@ -130,12 +152,18 @@ func parseExtendedDuration(s string) (time.Duration, error) {
 			if _, err = fmt.Sscanf(num, "%g", &f); err != nil {
 				return 0, fmt.Errorf("invalid duration %q: %w", s, err)
 			}
+			if f*hours > float64(maxDuration/time.Hour) {
+				return 0, errTooLong(s)
+			}
 			part = time.Duration(f * hours * float64(time.Hour))
 		default:
 			part, err = time.ParseDuration(num + unit)
 			if err != nil {
 				return 0, fmt.Errorf("invalid duration %q: %w", s, err)
 			}
+		}
+		if part > maxDuration || total+part > maxDuration {
+			return 0, errTooLong(s)
 		}
 		total += part
 	}

@@ -116,6 +116,21 @@ func TestValidateRefuses(t *testing.T) {
 			field: "spec.steps[1].waitForEvent.timeout",
 			has:   "",
 		},
+		{
+			name:  "a wait so long it would wrap around to no wait at all",
+			wf:    fixture.Workflow("wf", fixture.AddSteps(fixture.WaitStep("forever", "99999999999d"))),
+			field: "spec.steps[1].wait.duration",
+			has:   "longer than the maximum of 36500d",
+		},
+		{
+			name: "a date offset that no event date plus it can store",
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+				s.Trigger = v1alpha1.Trigger{DateField: &v1alpha1.DateFieldTrigger{
+					Types: []v1alpha1.EventType{"contact.updated"}, Field: "contact.renewalDate", Offset: "99999999d"}}
+			})),
+			field: "spec.trigger.dateField.offset",
+			has:   "longer than the maximum",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
