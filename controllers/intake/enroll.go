@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -105,8 +106,8 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err != nil || subject == "" {
 		return verdict{skip: v1alpha1.SkipSubjectMissing, message: fmt.Sprintf("no subject: %v", err)}, "", nil
 	}
-	if len(subject) > 1024 {
-		return verdict{skip: v1alpha1.SkipSubjectMissing, message: fmt.Sprintf("subject is %d characters; the limit is 1024", len(subject))}, "", nil
+	if n := utf8.RuneCountInString(subject); n > 1024 {
+		return verdict{skip: v1alpha1.SkipSubjectMissing, message: fmt.Sprintf("subject is %d characters; the limit is 1024", n)}, "", nil
 	}
 	if v, loop := r.loopVerdict(wf, subject, chain); loop {
 		return v, subject, nil

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	ceevent "github.com/cloudevents/sdk-go/v2/event"
@@ -153,6 +155,10 @@ func decodeStructured(body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return v1alpha1.CloudEvent{}, errorf(Malformed, "structured event: body is not a JSON object")
 	}
+	if !utf8.Valid(trimmed) {
+		// JSON decoders would turn each invalid byte into U+FFFD.
+		return v1alpha1.CloudEvent{}, errorf(Malformed, "structured event: body is not valid UTF-8")
+	}
 	// The SDK reads specversion wherever it appears; look first so an
 	// unsupported version gets its own message instead of a parse error.
 	var probe struct {
@@ -161,6 +167,9 @@ func decodeStructured(body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
 	}
 	if err := json.Unmarshal(trimmed, &probe); err != nil {
 		return v1alpha1.CloudEvent{}, errorf(Malformed, "malformed CloudEvent JSON: %v", err)
+	}
+	if err := checkAttributeNames(trimmed); err != nil {
+		return v1alpha1.CloudEvent{}, err
 	}
 	if probe.SpecVersion == nil {
 		return v1alpha1.CloudEvent{}, errorf(Malformed, "missing required attribute \"specversion\"")
@@ -177,9 +186,56 @@ func decodeStructured(body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
 	}
 	var ev ceevent.Event
 	if err := json.Unmarshal(trimmed, &ev); err != nil {
-		return v1alpha1.CloudEvent{}, errorf(Malformed, "malformed CloudEvent: %v", err)
+		return v1alpha1.CloudEvent{}, errorf(Malformed, "malformed CloudEvent: %s", truncateText(err.Error(), 200))
 	}
 	return convert(&ev, lim)
+}
+
+// checkAttributeNames refuses a structured event whose member names are not
+// CloudEvents attribute names (lower-case letters and digits, or
+// data_base64) or appear twice. The SDK's parser stops at an empty name and
+// drops every member after it, and the probe above matches names without
+// regard to case: either would let the event be read in two ways.
+func checkAttributeNames(object []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(object))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return errorf(Malformed, "malformed CloudEvent JSON: %v", err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errorf(Malformed, "malformed CloudEvent JSON: %v", err)
+		}
+		name, _ := tok.(string)
+		if !validAttributeName(name) {
+			return errorf(Malformed, "attribute name %q: CloudEvents attribute names are lower-case letters a-z and digits", truncateText(name, 64))
+		}
+		if seen[name] {
+			return errorf(Malformed, "attribute %q appears twice", name)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return errorf(Malformed, "malformed CloudEvent JSON: attribute %q: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func validAttributeName(name string) bool {
+	if name == "data_base64" {
+		return true
+	}
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeBinary(h http.Header, body []byte, lim Limits) (v1alpha1.CloudEvent, error) {
@@ -225,9 +281,12 @@ func convert(ev *ceevent.Event, lim Limits) (v1alpha1.CloudEvent, error) {
 		{"id", out.ID, MaxIDLength}, {"source", out.Source, MaxSourceLength}, {"type", out.Type, MaxTypeLength},
 		{"subject", out.Subject, MaxSubjectLength}, {"datacontenttype", out.DataContentType, MaxContentTypeLength},
 	} {
-		if len(c.value) > c.max {
+		if err := checkText(c.name, c.value); err != nil {
+			return v1alpha1.CloudEvent{}, err
+		}
+		if n := utf8.RuneCountInString(c.value); n > c.max {
 			return v1alpha1.CloudEvent{}, errorf(Malformed,
-				"attribute %q is %d characters; the limit is %d", c.name, len(c.value), c.max)
+				"attribute %q is %d characters; the limit is %d", c.name, n, c.max)
 		}
 	}
 	if t := ev.Time(); !t.IsZero() {
@@ -243,6 +302,21 @@ func convert(ev *ceevent.Event, lim Limits) (v1alpha1.CloudEvent, error) {
 	return out, nil
 }
 
+// checkText refuses an attribute value that is not valid UTF-8 or holds a
+// control character: stored in a run, invalid bytes would become U+FFFD, and
+// two different events could then carry the same id.
+func checkText(name, value string) error {
+	if !utf8.ValidString(value) {
+		return errorf(Malformed, "attribute %q is not valid UTF-8", name)
+	}
+	for _, r := range value {
+		if unicode.IsControl(r) {
+			return errorf(Malformed, "attribute %q holds the control character %U", name, r)
+		}
+	}
+	return nil
+}
+
 func convertExtensions(exts map[string]any, out *v1alpha1.CloudEvent, lim Limits) error {
 	if len(exts) == 0 {
 		return nil
@@ -254,7 +328,10 @@ func convertExtensions(exts map[string]any, out *v1alpha1.CloudEvent, lim Limits
 	for name, v := range exts {
 		s, err := types.Format(v)
 		if err != nil {
-			return errorf(Malformed, "extension %q: %v", name, err)
+			return errorf(Malformed, "extension %q: %s", name, truncateText(err.Error(), 200))
+		}
+		if err := checkText("extension "+name, s); err != nil {
+			return err
 		}
 		out.Extensions[name] = s
 	}
