@@ -50,8 +50,8 @@ type Options struct {
 	MaxBatch int
 	// RetryAfter is sent with 503 answers (default 5s).
 	RetryAfter time.Duration
-	// RequestTimeout bounds the API work of one request (default 10s); past
-	// it the answer is 503.
+	// RequestTimeout bounds the API work of one request once its body is
+	// read (default 10s); past it the answer is 503.
 	RequestTimeout time.Duration
 	// FlushInterval is how often skip counters and lastTriggeredTime are
 	// written to Workflow status (default 2s): a burst of skips costs one

@@ -85,17 +85,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeUnavailable(w, r.retryAfterSeconds(), "receiver is starting: caches are not synced yet")
 		return
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), r.opts.RequestTimeout)
-	defer cancel()
-	answer, err := r.receive(ctx, ns, w, req)
+	answer, err := r.receive(req.Context(), ns, w, req)
 	if err != nil {
-		r.writeError(ctx, w, err)
+		r.writeError(req.Context(), w, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, answer)
 }
 
-// receive authenticates, decodes and processes one request.
+// receive authenticates, decodes and processes one request. RequestTimeout
+// bounds the API work once the body is read: a slow upload is the sender's
+// (the server's ReadTimeout ends it with a 4xx), not a reason to answer 503.
 func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter, req *http.Request) (*Answer, error) {
 	creds, err := r.credentials(ctx, ns)
 	if err != nil {
@@ -112,6 +112,8 @@ func (r *Receiver) receive(ctx context.Context, ns string, w http.ResponseWriter
 	if err := creds.Verify(req.Header, body); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
+	defer cancel()
 	evs, err := request.Decode(req.Header, body, cloudevents.Limits{MaxBatch: r.opts.MaxBatch, MaxDataBytes: int(r.opts.MaxBodyBytes)})
 	if err != nil {
 		return nil, err

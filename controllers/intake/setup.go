@@ -117,14 +117,17 @@ func (r *Receiver) Start(ctx context.Context) error {
 			return fmt.Errorf("intake listen on %s: %w", r.opts.Addr, err)
 		}
 	}
+	const bodyReadTimeout = 30 * time.Second
 	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      r.opts.RequestTimeout + 10*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return log.IntoContext(context.Background(), logger) },
+		ReadTimeout:       bodyReadTimeout,
+		// Counted from the end of the headers: room to read the body, do
+		// the API work and answer.
+		WriteTimeout:   bodyReadTimeout + r.opts.RequestTimeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return log.IntoContext(context.Background(), logger) },
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

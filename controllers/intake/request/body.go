@@ -3,6 +3,7 @@ package request
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 )
 
@@ -20,6 +21,10 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		if errors.As(err, &tooLarge) {
 			return nil, errorf(http.StatusRequestEntityTooLarge,
 				"request body is longer than the limit of %d bytes", limit)
+		}
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			return nil, errorf(http.StatusRequestTimeout, "the request body did not arrive in time: %v", err)
 		}
 		return nil, errorf(http.StatusBadRequest, "read request body: %v", err)
 	}
