@@ -73,7 +73,10 @@ func (c *catalogue) upsert(obj any) {
 	case wf.Spec.Trigger.DateField != nil:
 		eventTypes, dateField = wf.Spec.Trigger.DateField.Types, true
 	}
-	if len(eventTypes) == 0 { // schedule triggers are the workflow.Reconciler's
+	// Schedule triggers are the workflow.Reconciler's. A workflow being
+	// deleted (a finalizer, or foreground deletion, holds it) enrolls no one:
+	// its runs would be deleted with it, after acting.
+	if len(eventTypes) == 0 || !wf.DeletionTimestamp.IsZero() {
 		c.remove(key)
 		return
 	}

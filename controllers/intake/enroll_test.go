@@ -5,6 +5,7 @@ package intake_test
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	. "github.com/onsi/ginkgo/v2"
@@ -153,6 +154,28 @@ var _ = Describe("exactly-once enrollment", func() {
 		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 		r := post(ns, event("n-2", "lead.created", "", lead))
 		Expect(r.First().Skipped).To(ConsistOf(HaveField("Reason", v1alpha1.SkipAlreadyEnrolled)))
+	})
+
+	It("enrolls no one in a workflow that is being deleted", func() {
+		ns := createNamespace("deleting")
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"), func(w *v1alpha1.Workflow) {
+			w.Finalizers = []string{"example.com/hold"} // another controller's, or foreground deletion
+		})
+		vip := func(id string) ce.Event {
+			return event(id, "conversation.started", "", obj{"conversation": obj{"contactId": "c-del"}, "contact": obj{"tags": []string{"VIP"}}})
+		}
+		postUntilMatched(ns, vip("del-0"), wf.Name)
+		Expect(k8sClient.Delete(ctx, wf)).To(Succeed())
+		Eventually(func() []intake.RunRef {
+			return post(ns, vip(fmt.Sprint("del-", GinkgoRandomSeed(), "-", time.Now().UnixNano()))).First().Enrolled
+		}).Should(BeEmpty())
+		Consistently(func() []intake.RunRef {
+			return post(ns, vip(fmt.Sprint("del-later-", time.Now().UnixNano()))).First().Enrolled
+		}).WithTimeout(2 * time.Second).Should(BeEmpty())
+		held := &v1alpha1.Workflow{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: wf.Name}, held)).To(Succeed())
+		held.Finalizers = nil
+		Expect(k8sClient.Update(ctx, held)).To(Succeed())
 	})
 
 	It("counts Paused and Draft workflows' events as skipped", func() {
