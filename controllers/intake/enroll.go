@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -301,6 +302,10 @@ func (r *Receiver) createRun(ctx context.Context, run *v1alpha1.WorkflowRun) (ve
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return duplicate(run), nil, nil
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		// Retrying cannot help: the namespace and everything in it is going.
+		return verdict{}, nil, &request.Error{Status: http.StatusGone, Message: fmt.Sprintf(
+			"namespace %s is being deleted: no run can be created in it", run.Namespace)}
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 		// The API server will refuse this run however often it is sent.
 		return verdict{}, nil, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(

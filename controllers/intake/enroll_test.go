@@ -10,6 +10,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -176,6 +177,21 @@ var _ = Describe("exactly-once enrollment", func() {
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: wf.Name}, held)).To(Succeed())
 		held.Finalizers = nil
 		Expect(k8sClient.Update(ctx, held)).To(Succeed())
+	})
+
+	It("answers 410, not 503, once the namespace is being deleted", func() {
+		ns := createNamespace("terminating")
+		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "vip-routing"))
+		vip := func(id string) ce.Event {
+			return event(id, "conversation.started", "", obj{"conversation": obj{"contactId": "c-term"}, "contact": obj{"tags": []string{"VIP"}}})
+		}
+		postUntilMatched(ns, vip("term-0"), wf.Name)
+		namespace := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Name: ns}, namespace)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, namespace)).To(Succeed()) // no namespace controller here: it stays Terminating
+		Eventually(func() reply {
+			return post(ns, vip(fmt.Sprint("term-", time.Now().UnixNano())))
+		}).Should(And(HaveField("Status", 410), HaveField("Error", ContainSubstring("namespace "+ns+" is being deleted"))))
 	})
 
 	It("counts Paused and Draft workflows' events as skipped", func() {
