@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/controllers/index"
+	"github.com/crmflow/crmflow/controllers/revision"
 	"github.com/crmflow/crmflow/runner"
 )
 
@@ -106,9 +108,9 @@ func (r *Receiver) wantsEvent(ctx context.Context, run *v1alpha1.WorkflowRun, ev
 		if name == "" {
 			return false, false, nil // a test run not started yet: it listens to nothing
 		}
-		if spec, err = r.revisions.Spec(ctx, run.Namespace, name); err != nil {
-			if apierrors.IsNotFound(err) {
-				return false, false, nil
+		if spec, err = r.revisions.Spec(ctx, run.Namespace, name, run.Spec.WorkflowName); err != nil {
+			if apierrors.IsNotFound(err) || errors.Is(err, revision.ErrInvalid) {
+				return false, false, nil // the run controller fails it
 			}
 			return false, false, fmt.Errorf("revision of run %s: %w", run.Name, err)
 		}

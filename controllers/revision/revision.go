@@ -7,6 +7,7 @@
 package revision
 
 import (
+	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -136,12 +137,36 @@ func (s *Store) Forget(key types.NamespacedName) {
 	s.cache().Remove(key)
 }
 
-// Spec returns the workflow spec a revision holds. NotFound errors are
-// returned as they are (apierrors.IsNotFound works on them).
-func (s *Store) Spec(ctx context.Context, namespace, name string) (*v1alpha1.WorkflowSpec, error) {
+// ErrInvalid marks a ControllerRevision that cannot be the revision a run
+// names: it belongs to another workflow, or holds no workflow spec. It is
+// the run's fault, so retrying cannot help.
+var ErrInvalid = errors.New("not a revision of the run's workflow")
+
+// cachedSpec is a decoded revision and the workflow it belongs to.
+type cachedSpec struct {
+	spec *v1alpha1.WorkflowSpec
+	of   string // the revision's LabelRevisionOf value
+}
+
+// Spec returns the workflow spec that revision name of workflow holds.
+// NotFound errors are returned as they are (apierrors.IsNotFound works on
+// them); a revision of another workflow, or one that holds no workflow spec,
+// is an error wrapping ErrInvalid.
+func (s *Store) Spec(ctx context.Context, namespace, name, workflow string) (*v1alpha1.WorkflowSpec, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
+	c, err := s.cached(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if want := v1alpha1.WorkflowLabelValue(workflow); c.of != want {
+		return nil, fmt.Errorf("revision %s is labelled %s=%q, not a revision of workflow %s: %w", key, LabelRevisionOf, c.of, workflow, ErrInvalid)
+	}
+	return c.spec, nil
+}
+
+func (s *Store) cached(ctx context.Context, key types.NamespacedName) (cachedSpec, error) {
 	if v, ok := s.cache().Get(key); ok {
-		return v.(*v1alpha1.WorkflowSpec), nil
+		return v.(cachedSpec), nil
 	}
 	rev := &appsv1.ControllerRevision{}
 	err := s.Client.Get(ctx, key, rev)
@@ -149,13 +174,14 @@ func (s *Store) Spec(ctx context.Context, namespace, name string) (*v1alpha1.Wor
 		err = s.Live.Get(ctx, key, rev)
 	}
 	if err != nil {
-		return nil, err
+		return cachedSpec{}, err
 	}
 	spec := &v1alpha1.WorkflowSpec{}
 	if err := json.Unmarshal(rev.Data.Raw, spec); err != nil {
-		return nil, fmt.Errorf("decode revision %s: %w", key, err)
+		return cachedSpec{}, fmt.Errorf("decode revision %s: %v: %w", key, err, ErrInvalid)
 	}
-	s.cache().Add(key, spec)
+	c := cachedSpec{spec: spec, of: rev.Labels[LabelRevisionOf]}
+	s.cache().Add(key, c)
 	s.known.Store(key, true)
-	return spec, nil
+	return c, nil
 }

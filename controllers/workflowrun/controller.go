@@ -154,13 +154,18 @@ func (s *scope) decide(out *runner.Outcome) {
 // reconcileRevision fails a run whose workflow revision is gone; any other
 // error reading it is retried.
 func (r *Reconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result, error) {
+	var message string
 	switch {
 	case s.specErr == nil:
 		return ctrl.Result{}, nil
-	case !apierrors.IsNotFound(s.specErr):
+	case errors.Is(s.specErr, revision.ErrInvalid):
+		message = s.specErr.Error()
+	case apierrors.IsNotFound(s.specErr):
+		message = "the workflow revision is gone: " + s.specErr.Error()
+	default:
 		return ctrl.Result{}, s.specErr
 	}
-	failed := failedOutcome(s.run, s.now, v1alpha1.ReasonInvalidWorkflow, "the workflow revision is gone: "+s.specErr.Error())
+	failed := failedOutcome(s.run, s.now, v1alpha1.ReasonInvalidWorkflow, message)
 	s.decide(&failed)
 	return ctrl.Result{}, nil
 }
@@ -250,7 +255,7 @@ func (r *Reconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1
 			return nil, "", err
 		}
 	}
-	spec, err := r.Revisions.Spec(ctx, run.Namespace, name)
+	spec, err := r.Revisions.Spec(ctx, run.Namespace, name, run.Spec.WorkflowName)
 	if err != nil {
 		return nil, name, fmt.Errorf("revision %s of run %s: %w", name, klog.KObj(run), err)
 	}

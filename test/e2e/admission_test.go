@@ -9,6 +9,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -88,6 +91,30 @@ var _ = Describe("Enrollment admission by the run controller", func() {
 			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
 			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonCancelled))
 		}).Should(Succeed())
+	})
+
+	It("fails a run whose revision is another workflow's, or no workflow's, instead of retrying it for ever", func() {
+		mine := createWorkflow(remindWorkflow(ns, "mine"))
+		other := createWorkflow(remindWorkflow(ns, "other", fixture.SetSteps(fixture.NotifyStep("remind", "other {{ subject }}"))))
+		otherRev := enrollObject(other, event("o1", "c-o"), "c-o").Spec.WorkflowRevision
+		garbage := &appsv1.ControllerRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: "garbage", Namespace: ns},
+			Revision:   1,
+			Data:       runtime.RawExtension{Raw: []byte(`{"steps": 5}`)},
+		}
+		Expect(k8sClient.Create(suiteCtx, garbage)).To(Succeed())
+		for i, rev := range []string{otherRev, garbage.Name} {
+			run := enrollObject(mine, event(fmt.Sprint("forged-", i), "c-f"), "c-f")
+			run.Spec.WorkflowRevision = rev
+			Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
+			Eventually(func(g Gomega) {
+				got := getRun(run)(g)
+				g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunFailed))
+				g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonInvalidWorkflow))
+				g.Expect(got.Status.Message).To(ContainSubstring(rev))
+				g.Expect(got.Status.Steps).To(BeEmpty(), "it ran none of the other spec's steps")
+			}).Should(Succeed())
+		}
 	})
 
 	It("enrolls a subject once under reenroll Never, even after its run is gone", func() {
