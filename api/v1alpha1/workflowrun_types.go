@@ -81,8 +81,9 @@ type WorkflowRunSpec struct {
 	WorkflowGeneration int64 `json:"workflowGeneration,omitempty"`
 
 	// workflow is an inline workflow spec, for test runs of a workflow that
-	// is not in the cluster (kubectl crmflow test, the console). Runs that
-	// intake and schedules create reference a revision instead of copying it.
+	// is not in the cluster (kubectl crmflow test, the console); a run that
+	// sets it must set dryRun: true. Runs that intake and schedules create
+	// reference a revision instead of copying it.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="the workflow snapshot is immutable"
 	Workflow *WorkflowSpec `json:"workflow,omitempty"`

@@ -154,6 +154,15 @@ var _ = Describe("WorkflowRun admission", func() {
 		Expect(err.Error()).To(ContainSubstring("spec.workflow.steps[1].if"))
 	})
 
+	It("refuses an inline spec on a run that would act for real", func() {
+		real := run("inline-real", fixture.Workflow("wf").Spec, `{"lead":{"id":"l-1"}}`)
+		real.Spec.DryRun = false
+		err := k8sClient.Create(ctx, real)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.dryRun"))
+		Expect(err.Error()).To(ContainSubstring("spec.workflow"))
+	})
+
 	It("refuses event data that is not an object", func() {
 		err := k8sClient.Create(ctx, run("list-data", fixture.Workflow("wf").Spec, `[1,2]`))
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)

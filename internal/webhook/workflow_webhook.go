@@ -175,6 +175,12 @@ func (v *WorkflowRunValidator) ValidateCreate(_ context.Context, run *v1alpha1.W
 	var errs field.ErrorList
 	if run.Spec.Workflow != nil {
 		errs = ValidateWorkflowSpec(run.Spec.Workflow, field.NewPath("spec", "workflow"), v.Compiler)
+		if !run.Spec.DryRun {
+			// A real run acts as its Workflow, as reviewed and activated:
+			// an inline spec would bypass its state and its review.
+			errs = append(errs, field.Invalid(field.NewPath("spec", "dryRun"), false,
+				"a run with an inline spec.workflow is a test run: set spec.dryRun: true (a real run references its Workflow's revision)"))
+		}
 	}
 	errs = append(errs, validateEventData(run.Spec.Event, field.NewPath("spec", "event"))...)
 	for i := range run.Spec.SimulatedEvents {
