@@ -16,7 +16,7 @@ import (
 // at path (field.NewPath("spec") for a Workflow, field.NewPath("spec",
 // "workflow") for a run's inline spec): every expression and template
 // compiled and type-checked, cron and time zones, durations, Secret
-// references. It is the one validation of a spec: the admission webhook
+// references, and the URLs and addresses that hold no template. It is the one validation of a spec: the admission webhook
 // refuses what it reports, and the Workflow controller's Ready and Stalled
 // conditions report the same.
 func (e *Engine) Validate(spec *v1alpha1.WorkflowSpec, path *field.Path) field.ErrorList {
@@ -27,10 +27,11 @@ func (e *Engine) Validate(spec *v1alpha1.WorkflowSpec, path *field.Path) field.E
 	}
 	// The checks below are cheap and precise; when the engine already
 	// reported a field, its message (with the CEL position) is kept alone.
-	for _, fe := range append(append(
+	for _, fe := range append(append(append(
 		validateSecretRefs(spec, path),
 		validateTimes(spec, path)...),
-		validateDurations(spec, path)...) {
+		validateDurations(spec, path)...),
+		validateLiterals(spec, path)...) {
 		if !overlaps(reported, fe.Field) {
 			errs = append(errs, fe)
 			reported[fe.Field] = true

@@ -117,6 +117,27 @@ func TestValidateRefuses(t *testing.T) {
 			has:   "",
 		},
 		{
+			name: "a webhook URL that no run can call",
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "hook", CallWebhook: &v1alpha1.WebhookAction{
+				URL: "javascript:alert(1)"}})),
+			field: "spec.steps[1].callWebhook.url",
+			has:   `must be an http or https URL, got scheme "javascript"`,
+		},
+		{
+			name: "a literal email address that is no address",
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "mail", SendEmail: &v1alpha1.SendEmailAction{
+				To: "ann(at)example", Subject: "hi", Body: "b"}}), withSMTP("smtp")),
+			field: "spec.steps[1].sendEmail.to",
+			has:   "invalid address",
+		},
+		{
+			name: "a subject that would inject a header",
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "mail", SendEmail: &v1alpha1.SendEmailAction{
+				To: "{{ contact.email }}", Subject: "hi\nBcc: eve@example.com", Body: "b"}}), withSMTP("smtp")),
+			field: "spec.steps[1].sendEmail.subject",
+			has:   "line break",
+		},
+		{
 			name:  "a wait so long it would wrap around to no wait at all",
 			wf:    fixture.Workflow("wf", fixture.AddSteps(fixture.WaitStep("forever", "99999999999d"))),
 			field: "spec.steps[1].wait.duration",

@@ -221,3 +221,7 @@ func classifySMTP(ctx context.Context, err error) error {
 	}
 	return transient(err)
 }
+
+// CheckAddress is the check sendEmail applies to each rendered address;
+// admission applies it to addresses that hold no template.
+func CheckAddress(field, addr string) error { return checkAddress(field, addr) }

@@ -292,3 +292,7 @@ func untrustedCertificate(err error) bool {
 	return errors.As(err, &verifyErr) || errors.As(err, &unknownCA) ||
 		errors.As(err, &invalid) || errors.As(err, &hostname)
 }
+
+// CheckURL is the check a webhook-style action applies to its rendered
+// URL; admission applies it to URLs that hold no template.
+func CheckURL(field, raw string) error { return checkURL(field, raw) }
