@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,10 @@ import (
 // Program is a compiled workflow spec: every expression and template
 // type-checked, durations parsed. It is immutable and safe for concurrent use.
 type Program struct {
-	spec       *v1alpha1.WorkflowSpec
+	spec *v1alpha1.WorkflowSpec
+	// weight is what the program costs in the caches: its template
+	// expressions plus its steps and conditions.
+	weight     int
 	conditions []compiledCondition
 	subject    *expr.Program
 	dateField  *expr.Program
@@ -86,15 +90,28 @@ func (e *Engine) Compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	if p, ok := e.cached(key); ok {
 		return p, nil
 	}
+	// Each expression costs tens of kilobytes compiled: bound the work and
+	// the memory one spec may take before compiling anything.
+	templates := bytes.Count(raw, []byte("{{"))
+	if templates > MaxTemplateExpressions {
+		return nil, &CompileError{Problems: []Problem{{Field: "spec", Message: fmt.Sprintf(
+			"holds %d {{ }} template expressions; the limit is %d", templates, MaxTemplateExpressions)}}}
+	}
 	defaulted := spec.DeepCopy()
 	defaulted.Default()
 	p, err := e.compile(defaulted)
 	if err != nil {
 		return nil, err
 	}
+	p.weight = 1 + templates + len(spec.Steps) + len(spec.Conditions)
 	e.store(key, p)
 	return p, nil
 }
+
+// MaxTemplateExpressions bounds the {{ }} template expressions of one
+// workflow spec: far more than any workflow needs, and a bound on what
+// compiling one spec costs the manager.
+const MaxTemplateExpressions = 1000
 
 // compileShared is Compile for a spec that is never modified afterwards: its
 // program is remembered by the spec's address, skipping the content hash.
@@ -111,10 +128,12 @@ func (e *Engine) compileShared(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.shared == nil || len(e.shared) >= maxCachedPrograms {
+	if e.shared == nil || len(e.shared) >= maxCachedPrograms || e.sharedWeight+p.weight > maxCachedWeight {
 		e.shared = map[*v1alpha1.WorkflowSpec]*Program{}
+		e.sharedWeight = 0
 	}
 	e.shared[spec] = p
+	e.sharedWeight += p.weight
 	return p, nil
 }
 
@@ -125,18 +144,26 @@ func (e *Engine) cached(key [32]byte) (*Program, bool) {
 	return p, ok
 }
 
-// store keeps at most maxCachedPrograms; when full it starts over, which is
-// cheap next to a compile and keeps memory bounded.
+// store keeps at most maxCachedPrograms programs and maxCachedWeight
+// expressions; when full it starts over, which is cheap next to a compile
+// and keeps memory bounded.
 func (e *Engine) store(key [32]byte, p *Program) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.cache) >= maxCachedPrograms {
+	if len(e.cache) >= maxCachedPrograms || e.cacheWeight+p.weight > maxCachedWeight {
 		e.cache = map[[32]byte]*Program{}
+		e.cacheWeight = 0
 	}
 	e.cache[key] = p
+	e.cacheWeight += p.weight
 }
 
-const maxCachedPrograms = 1024
+const (
+	maxCachedPrograms = 1024
+	// maxCachedWeight: about 20,000 compiled expressions, a few hundred MB
+	// at most, and room for hundreds of ordinary workflows.
+	maxCachedWeight = 20 * MaxTemplateExpressions
+)
 
 func (e *Engine) compile(spec *v1alpha1.WorkflowSpec) (*Program, error) {
 	var pr problems

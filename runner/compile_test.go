@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -141,4 +142,25 @@ func TestListensTo(t *testing.T) {
 	g.Expect(ListensTo(spec, "lead.status.changed")).To(BeTrue(), "an exit goal")
 	g.Expect(ListensTo(spec, "lead.created")).To(BeFalse())
 	g.Expect(ListensTo(nil, "lead.created")).To(BeFalse())
+}
+
+func TestCompileBoundsTemplateExpressions(t *testing.T) {
+	e := New(Options{})
+	spec := func(n int) *v1alpha1.WorkflowSpec {
+		return &v1alpha1.WorkflowSpec{
+			Trigger:     v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"contact.created"}}},
+			Connections: &v1alpha1.Connections{Notify: &v1alpha1.NotifyConnection{WebhookURLSecretRef: v1alpha1.SecretKeySelector{Name: "n", Key: "k"}}},
+			Steps: []v1alpha1.Step{{Name: "tell", Notify: &v1alpha1.NotifyAction{
+				Message: v1alpha1.Template(strings.Repeat("{{ subject }} ", n))}}},
+		}
+	}
+	if _, err := e.Compile(spec(MaxTemplateExpressions)); err != nil {
+		t.Fatalf("%d expressions refused: %v", MaxTemplateExpressions, err)
+	}
+	_, err := e.Compile(spec(MaxTemplateExpressions + 1))
+	var ce *CompileError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Field != "spec" ||
+		!strings.Contains(ce.Problems[0].Message, "holds 1001 {{ }} template expressions; the limit is 1000") {
+		t.Fatalf("want one problem at spec naming the limit, got %v", err)
+	}
 }

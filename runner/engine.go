@@ -60,7 +60,10 @@ type Engine struct {
 	// shared maps specs that are never modified (resolved revisions) to
 	// their program, so a run's pass does not re-hash its spec.
 	shared map[*v1alpha1.WorkflowSpec]*Program
-	clock  clock.PassiveClock
+	// cacheWeight and sharedWeight are the expressions the two maps hold
+	// (see programWeight); each map starts over past maxCachedWeight.
+	cacheWeight, sharedWeight int
+	clock                     clock.PassiveClock
 
 	// defaultLeadID and defaultTicketID are the compiled defaults of
 	// updateLeadStatus.leadId and assignTicket.ticketId.
