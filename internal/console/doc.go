@@ -10,6 +10,10 @@
 //     Kubernetes call carries the signed-in person's own bearer token and
 //     nothing else (NewPassThrough): the manager's ServiceAccount is never used.
 //
+// Every API call but session, login and logout needs the caller's identity
+// (in-cluster, a token the API server accepts; see Server.routes), and
+// namespace and name path segments must be valid Kubernetes names.
+//
 // Every mutating call needs the CSRF token the session endpoint hands out
 // (double submit: an HttpOnly SameSite=Strict cookie and an X-CSRF-Token
 // header that must match), pages carry a strict Content-Security-Policy, and

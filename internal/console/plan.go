@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +62,14 @@ type planAnswer struct {
 // test` uses) on a sample: conditions evaluated, templates rendered, waits
 // skipped on a virtual clock, replies delivered in order. Nothing is sent,
 // no Secret is read, nothing is written to the cluster.
+//
+// Only a signed-in caller gets here (signedIn; caller is checked again
+// first). In the in-cluster console the plan never shows the manager's own
+// CRM sink (--crm-sink-url): see managerSink.
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
+	if _, err := caller(r); err != nil {
+		return err
+	}
 	var req planRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
@@ -68,10 +77,32 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if req.Spec == nil {
 		return fieldError(http.StatusBadRequest, "spec", "the request holds no workflow spec")
 	}
+	hide := s.hideSink && usesManagerSink(req.Spec)
+	if hide {
+		if req.Spec.Connections == nil {
+			req.Spec.Connections = &v1alpha1.Connections{}
+		}
+		if req.Spec.Connections.CRM == nil {
+			req.Spec.Connections.CRM = &v1alpha1.CRMConnection{}
+		}
+		req.Spec.Connections.CRM.SinkURL = managerSinkStandIn
+	}
+	answer, err := s.simulate(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	if hide {
+		answer.nameManagerSink()
+	}
+	return writeJSON(w, http.StatusOK, answer)
+}
+
+// simulate computes the plan of req.
+func (s *Server) simulate(ctx context.Context, req *planRequest) (*planAnswer, error) {
 	now := s.opts.Clock.Now()
 	ev, err := req.Event.cloudEvent("event", "sample-1", now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var replies []v1alpha1.CloudEvent
 	for i, rep := range req.Replies {
@@ -80,27 +111,27 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 		}
 		ce, err := rep.cloudEvent(fmt.Sprintf("replies[%d]", i), fmt.Sprintf("sample-reply-%d", i+1), now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		replies = append(replies, *ce)
 	}
 	prog, err := s.opts.Engine.Compile(req.Spec)
 	if err != nil {
-		return compileProblems(err)
+		return nil, compileProblems(err)
 	}
-	answer := planAnswer{Triggers: prog.Triggers(ev), Conditions: []conditionPlan{}, Steps: []v1alpha1.StepStatus{}}
+	answer := &planAnswer{Triggers: prog.Triggers(ev), Conditions: []conditionPlan{}, Steps: []v1alpha1.StepStatus{}}
 	if !answer.Triggers {
 		answer.Reason = fmt.Sprintf("an event of type %q does not trigger this workflow", ev.Type)
-		return writeJSON(w, http.StatusOK, answer)
+		return answer, nil
 	}
-	status, err := s.opts.Engine.Simulate(r.Context(), req.Spec, ev, replies, now)
+	status, err := s.opts.Engine.Simulate(ctx, req.Spec, ev, replies, now)
 	if err != nil {
 		var ce *runner.CompileError
 		if errors.As(err, &ce) {
-			return compileProblems(err)
+			return nil, compileProblems(err)
 		}
 		answer.Reason = err.Error()
-		return writeJSON(w, http.StatusOK, answer)
+		return answer, nil
 	}
 	answer.Subject, _ = prog.Subject(ev, now)
 	answer.Phase, answer.Result, answer.Message = status.Phase, status.Result, status.Message
@@ -115,7 +146,59 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 		}
 		answer.Conditions = append(answer.Conditions, cp)
 	}
-	return writeJSON(w, http.StatusOK, answer)
+	return answer, nil
+}
+
+// The in-cluster console's Test plans do not show the manager's CRM sink
+// (--crm-sink-url, where contact and CRM commands go when a workflow names
+// no sink of its own): it is the manager's configuration, which a person
+// who may sign in need not be allowed to read. The simulated workflow gets
+// managerSinkStandIn as its sink instead (so the engine never renders the
+// real one), and the answer names it managerSinkName. A workflow's own
+// connections.crm.sinkURL is shown as it is: the person wrote it.
+const (
+	// managerSinkStandIn is a URL that can name nothing (RFC 2606 .invalid).
+	managerSinkStandIn = "https://crm-sink.crmflow.invalid/"
+	// managerSinkName replaces managerSinkStandIn in the answer.
+	managerSinkName = "the manager's CRM sink (--crm-sink-url)"
+)
+
+// usesManagerSink reports whether spec's commands go to the manager's sink.
+func usesManagerSink(spec *v1alpha1.WorkflowSpec) bool {
+	return spec.Connections == nil || spec.Connections.CRM == nil || spec.Connections.CRM.SinkURL == ""
+}
+
+// nameManagerSink replaces managerSinkStandIn by managerSinkName in the
+// answer's messages and step outputs.
+func (a *planAnswer) nameManagerSink() {
+	a.Reason = strings.ReplaceAll(a.Reason, managerSinkStandIn, managerSinkName)
+	a.Message = strings.ReplaceAll(a.Message, managerSinkStandIn, managerSinkName)
+	for i := range a.Steps {
+		st := &a.Steps[i]
+		st.Message = strings.ReplaceAll(st.Message, managerSinkStandIn, managerSinkName)
+		if st.Output != nil {
+			st.Output = &runtime.RawExtension{Raw: bytes.ReplaceAll(st.Output.Raw, []byte(managerSinkStandIn), []byte(managerSinkName))}
+		}
+	}
+}
+
+// hasManagerSink reports whether engine sends the commands of a workflow
+// that names no CRM sink somewhere (the manager's --crm-sink-url): it
+// simulates one addTags step, which fails only for want of a sink. When in
+// doubt it says yes, so that the sink is hidden.
+func hasManagerSink(ctx context.Context, engine *runner.Engine, now time.Time) bool {
+	spec := &v1alpha1.WorkflowSpec{
+		Trigger: v1alpha1.Trigger{Event: &v1alpha1.EventTrigger{Types: []v1alpha1.EventType{"contact.created"}}},
+		Steps:   []v1alpha1.Step{{Name: "probe", AddTags: &v1alpha1.TagsAction{Tags: []v1alpha1.Template{"probe"}}}},
+	}
+	t := metav1.NewTime(now)
+	ev := &v1alpha1.CloudEvent{ID: "probe-1", Source: "crmflow-console", Type: "contact.created", Subject: "c-probe", Time: &t,
+		DataContentType: "application/json", Data: &runtime.RawExtension{Raw: []byte(`{"contact":{"id":"c-probe"}}`)}}
+	status, err := engine.Simulate(ctx, spec, ev, nil, now)
+	if err != nil || len(status.Steps) == 0 {
+		return true
+	}
+	return status.Steps[0].Phase != v1alpha1.StepFailed
 }
 
 // cloudEvent checks a sample and builds its CloudEvent; field prefixes the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,10 +91,18 @@ func decodeJSON(r *http.Request, v any) error {
 // kubeError relays an API server error with its status code, and its causes
 // as field problems (spec.conditions[1].expression), so the app shows each on
 // its field; what says which call failed when the error is not the API server's.
+// A request client-go refused to send because its namespace or name is not
+// valid (clientSideInvalid) is the caller's mistake: 400, not 500.
 func kubeError(err error, what string) error {
 	var se apierrors.APIStatus
 	if !errors.As(err, &se) {
-		return fmt.Errorf("%s: %w", what, err)
+		if what != "" {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		if clientSideInvalid(err) {
+			return &apiError{status: http.StatusBadRequest, Reason: string(metav1.StatusReasonBadRequest), Message: err.Error()}
+		}
+		return err
 	}
 	st := se.Status()
 	ae := &apiError{status: int(st.Code), Message: st.Message, Reason: string(st.Reason)}
@@ -113,4 +122,28 @@ func causeMessage(c metav1.StatusCause) string {
 		return c.Message
 	}
 	return string(c.Type)
+}
+
+// clientSideMessages start the errors client-go's REST request returns,
+// without sending it, for a namespace or resource name it refuses
+// (k8s.io/client-go/rest: Request.Namespace, Request.Name and the request's
+// preflight check). client-go gives them no type of their own.
+var clientSideMessages = []string{
+	"invalid namespace ",
+	"invalid resource name ",
+	"resource name may not be empty",
+	"an empty namespace may not be set",
+}
+
+// clientSideInvalid reports whether err, or an error it wraps, is one of
+// client-go's refusals to send a request with an invalid namespace or name.
+func clientSideInvalid(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		for _, m := range clientSideMessages {
+			if strings.HasPrefix(err.Error(), m) {
+				return true
+			}
+		}
+	}
+	return false
 }

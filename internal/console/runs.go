@@ -40,7 +40,7 @@ type runSummary struct {
 // reading up to maxScanPages API pages to fill the page and handing back
 // the API server's continue token to read on from.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ type runDetail struct {
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 
 // cancelRun sets spec.cancel; the run controller stops the run at once.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ type recentSample struct {
 // trigger's type, and subjects of this namespace's recent runs (one page)
 // with their last event's data.
 func (s *Server) samples(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}

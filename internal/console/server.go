@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,6 +62,9 @@ type Server struct {
 	id      identity
 	assets  fs.FS
 	handler http.Handler
+	// hideSink is true when Test plans must not show the manager's CRM sink
+	// (the in-cluster console, when the manager has one).
+	hideSink bool
 }
 
 // NewLocal builds the console of `kubectl crmflow ui`: every call uses c,
@@ -81,7 +86,11 @@ func NewPassThrough(cfg *rest.Config, opts Options) (*Server, error) {
 	if opts.Scheme == nil {
 		return nil, errors.New("console: Options.Scheme is required")
 	}
-	return newServer(newTokenIdentity(cfg, opts.Scheme), opts)
+	log := opts.Log
+	if log.GetSink() == nil {
+		log = logr.Discard()
+	}
+	return newServer(newTokenIdentity(cfg, opts.Scheme, clock.RealClock{}, log), opts)
 }
 
 func newServer(id identity, opts Options) (*Server, error) {
@@ -104,6 +113,9 @@ func newServer(id identity, opts Options) (*Server, error) {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	s := &Server{opts: opts, id: id, assets: assets()}
+	if id.passThrough() {
+		s.hideSink = hasManagerSink(context.Background(), opts.Engine, opts.Clock.Now())
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -141,14 +153,26 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // routes wires the API and the app behind the security middleware.
+//
+// Every API route needs the caller's identity (signedIn) except the three
+// that exist to get one: session (hands out the CSRF token and says whether
+// this browser is signed in), login (proves a token and keeps it) and logout
+// (forgets it, which must work with an expired token too). They run neither
+// the engine nor a Kubernetes call with anyone's rights, and reveal nothing
+// of the manager's configuration. Outside /api/ the embedded app (index.html
+// and its hashed assets) is public: it is the same for everyone and holds no
+// data. A route added here needs an identity unless added with public.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	public := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.Handle(pattern, apiHandler(h))
 	}
-	api("GET /api/session", s.session)
-	api("POST /api/login", s.login)
-	api("POST /api/logout", s.logout)
+	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, apiHandler(s.signedIn(h)))
+	}
+	public("GET /api/session", s.session)
+	public("POST /api/login", s.login)
+	public("POST /api/logout", s.logout)
 	api("GET /api/catalogue", s.catalogue)
 	api("GET /api/namespaces", s.namespaces)
 	api("GET /api/workflows", s.listWorkflows)
@@ -165,9 +189,58 @@ func (s *Server) routes() http.Handler {
 	api("POST /api/namespaces/{ns}/runs/{name}/cancel", s.cancelRun)
 	api("POST /api/yaml/parse", s.parseYAML)
 	api("POST /api/yaml/render", s.renderYAML)
-	mux.Handle("/api/", apiHandler(func(http.ResponseWriter, *http.Request) error {
+	api("/api/", func(http.ResponseWriter, *http.Request) error {
 		return &apiError{status: http.StatusNotFound, Message: "no such API endpoint"}
-	}))
+	})
 	mux.Handle("/", http.HandlerFunc(s.app))
 	return s.secure(mux)
+}
+
+// callerKey is the request context key of the client signedIn established.
+type callerKey struct{}
+
+// signedIn runs h only for a caller whose identity is established: in the
+// in-cluster console, a token the API server accepts (401 otherwise, before
+// the engine evaluates anything or a body is read); locally, the
+// kubeconfig's identity. The namespace and name path segments are checked
+// first (400 naming the segment), so a bad one never reaches an API call.
+// h gets the caller's client from caller.
+func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkPathNames(r); err != nil {
+			return err
+		}
+		c, err := s.id.authenticate(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	}
+}
+
+// caller is the client acting as the caller, which signedIn established;
+// errSignIn (401) when the route did not go through signedIn.
+func caller(r *http.Request) (client.Client, error) {
+	if c, ok := r.Context().Value(callerKey{}).(client.Client); ok && c != nil {
+		return c, nil
+	}
+	return nil, errSignIn
+}
+
+// checkPathNames refuses a {ns} path segment that is not a namespace name
+// (a DNS-1123 label) and a {name} segment that is not an object name (a
+// DNS-1123 subdomain) with 400 naming the segment. The mux has unescaped
+// them, so "..", "%2F" and upper case are all caught here.
+func checkPathNames(r *http.Request) error {
+	if strings.Contains(r.Pattern, "{ns}") {
+		if errs := validation.IsDNS1123Label(r.PathValue("ns")); len(errs) > 0 {
+			return &apiError{status: http.StatusBadRequest, Message: "the namespace in the URL path is not a valid namespace name: " + strings.Join(errs, "; ")}
+		}
+	}
+	if strings.Contains(r.Pattern, "{name}") {
+		if errs := validation.IsDNS1123Subdomain(r.PathValue("name")); len(errs) > 0 {
+			return &apiError{status: http.StatusBadRequest, Message: "the name in the URL path is not a valid object name: " + strings.Join(errs, "; ")}
+		}
+	}
+	return nil
 }

@@ -196,7 +196,7 @@ func startConsoles() {
 		}()
 	}
 	Eventually(func() error { return get(localURL + "/api/catalogue") }).Should(Succeed())
-	Eventually(func() error { return get(passURL + "/api/catalogue") }).Should(Succeed())
+	Eventually(func() error { return get(passURL + "/api/session") }).Should(Succeed())
 }
 
 func get(url string) error {

@@ -35,7 +35,7 @@ type workflowSummary struct {
 // namespaces lists the namespaces the person may list; when they may not
 // (namespace-scoped RBAC), the app asks for a namespace by name instead.
 func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
 // listWorkflows lists the Workflows of one namespace, or of all namespaces
 // (GET /api/workflows) for a person allowed to list them cluster-wide.
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) fetchWorkflow(r *http.Request) (*v1alpha1.Workflow, error) {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +175,16 @@ type saveRequest struct {
 	DryRun bool `json:"dryRun"`
 }
 
-// saveWorkflow creates or updates a Workflow, or only validates it. The
+// saveWorkflow creates or updates a Workflow, or only validates it, for a
+// signed-in caller (signedIn; caller is checked again first). The
 // engine's validation (runner.Engine.Validate, which the admission webhook runs) answers
 // first, so its field errors show even where no webhook is installed; then
 // the API server's own dry run or write.
 func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r)
+	if err != nil {
+		return err
+	}
 	var req saveRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
@@ -196,10 +201,6 @@ func (s *Server) saveWorkflow(w http.ResponseWriter, r *http.Request) error {
 	}
 	if errs := s.opts.Engine.Validate(&wf.Spec, field.NewPath("spec")); len(errs) > 0 {
 		return invalid(errs)
-	}
-	c, err := s.id.clientFor(r)
-	if err != nil {
-		return err
 	}
 	var dry []string
 	if req.DryRun {
@@ -270,7 +271,7 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return fieldError(http.StatusBadRequest, "state", fmt.Sprintf("%q is not Active, Paused or Draft", req.State))
 	}
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
@@ -285,7 +286,7 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request) error {
 // secrets lists the names of the namespace's Secrets (metadata only: the
 // console never reads a Secret's data) for the builder's pickers.
 func (s *Server) secrets(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.id.clientFor(r)
+	c, err := caller(r)
 	if err != nil {
 		return err
 	}
