@@ -5,6 +5,7 @@ package api_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -233,6 +234,139 @@ var _ = Describe("the queries", func() {
 		r = get(aliceToken, "/api/v1/namespaces/Tenant%27%3B--/workflows/vip-routing/runs")
 		Expect(r.code).To(Equal(http.StatusBadRequest))
 		Expect(r.body).To(ContainSubstring("namespace"))
+	})
+})
+
+// send makes a request with a raw Authorization header and a path sent as
+// written (its query string is not re-encoded).
+func send(method, authorization, path string) (reply, http.Header) {
+	req, err := http.NewRequest(method, srv.URL, nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.URL.Opaque = "//" + req.URL.Host + path
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		req.URL.Opaque, req.URL.RawQuery = "//"+req.URL.Host+path[:i], path[i+1:]
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := srv.Client().Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return reply{resp.StatusCode, string(b)}, resp.Header
+}
+
+var _ = Describe("strict input", func() {
+	const ns = "/api/v1/namespaces/tenant-a"
+
+	It("answers text the store cannot hold (NUL, invalid UTF-8) with a 400 naming the parameter", func() {
+		for path, want := range map[string]string{
+			"/timeline?subject=%00":                        "subject: contains a NUL byte",
+			"/timeline?subject=a%00b":                      "subject: contains a NUL byte",
+			"/timeline?subject=%FF%FE":                     "subject: not valid UTF-8",
+			"/skips?eventID=a%00b":                         "eventID: contains a NUL byte",
+			"/skips?subject=%FF":                           "subject: not valid UTF-8",
+			"/workflows/vip-routing/runs?subject=%C3":      "subject: not valid UTF-8",
+			"/workflows/vip-routing/runs?continue=MXwA":    "continue",
+			"/workflows/vip-routing/runs?continue=%00":     "continue: contains a NUL byte",
+			"/timeline?subject=c-42&continue=%FF":          "continue: not valid UTF-8",
+			"/skips?workflow=%00":                          "workflow",
+			"/workflows/vip-routing/runs?phase=%00":        "phase",
+			"/workflows/vip-routing/analytics?from=%FF%00": "from",
+		} {
+			r := get(aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusBadRequest), "%s: %s", path, r.body)
+			Expect(r.body).To(ContainSubstring(want), "%s", path)
+		}
+	})
+
+	It("bounds open-ended ranges to 400 days too, and checks years in UTC", func() {
+		recent := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+		soon := url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		for _, path := range []string{
+			"/workflows/vip-routing/runs?from=1970-01-01T00:00:00Z",
+			"/workflows/vip-routing/runs?to=9999-12-31T23:59:59Z",
+			"/timeline?subject=c-42&from=1970-01-01T00:00:00Z",
+			"/timeline?subject=c-42&to=9999-12-31T23:59:59Z",
+			"/skips?subject=c-42&from=1970-01-01T00:00:00Z",
+			"/skips?subject=c-42&to=9999-12-31T23:59:59Z",
+			"/workflows/vip-routing/analytics?to=9999-12-31T23:59:59Z",
+		} {
+			r := get(aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusBadRequest), "%s: %s", path, r.body)
+			Expect(r.body).To(ContainSubstring("days"), "%s", path)
+		}
+		r := get(aliceToken, ns+"/workflows/vip-routing/runs?from=1970-01-01T00:30:00%2B01:00&to=1970-01-02T00:00:00Z")
+		Expect(r.code).To(Equal(http.StatusBadRequest), r.body)
+		Expect(r.body).To(ContainSubstring("1970"))
+		for _, path := range []string{
+			"/workflows/vip-routing/runs?from=" + recent,
+			"/workflows/vip-routing/runs?to=" + soon,
+			"/timeline?subject=c-42&from=" + recent,
+			"/skips?subject=c-42&to=" + soon,
+			"/workflows/vip-routing/analytics?from=" + recent,
+		} {
+			r := get(aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusOK), "%s: %s", path, r.body)
+		}
+	})
+
+	It("refuses continue tokens it did not issue, or issued for another list", func() {
+		r := get(aliceToken, ns+"/workflows/vip-routing/runs?limit=1")
+		Expect(r.code).To(Equal(http.StatusOK), r.body)
+		var page history.RunPage
+		Expect(json.Unmarshal([]byte(r.body), &page)).To(Succeed())
+		Expect(page.Next).NotTo(BeEmpty())
+		r = get(aliceToken, ns+"/workflows/vip-routing/runs?limit=1&continue="+url.QueryEscape(page.Next))
+		Expect(r.code).To(Equal(http.StatusOK), r.body)
+
+		forge := func(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
+		for _, path := range []string{
+			"/workflows/vip-routing/runs?limit=1&continue=" + forge("9999999999999|zzzz"),
+			"/workflows/vip-routing/runs?continue=" + url.QueryEscape(forge("1|' OR 1=1--")),
+			"/timeline?subject=c-42&continue=" + url.QueryEscape(page.Next),
+		} {
+			r := get(aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusBadRequest), "%s: %s", path, r.body)
+			Expect(r.body).To(ContainSubstring("continue: not a token this server issued"), "%s", path)
+		}
+	})
+
+	It("says a malformed query string is malformed, refuses non-canonical numbers, and answers other methods 405", func() {
+		for path, want := range map[string]string{
+			"/timeline?subject=c-x;limit=1":           "query string is malformed",
+			"/timeline?subject=%zz":                   "query string is malformed",
+			"/workflows/vip-routing/runs?limit=%":     "query string is malformed",
+			"/runs/vip-1?foo=bar&limit=-1":            "unknown parameter",
+			"/workflows/vip-routing/runs?limit=%2B5":  "limit",
+			"/workflows/vip-routing/runs?limit=05":    "limit",
+			"/workflows/vip-routing/analytics?x=1":    "unknown parameter",
+			"/skips?subject=c-42&subject=c-43":        "more than once",
+			"/workflows/vip-routing/runs?limit=1&=no": "unknown parameter",
+		} {
+			r, _ := send(http.MethodGet, "Bearer "+aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusBadRequest), "%s: %s", path, r.body)
+			Expect(r.body).To(ContainSubstring(want), "%s", path)
+		}
+		for _, path := range []string{"/timeline?subject=c-42", "/runs/vip-1", "/workflows/vip-routing/runs"} {
+			r, h := send(http.MethodPost, "Bearer "+aliceToken, ns+path)
+			Expect(r.code).To(Equal(http.StatusMethodNotAllowed), "%s", path)
+			Expect(h.Get("Allow")).To(Equal("GET, HEAD"))
+		}
+		r, _ := send(http.MethodPost, "Bearer "+aliceToken, "/api/v1/nothing")
+		Expect(r.code).To(Equal(http.StatusNotFound))
+	})
+
+	It("matches the Bearer scheme case-insensitively", func() {
+		for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+			r, _ := send(http.MethodGet, scheme+" "+aliceToken, ns+"/timeline?subject=c-42")
+			Expect(r.code).To(Equal(http.StatusOK), scheme)
+		}
+		for _, auth := range []string{"Basic " + aliceToken, "Bearer", "Bearer ", "Bearerx " + aliceToken, aliceToken} {
+			r, _ := send(http.MethodGet, auth, ns+"/timeline?subject=c-42")
+			Expect(r.code).To(Equal(http.StatusUnauthorized), auth)
+		}
 	})
 })
 

@@ -52,11 +52,13 @@ func newReviewer(c client.Client, clk clock.PassiveClock, ttl time.Duration) *re
 	return &reviewer{client: c, clock: clk, ttl: ttl, users: map[[32]byte]cachedUser{}, access: map[string]cachedAccess{}}
 }
 
-// authenticate returns the user of the request's bearer token.
+// authenticate returns the user of the request's bearer token. The scheme
+// name is matched case-insensitively (RFC 9110 section 11.1), as the
+// kube-apiserver does.
 func (r *reviewer) authenticate(ctx context.Context, req *http.Request) (authnv1.UserInfo, error) {
-	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	scheme, token, ok := strings.Cut(req.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
-	if !ok || token == "" {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return authnv1.UserInfo{}, errUnauthenticated
 	}
 	key := sha256.Sum256([]byte(token))

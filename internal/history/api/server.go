@@ -19,9 +19,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -36,7 +38,7 @@ import (
 const (
 	// MaxRange is the widest from..to a query may ask for.
 	MaxRange = 400 * 24 * time.Hour
-	// MaxValueLength bounds subject, event id and cursor parameters.
+	// MaxValueLength bounds the value of every query parameter.
 	MaxValueLength = 512
 	// DefaultAnalyticsRange is the analytics window when the query names none.
 	DefaultAnalyticsRange = 90 * 24 * time.Hour
@@ -81,10 +83,23 @@ func NewServer(store history.Store, c client.Client, opts Options) *Server {
 	s.mux.HandleFunc("GET /api/v1/namespaces/{ns}/skips", s.authorized(s.skips))
 	s.mux.HandleFunc("GET /api/v1/namespaces/{ns}/workflows/{workflow}/analytics", s.authorized(s.analytics))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint; see docs/history.md")
-	})
+	s.mux.HandleFunc("/", s.notFound)
 	return s
+}
+
+// notFound answers paths no endpoint serves, and other methods than GET on
+// the paths of endpoints (405 with Allow, as RFC 9110 asks).
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		get := r.Clone(r.Context())
+		get.Method = http.MethodGet
+		if _, pattern := s.mux.Handler(get); pattern != "/" && pattern != "" {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: the history API is read-only (GET)")
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "no such endpoint; see docs/history.md")
 }
 
 // ServeHTTP implements http.Handler.
@@ -146,7 +161,7 @@ func (s *Server) authorized(h func(ctx context.Context, ns string, r *http.Reque
 }
 
 func (s *Server) listRuns(ctx context.Context, ns string, r *http.Request) (any, error) {
-	q, err := s.runQuery(ns, r.URL.Query())
+	q, err := s.runQuery(ns, r)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +172,9 @@ func (s *Server) listRuns(ctx context.Context, ns string, r *http.Request) (any,
 }
 
 func (s *Server) getRun(ctx context.Context, ns string, r *http.Request) (any, error) {
+	if _, err := params(r); err != nil {
+		return nil, err
+	}
 	n, err := name("name", r.PathValue("name"))
 	if err != nil {
 		return nil, err
@@ -165,7 +183,7 @@ func (s *Server) getRun(ctx context.Context, ns string, r *http.Request) (any, e
 }
 
 func (s *Server) timeline(ctx context.Context, ns string, r *http.Request) (any, error) {
-	q, err := s.runQuery(ns, r.URL.Query())
+	q, err := s.runQuery(ns, r)
 	if err != nil {
 		return nil, err
 	}
@@ -176,18 +194,11 @@ func (s *Server) timeline(ctx context.Context, ns string, r *http.Request) (any,
 }
 
 func (s *Server) skips(ctx context.Context, ns string, r *http.Request) (any, error) {
-	v := r.URL.Query()
-	if err := known(v, "eventID", "subject", "workflow", "from", "to", "limit"); err != nil {
+	v, err := params(r, "eventID", "subject", "workflow", "from", "to", "limit")
+	if err != nil {
 		return nil, err
 	}
-	q := history.SkipQuery{Namespace: ns}
-	var err error
-	if q.EventID, err = value(v, "eventID"); err != nil {
-		return nil, err
-	}
-	if q.Subject, err = value(v, "subject"); err != nil {
-		return nil, err
-	}
+	q := history.SkipQuery{Namespace: ns, EventID: v.Get("eventID"), Subject: v.Get("subject")}
 	if w := v.Get("workflow"); w != "" {
 		if q.Workflow, err = name("workflow", w); err != nil {
 			return nil, err
@@ -196,7 +207,7 @@ func (s *Server) skips(ctx context.Context, ns string, r *http.Request) (any, er
 	if q.EventID == "" && q.Subject == "" && q.Workflow == "" {
 		return nil, invalid("one of eventID, subject or workflow is required")
 	}
-	if q.From, q.To, err = timeRange(v, time.Time{}); err != nil {
+	if q.From, q.To, err = timeRange(v, s.clock.Now()); err != nil {
 		return nil, err
 	}
 	if q.Limit, err = limit(v); err != nil {
@@ -207,8 +218,8 @@ func (s *Server) skips(ctx context.Context, ns string, r *http.Request) (any, er
 }
 
 func (s *Server) analytics(ctx context.Context, ns string, r *http.Request) (any, error) {
-	v := r.URL.Query()
-	if err := known(v, "from", "to"); err != nil {
+	v, err := params(r, "from", "to")
+	if err != nil {
 		return nil, err
 	}
 	wf, err := name("workflow", r.PathValue("workflow"))
@@ -225,42 +236,64 @@ func (s *Server) analytics(ctx context.Context, ns string, r *http.Request) (any
 	if from.IsZero() {
 		from = to.Add(-DefaultAnalyticsRange)
 	}
+	if !from.Before(to) {
+		return nil, invalid("from: must be before to")
+	}
 	return s.store.Analytics(ctx, ns, wf, from, to)
 }
 
 // runQuery reads the parameters shared by the run lists.
-func (s *Server) runQuery(ns string, v url.Values) (history.RunQuery, error) {
+func (s *Server) runQuery(ns string, r *http.Request) (history.RunQuery, error) {
 	q := history.RunQuery{Namespace: ns}
-	if err := known(v, "from", "to", "phase", "subject", "limit", "continue"); err != nil {
+	v, err := params(r, "from", "to", "phase", "subject", "limit", "continue")
+	if err != nil {
 		return q, err
 	}
-	var err error
-	if q.Subject, err = value(v, "subject"); err != nil {
-		return q, err
-	}
-	if q.Cursor, err = value(v, "continue"); err != nil {
-		return q, err
-	}
+	q.Subject, q.Cursor = v.Get("subject"), v.Get("continue")
 	switch p := v.Get("phase"); v1alpha1.RunPhase(p) {
 	case "", v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunCancelled:
 		q.Phase = p
 	default:
 		return q, invalid("phase: must be Succeeded, Failed or Cancelled")
 	}
-	if q.From, q.To, err = timeRange(v, time.Time{}); err != nil {
+	if q.From, q.To, err = timeRange(v, s.clock.Now()); err != nil {
 		return q, err
 	}
 	q.Limit, err = limit(v)
 	return q, err
 }
 
+// params parses the request's query string strictly (a ';' separator or a
+// bad %-escape is a 400, not a silently dropped parameter) and checks that
+// each parameter is one of names, given once, and text every store can hold:
+// at most MaxValueLength bytes of UTF-8 without NUL (PostgreSQL refuses both).
+func params(r *http.Request, names ...string) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, invalid("the query string is malformed: %v", err)
+	}
+	if err := known(v, names...); err != nil {
+		return nil, err
+	}
+	for k, vals := range v {
+		switch s := vals[0]; {
+		case len(s) > MaxValueLength:
+			return nil, invalid("%s: longer than %d bytes", k, MaxValueLength)
+		case !utf8.ValidString(s):
+			return nil, invalid("%s: not valid UTF-8 text", k)
+		case strings.ContainsRune(s, 0):
+			return nil, invalid("%s: contains a NUL byte", k)
+		}
+	}
+	return v, nil
+}
+
 func known(v url.Values, names ...string) error {
 	for k, vals := range v {
-		ok := false
-		for _, n := range names {
-			ok = ok || k == n
-		}
-		if !ok {
+		if !slices.Contains(names, k) {
+			if len(names) == 0 {
+				return invalid("unknown parameter %q (this endpoint takes none)", truncate(k))
+			}
 			return invalid("unknown parameter %q (known: %s)", truncate(k), strings.Join(names, ", "))
 		}
 		if len(vals) > 1 {
@@ -268,14 +301,6 @@ func known(v url.Values, names ...string) error {
 		}
 	}
 	return nil
-}
-
-func value(v url.Values, key string) (string, error) {
-	s := v.Get(key)
-	if len(s) > MaxValueLength {
-		return "", invalid("%s: longer than %d bytes", key, MaxValueLength)
-	}
-	return s, nil
 }
 
 func name(field, s string) (string, error) {
@@ -291,14 +316,16 @@ func limit(v url.Values) (int, error) {
 		return history.DefaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > history.MaxLimit {
+	if err != nil || strconv.Itoa(n) != s || n < 1 || n > history.MaxLimit {
 		return 0, invalid("limit: must be a whole number from 1 to %d", history.MaxLimit)
 	}
 	return n, nil
 }
 
-// timeRange parses from and to (RFC 3339, years 1970..9999); the range is
-// checked against now when to is not given and now is set.
+// timeRange parses from and to (RFC 3339, years 1970..9999 in UTC). Given
+// both, from must be before to and at most MaxRange earlier; given one, the
+// missing side counts as now for the width, so an open-ended range is no
+// wider than MaxRange either.
 func timeRange(v url.Values, now time.Time) (time.Time, time.Time, error) {
 	parse := func(key string) (time.Time, error) {
 		s := v.Get(key)
@@ -309,8 +336,8 @@ func timeRange(v url.Values, now time.Time) (time.Time, time.Time, error) {
 		if err != nil {
 			return t, invalid("%s: not an RFC 3339 time such as 2026-11-02T09:00:00Z", key)
 		}
-		if t.Year() < 1970 || t.Year() > 9999 {
-			return t, invalid("%s: outside the years 1970..9999", key)
+		if y := t.UTC().Year(); y < 1970 || y > 9999 {
+			return t, invalid("%s: outside the years 1970..9999 (UTC)", key)
 		}
 		return t, nil
 	}
@@ -322,19 +349,27 @@ func timeRange(v url.Values, now time.Time) (time.Time, time.Time, error) {
 	if err != nil {
 		return from, to, err
 	}
-	end := to
-	if end.IsZero() {
-		end = now
-	}
-	if !from.IsZero() && !end.IsZero() {
-		if !from.Before(end) {
+	days := int(MaxRange.Hours() / 24)
+	switch {
+	case !from.IsZero() && !to.IsZero():
+		if !from.Before(to) {
 			return from, to, invalid("from: must be before to")
 		}
-		if end.Sub(from) > MaxRange {
-			return from, to, invalid("from..to: wider than %d days", int(MaxRange.Hours()/24))
+		if to.Sub(from) > MaxRange {
+			return from, to, invalid("from..to: wider than %d days", days)
 		}
+	case !from.IsZero() && wider(from, now):
+		return from, to, invalid("from..to: wider than %d days (to is not given, so it counts as now)", days)
+	case !to.IsZero() && wider(to, now):
+		return from, to, invalid("from..to: wider than %d days (from is not given, so it counts as now)", days)
 	}
 	return from, to, nil
+}
+
+// wider says whether t lies more than MaxRange from now, either way.
+func wider(t, now time.Time) bool {
+	d := now.Sub(t)
+	return d > MaxRange || d < -MaxRange
 }
 
 func truncate(s string) string {

@@ -19,13 +19,23 @@ var pg *pgserver.Server
 // database of the PostgreSQL server.
 func eachStore(t *testing.T, opts sqlstore.Options, test func(t *testing.T, s history.Store)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "history.db"), opts)
+	eachDSN(t, func(t *testing.T, dsn string) {
+		s, err := sqlstore.Open(t.Context(), dsn, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		test(t, s)
+	})
+}
+
+// eachDSN runs test with the DSN of a fresh SQLite database in a temp dir and
+// of a fresh database of the PostgreSQL server, for tests that open a store
+// more than once (a restart, a second replica).
+func eachDSN(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, filepath.Join(t.TempDir(), "history.db"))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		if pg == nil {
@@ -35,11 +45,6 @@ func eachStore(t *testing.T, opts sqlstore.Options, test func(t *testing.T, s hi
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := sqlstore.Open(t.Context(), dsn, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		test(t, s)
+		test(t, dsn)
 	})
 }

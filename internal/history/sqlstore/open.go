@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -53,7 +54,35 @@ func Open(ctx context.Context, dsn string, opts Options) (history.Store, error) 
 		_ = s.db.Close()
 		return nil, err
 	}
+	if err := s.loadCursorKey(ctx); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// cursorKeyBytes is the length of the secret that signs continue tokens.
+const cursorKeyBytes = 32
+
+// loadCursorKey reads the secret that signs continue tokens, first storing a
+// random one if the store has none: the first replica to start writes it and
+// every other one reads the same row, so a token one replica issued is
+// honoured by all of them, and after a restart.
+func (s *sqlStore) loadCursorKey(ctx context.Context) error {
+	secret := make([]byte, cursorKeyBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return fmt.Errorf("history store: generate the cursor key: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO cursor_key (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`), secret); err != nil {
+		return fmt.Errorf("history store: store the cursor key: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT secret FROM cursor_key WHERE id = 1`).Scan(&s.cursorKey); err != nil {
+		return fmt.Errorf("history store: read the cursor key: %w", err)
+	}
+	if len(s.cursorKey) < cursorKeyBytes {
+		return fmt.Errorf("history store: the cursor key in table cursor_key is %d bytes, want %d", len(s.cursorKey), cursorKeyBytes)
+	}
+	return nil
 }
 
 func openSQLite(path string) (*sqlStore, error) {

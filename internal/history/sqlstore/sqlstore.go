@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -37,6 +41,8 @@ type sqlStore struct {
 	db             *sql.DB
 	dialect        dialect
 	skipsPerMinute int64
+	// cursorKey signs continue tokens (table cursor_key).
+	cursorKey []byte
 }
 
 var _ history.Store = (*sqlStore)(nil)
@@ -410,7 +416,7 @@ func (s *sqlStore) pageRuns(ctx context.Context, q history.RunQuery, column, val
 		where, args = append(where, "created_ms < ?"), append(args, millis(q.To))
 	}
 	if q.Cursor != "" {
-		ms, uid, err := decodeCursor(q.Cursor)
+		ms, uid, err := s.decodeCursor(q.Cursor, q.Namespace, column, value)
 		if err != nil {
 			return history.RunPage{}, err
 		}
@@ -430,7 +436,7 @@ func (s *sqlStore) pageRuns(ctx context.Context, q history.RunQuery, column, val
 	if len(runs) > limit {
 		page.Runs = runs[:limit]
 		last := page.Runs[limit-1]
-		page.Next = encodeCursor(millis(last.Created), last.UID)
+		page.Next = s.encodeCursor(q.Namespace, column, value, millis(last.Created), last.UID)
 	}
 	if page.Runs == nil {
 		page.Runs = []history.Run{}
@@ -665,17 +671,34 @@ func clampLimit(n int) int {
 	return n
 }
 
-func encodeCursor(ms int64, uid string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms, 10) + "|" + uid))
+// cursorMACBytes is the length of the (truncated) HMAC-SHA256 that leads a
+// continue token.
+const cursorMACBytes = 16
+
+// encodeCursor returns the continue token after the run (ms, uid) of the
+// list of runs in namespace where column = value: base64url of an
+// HMAC-SHA256 of all of these, then the keyset "ms|uid". The MAC makes the
+// token tamper-evident and binds it to its list.
+func (s *sqlStore) encodeCursor(namespace, column, value string, ms int64, uid string) string {
+	keyset := []byte(strconv.FormatInt(ms, 10) + "|" + uid)
+	return base64.RawURLEncoding.EncodeToString(append(s.cursorMAC(namespace, column, value, keyset), keyset...))
 }
 
-func decodeCursor(c string) (int64, string, error) {
+// decodeCursor returns the keyset of a token encodeCursor issued for the same
+// list, or ErrInvalidCursor for any other string.
+func (s *sqlStore) decodeCursor(c, namespace, column, value string) (int64, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
+	if err != nil || len(raw) <= cursorMACBytes {
 		return 0, "", history.ErrInvalidCursor
 	}
-	msText, uid, ok := strings.Cut(string(raw), "|")
-	if !ok || uid == "" || len(uid) > 64 {
+	mac, keyset := raw[:cursorMACBytes], raw[cursorMACBytes:]
+	if !hmac.Equal(mac, s.cursorMAC(namespace, column, value, keyset)) {
+		return 0, "", history.ErrInvalidCursor
+	}
+	// Signed by this store, so well formed; checked anyway, so that a token
+	// can never put bytes PostgreSQL refuses (NUL, invalid UTF-8) in a query.
+	msText, uid, ok := strings.Cut(string(keyset), "|")
+	if !ok || uid == "" || len(uid) > 64 || !utf8.ValidString(uid) || strings.ContainsRune(uid, 0) {
 		return 0, "", history.ErrInvalidCursor
 	}
 	ms, err := strconv.ParseInt(msText, 10, 64)
@@ -683,6 +706,17 @@ func decodeCursor(c string) (int64, string, error) {
 		return 0, "", history.ErrInvalidCursor
 	}
 	return ms, uid, nil
+}
+
+// cursorMAC authenticates keyset for the list of runs in namespace where
+// column = value; each field is length-prefixed, so no two lists share an input.
+func (s *sqlStore) cursorMAC(namespace, column, value string, keyset []byte) []byte {
+	h := hmac.New(sha256.New, s.cursorKey)
+	for _, field := range [][]byte{[]byte(namespace), []byte(column), []byte(value), keyset} {
+		_, _ = h.Write(binary.AppendUvarint(nil, uint64(len(field))))
+		_, _ = h.Write(field)
+	}
+	return h.Sum(nil)[:cursorMACBytes]
 }
 
 func millis(t time.Time) int64 {
