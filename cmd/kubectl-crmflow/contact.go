@@ -92,7 +92,7 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 	if len(runs) > limit {
 		runs = runs[:limit]
 	}
-	fmt.Fprintf(out, "Contact %s in namespace %s\n\n", subject, ns)
+	fmt.Fprintf(out, "Contact %s in namespace %s\n\n", printable(subject), printable(ns))
 	if len(runs) == 0 {
 		fmt.Fprintln(out, "Runs: none")
 	} else {
@@ -101,7 +101,7 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 		for i := range runs {
 			r := &runs[i]
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CreationTimestamp.UTC().Format(time.RFC3339),
-				humanDuration(now.Sub(r.CreationTimestamp.Time)), r.Spec.WorkflowName, r.Name, orDash(string(r.Status.Phase)),
+				humanDuration(now.Sub(r.CreationTimestamp.Time)), printable(r.Spec.WorkflowName), printable(r.Name), orDash(string(r.Status.Phase)),
 				orDash(r.Status.Result.String()), stepSummary(r.Status.Steps))
 		}
 		_ = tw.Flush()
@@ -120,7 +120,7 @@ func showContact(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 	fmt.Fprintln(tw, "WHEN\tWORKFLOW\tREASON\tEVENT\tMESSAGE")
 	for i := range skips {
 		s := &skips[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Time.UTC().Format(time.RFC3339), s.Workflow, s.Reason, orDash(s.EventID), oneLine(s.Message, 120))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Time.UTC().Format(time.RFC3339), printable(s.Workflow), printable(s.Reason), orDash(s.EventID), oneLine(s.Message, 120))
 	}
 	return tw.Flush()
 }

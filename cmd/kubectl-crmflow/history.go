@@ -71,21 +71,21 @@ func showHistory(ctx context.Context, out io.Writer, c client.Reader, hc *histor
 
 // printRun prints the whole story of one run.
 func printRun(out io.Writer, run *v1alpha1.WorkflowRun, now time.Time) {
-	fmt.Fprintf(out, "Run:        %s/%s\n", run.Namespace, run.Name)
-	fmt.Fprintf(out, "Workflow:   %s (generation %d)\n", run.Spec.WorkflowName, run.Spec.WorkflowGeneration)
+	fmt.Fprintf(out, "Run:        %s/%s\n", printable(run.Namespace), printable(run.Name))
+	fmt.Fprintf(out, "Workflow:   %s (generation %d)\n", printable(run.Spec.WorkflowName), run.Spec.WorkflowGeneration)
 	fmt.Fprintf(out, "Subject:    %s\n", orDash(run.Spec.Subject))
 	if ev := run.Spec.Event; ev != nil {
 		at := ""
 		if ev.Time != nil {
 			at = " at " + ev.Time.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(out, "Event:      %s id=%s source=%s%s\n", ev.Type, ev.ID, ev.Source, at)
+		fmt.Fprintf(out, "Event:      %s id=%s source=%s%s\n", printable(ev.Type), printable(ev.ID), printable(ev.Source), at)
 	}
 	if run.Spec.ScheduledTime != nil {
 		fmt.Fprintf(out, "Scheduled:  %s\n", run.Spec.ScheduledTime.UTC().Format(time.RFC3339))
 	}
 	if c := run.Spec.Cause; c != nil && c.Hops > 0 {
-		fmt.Fprintf(out, "Caused by:  %d crmflow hop(s): %v\n", c.Hops, c.Links)
+		fmt.Fprintf(out, "Caused by:  %d crmflow hop(s): %s\n", c.Hops, printable(fmt.Sprint(c.Links)))
 	}
 	if run.Spec.DryRun {
 		fmt.Fprintln(out, "Dry run:    yes (nothing was sent)")

@@ -111,17 +111,18 @@ func listRuns(ctx context.Context, out io.Writer, c client.Reader, hc *historyCl
 		if phase == "" {
 			phase = "Pending"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", r.Name, orDash(r.Spec.Subject), phase,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", printable(r.Name), orDash(r.Spec.Subject), printable(phase),
 			orDash(r.Status.CurrentStep), orDash(r.Status.Result.String()), r.Spec.DryRun, humanDuration(now.Sub(r.CreationTimestamp.Time)))
 	}
 	return tw.Flush()
 }
 
+// orDash prints s with printable, or "-" for an empty s.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }
 
 // archivedRuns reads up to limit (0: all) archived runs of workflow.

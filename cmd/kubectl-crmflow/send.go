@@ -198,7 +198,10 @@ func (o *sendOptions) run(ctx context.Context, out io.Writer, namespace string, 
 	}
 	fmt.Fprintf(out, "%s %s id=%s -> %s\n", ev.Type, endpoint, ev.ID, resp.Status)
 	if answer := prettyJSON(body); answer != "" {
-		fmt.Fprintln(out, answer)
+		// Line by line: the answer may echo event data.
+		for _, line := range strings.Split(answer, "\n") {
+			fmt.Fprintln(out, printable(line))
+		}
 	}
 	if resp.StatusCode/100 != 2 {
 		return &exitError{code: 1, err: fmt.Errorf("the receiver refused the event: %s", resp.Status)}

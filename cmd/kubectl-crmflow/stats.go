@@ -84,7 +84,7 @@ func showStats(ctx context.Context, out io.Writer, hc *historyClient, ns, workfl
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "STEP\tREACHED\tSUCCEEDED\tFAILED\tSKIPPED\t")
 	for _, s := range a.Total.Steps {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", s.Name, s.Reached, s.Succeeded, s.Failed, s.Skipped)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", printable(s.Name), s.Reached, s.Succeeded, s.Failed, s.Skipped)
 	}
 	return tw.Flush()
 }

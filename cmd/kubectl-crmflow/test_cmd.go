@@ -173,9 +173,9 @@ func (o *testOptions) run(ctx context.Context, out io.Writer, flags *genericclio
 	if wf.Spec.Description != "" {
 		fmt.Fprintf(out, "            %s\n", oneLine(wf.Spec.Description, 120))
 	}
-	fmt.Fprintf(out, "Event:      %s id=%s source=%s\n", ev.Type, ev.ID, ev.Source)
+	fmt.Fprintf(out, "Event:      %s id=%s source=%s\n", printable(ev.Type), printable(ev.ID), printable(ev.Source))
 	if origin != "" {
-		fmt.Fprintf(out, "            %s\n", origin)
+		fmt.Fprintf(out, "            %s\n", printable(origin))
 	}
 	if wf.Spec.Trigger.Schedule == nil && !prog.Triggers(ev) {
 		fmt.Fprintf(out, "\nThis event does not trigger the workflow: its type %q is not among %s.\n", ev.Type, describeTrigger(&wf.Spec.Trigger))
@@ -186,7 +186,7 @@ func (o *testOptions) run(ctx context.Context, out io.Writer, flags *genericclio
 		fmt.Fprintf(out, "\nNo run: the subject cannot be determined: %v\n", err)
 		return nil
 	}
-	fmt.Fprintf(out, "Subject:    %s\n", subject)
+	fmt.Fprintf(out, "Subject:    %s\n", printable(subject))
 	start, ok := startTime(out, &wf.Spec, prog, ev, now)
 	if !ok {
 		return nil

@@ -36,7 +36,7 @@ func printConditions(w io.Writer, st *v1alpha1.WorkflowRunStatus) {
 			if !c.Result {
 				mark = "FAIL"
 			}
-			line := fmt.Sprintf("  %s\t%s\t%s", mark, c.Name, oneLine(c.Expression, 80))
+			line := fmt.Sprintf("  %s\t%s\t%s", mark, printable(c.Name), oneLine(c.Expression, 80))
 			if c.Message != "" {
 				line += "\t(" + oneLine(c.Message, 120) + ")"
 			}
@@ -86,9 +86,9 @@ func printSteps(w io.Writer, st *v1alpha1.WorkflowRunStatus, o timelineOptions) 
 			attempts = fmt.Sprintf(" (%d attempts)", s.Attempts)
 		}
 		if o.plan {
-			fmt.Fprintf(tw, "  %d.\t%s\t%s%s\t%s\n", i+1, s.Name, s.Phase, attempts, oneLine(s.Message, 160))
+			fmt.Fprintf(tw, "  %d.\t%s\t%s%s\t%s\n", i+1, printable(s.Name), printable(string(s.Phase)), attempts, oneLine(s.Message, 160))
 		} else {
-			fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s%s\t%s\n", i+1, at, s.Name, s.Phase, attempts, oneLine(s.Message, 160))
+			fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s%s\t%s\n", i+1, at, printable(s.Name), printable(string(s.Phase)), attempts, oneLine(s.Message, 160))
 		}
 		if out := compactOutput(*s, o.plan); out != "" && o.outputs {
 			if o.plan {
@@ -113,9 +113,9 @@ func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
 		}
 		return
 	}
-	line := fmt.Sprintf("Outcome:    %s", st.Phase)
+	line := fmt.Sprintf("Outcome:    %s", printable(string(st.Phase)))
 	if st.Result != "" {
-		line += " (" + st.Result.String() + ")"
+		line += " (" + printable(st.Result.String()) + ")"
 	}
 	if st.Message != "" {
 		line += ": " + oneLine(st.Message, 200)
@@ -125,9 +125,9 @@ func printOutcome(w io.Writer, st *v1alpha1.WorkflowRunStatus, plan bool) {
 		fmt.Fprintf(w, "Duration:   %s\n", humanDuration(st.CompletionTime.Sub(st.StartTime.Time)))
 	}
 	if st.WaitingFor != nil {
-		wait := "Waiting:    " + string(st.WaitingFor.Reason)
+		wait := "Waiting:    " + printable(string(st.WaitingFor.Reason))
 		if len(st.WaitingFor.EventTypes) > 0 {
-			wait += " for " + strings.Join(st.WaitingFor.EventTypes, ", ")
+			wait += " for " + printable(strings.Join(st.WaitingFor.EventTypes, ", "))
 		}
 		if st.WakeAt != nil {
 			wait += " until " + st.WakeAt.UTC().Format(time.RFC3339)
@@ -196,11 +196,11 @@ func humanDuration(d time.Duration) string {
 	return b.String()
 }
 
-// oneLine flattens s to one line of at most n runes.
+// oneLine flattens s to one line of at most n runes, escaped with printable.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+		s = string(r[:n-1]) + "…"
 	}
-	return s
+	return printable(s)
 }

@@ -1,0 +1,74 @@
+//go:build !unit
+
+package main
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history"
+	"github.com/crmflow/crmflow/internal/history/api"
+	"github.com/crmflow/crmflow/internal/history/sqlstore"
+)
+
+// TestEventDataCannotDriveTheTerminal archives a run and a skipped event
+// whose event data and messages carry terminal escape sequences, and checks
+// that runs, history and contact print them escaped, never raw.
+func TestEventDataCannotDriveTheTerminal(t *testing.T) {
+	g := NewWithT(t)
+	ctx := t.Context()
+	srvs := startReaderServer(t)
+	store, err := sqlstore.Open(ctx, filepath.Join(srvs.dir, "history.db"), sqlstore.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = store.Close() })
+	srv := httptest.NewTLSServer(api.NewServer(store, srvs.admin, api.Options{}))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(srvs.dir, "history-ca.crt")
+	g.Expect(os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)).To(Succeed())
+	hist := []string{"--kubeconfig", srvs.kubeconfig, "--history-url", srv.URL, "--history-ca-file", caFile}
+
+	const evil = "\x1b[31mRED\x1b]0;pwned\a\u009b2J\r\x08"
+	const escaped = `\x1b[31mRED\x1b]0;pwned\a\u009b2J\r\b`
+	created := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	subject := "c-esc" + evil
+	output, err := json.Marshal(map[string]string{"body": evil})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(store.Archive(ctx, []history.Run{{
+		UID: "u-esc", Namespace: "sales", Name: "xss-flow-1", Workflow: "xss-flow", Subject: subject,
+		EventSource: "crm" + evil, EventID: "ev" + evil, EventType: "contact.created" + evil,
+		Phase: string(v1alpha1.RunFailed), Result: "StepFailed" + evil, Message: "failed" + evil,
+		Created: created, Started: created, Finished: created.Add(time.Second),
+		Conditions: []v1alpha1.ConditionResult{{Name: "vip" + evil, Expression: "true" + evil, Result: true, Message: "ok" + evil}},
+		Steps: []v1alpha1.StepStatus{{Name: "notify" + evil, Phase: v1alpha1.StepFailed, Message: "boom" + evil,
+			Output: &runtime.RawExtension{Raw: output}}},
+	}})).To(Succeed())
+	_, err = store.RecordSkips(ctx, []history.Skip{{Namespace: "sales", Workflow: "xss-flow", Reason: "ConditionsNotMet" + evil,
+		EventID: "ev2" + evil, Subject: subject, Message: "not VIP" + evil, Time: created}})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	later := created.Add(time.Hour)
+	for _, args := range [][]string{
+		{"runs", "xss-flow"},
+		{"history", "xss-flow-1"},
+		{"contact", subject},
+	} {
+		out, errOut, code := runPluginAt(later, append(args, hist...)...)
+		g.Expect(code).To(Equal(0), errOut)
+		g.Expect(out).To(ContainSubstring(escaped), "%s", args[0])
+		for i, r := range out {
+			if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)) {
+				t.Errorf("%s prints control character %q raw at %d:\n%s", args[0], r, i, out)
+				break
+			}
+		}
+	}
+}
