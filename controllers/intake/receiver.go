@@ -60,7 +60,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	ns, ok := namespaceFromPath(req.URL.Path)
+	// The escaped path: "default%2fevents" is not "default/events" (a proxy
+	// that authorises by the raw path would see them differently).
+	ns, ok := namespaceFromPath(req.URL.EscapedPath())
 	if !ok {
 		writeProblem(w, http.StatusNotFound,
 			fmt.Sprintf("no such endpoint %q: post events to /v1/namespaces/<namespace>/events", req.URL.Path))

@@ -111,7 +111,7 @@ func Decode(h http.Header, body []byte, lim Limits) ([]v1alpha1.CloudEvent, erro
 	case strings.HasPrefix(mediaType, "application/cloudevents"):
 		return nil, errorf(Unsupported,
 			"unsupported CloudEvents format %q: use %s or %s", mediaType, StructuredJSON, BatchJSON)
-	case h.Get("Ce-Specversion") != "":
+	case len(h.Values("Ce-Specversion")) > 0: // present, even empty: binary mode, and checkSpecVersion names the value
 		ev, err := decodeBinary(h, body, lim)
 		if err != nil {
 			return nil, err

@@ -101,3 +101,13 @@ func TestDecodeKeepsLongExtensionErrorsShort(t *testing.T) {
 		t.Fatalf("the error is %d bytes long", len(err.Error()))
 	}
 }
+
+func TestDecodeEmptySpecVersionHeaderIsBinaryMode(t *testing.T) {
+	h := binaryHeader("e1", "c-1")
+	h["Ce-Specversion"] = []string{""}
+	_, err := Decode(h, []byte(`{}`), Limits{})
+	var de *Error
+	if !errors.As(err, &de) || de.Reason != Malformed || !strings.Contains(err.Error(), `unsupported specversion ""`) {
+		t.Fatalf("want 400 naming the empty specversion, got %v", err)
+	}
+}
