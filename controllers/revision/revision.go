@@ -178,7 +178,7 @@ func (s *Store) cached(ctx context.Context, key types.NamespacedName) (cachedSpe
 	}
 	spec := &v1alpha1.WorkflowSpec{}
 	if err := json.Unmarshal(rev.Data.Raw, spec); err != nil {
-		return cachedSpec{}, fmt.Errorf("decode revision %s: %v: %w", key, err, ErrInvalid)
+		return cachedSpec{}, fmt.Errorf("decode revision %s: %w: %w", key, err, ErrInvalid)
 	}
 	c := cachedSpec{spec: spec, of: rev.Labels[LabelRevisionOf]}
 	s.cache().Add(key, c)
