@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/rest"
+
+	"github.com/crmflow/crmflow/internal/console"
 )
 
 // historyFlags locate crmflow's run history API. Without a URL the commands
@@ -33,13 +28,12 @@ func (h *historyFlags) addFlags(fs *pflag.FlagSet) {
 }
 
 // errNotArchived is a 404 from the history API.
-var errNotArchived = errors.New("not in the run history")
+var errNotArchived = console.ErrNotArchived
 
 // historyClient calls the history API with the caller's own Kubernetes
 // credentials (their bearer token, from the kubeconfig or an exec plugin).
 type historyClient struct {
-	base *url.URL
-	http *http.Client
+	api *console.HTTPHistory
 }
 
 // client returns nil when no history URL is configured.
@@ -47,61 +41,20 @@ func (h *historyFlags) client(flags *genericclioptions.ConfigFlags) (*historyCli
 	if h.url == "" {
 		return nil, nil
 	}
-	base, err := url.Parse(h.url)
-	if err != nil || base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("--history-url: want an https:// URL, got %q", h.url)
-	}
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
-	// Keep the user's credentials (token, exec plugin), not the API server's
-	// TLS settings: the history API has its own certificate and accepts tokens only.
-	hc := rest.AnonymousClientConfig(cfg)
-	hc.BearerToken, hc.BearerTokenFile, hc.ExecProvider, hc.AuthProvider = cfg.BearerToken, cfg.BearerTokenFile, cfg.ExecProvider, cfg.AuthProvider
-	hc.Host = base.String()
-	hc.TLSClientConfig = rest.TLSClientConfig{CAFile: h.caFile, Insecure: h.insecure}
-	rt, err := rest.TransportFor(hc)
+	api, err := console.NewHTTPHistory(h.url, cfg, h.caFile, h.insecure)
 	if err != nil {
-		return nil, fmt.Errorf("history API transport: %w", err)
+		return nil, fmt.Errorf("--history-url: %w", err)
 	}
-	return &historyClient{base: base, http: &http.Client{Transport: rt, Timeout: 30 * time.Second}}, nil
+	return &historyClient{api: api}, nil
 }
 
 // get fetches path?q into out.
 func (c *historyClient) get(ctx context.Context, path string, q url.Values, out any) error {
-	u := c.base.JoinPath(path)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return fmt.Errorf("history API request: %w", err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("history API: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return fmt.Errorf("history API: read answer: %w", err)
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return errNotArchived
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(body, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		return fmt.Errorf("history API: %s: %s", resp.Status, e.Error)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("history API: decode answer: %w", err)
-	}
-	return nil
+	return c.api.GetContext(ctx, path, q, out)
 }
 
 func nsPath(ns string, parts ...string) string {

@@ -22,6 +22,7 @@ import (
 type uiOptions struct {
 	port       int
 	crmSinkURL string
+	history    historyFlags
 }
 
 func newUICommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) *cobra.Command {
@@ -35,6 +36,9 @@ contact, Activate/Pause and run timelines. Every Kubernetes call is made with
 the identity of your kubeconfig (the usual --kubeconfig/--context flags apply),
 so the console can do exactly what kubectl can, nothing more.
 
+With --history-url (or $CRMFLOW_HISTORY_URL), runs that have left the cluster
+are read from crmflow's run history API, with the same identity.
+
 Stop it with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,6 +49,7 @@ Stop it with Ctrl-C.`,
 	}
 	cmd.Flags().IntVar(&o.port, "port", 8089, "port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().StringVar(&o.crmSinkURL, "crm-sink-url", "https://crm-sink.invalid/", "the CRM sink Test renders contact and CRM commands for (nothing is sent)")
+	o.history.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -58,11 +63,20 @@ func (o *uiOptions) run(ctx context.Context, out io.Writer, flags *genericcliopt
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", o.port, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	srv, err := console.NewLocal(c, console.Options{
+	opts := console.Options{
 		Listener: ln, Scheme: c.Scheme(), Engine: runner.New(runner.Options{CRMSinkURL: o.crmSinkURL}),
 		Clock: clk, DefaultNamespace: ns,
 		AllowedHosts: []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("localhost:%d", port)},
-	})
+	}
+	hc, err := o.history.client(flags)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if hc != nil { // finished runs that left etcd are read from the run history
+		opts.History = hc.api
+	}
+	srv, err := console.NewLocal(c, opts)
 	if err != nil {
 		_ = ln.Close()
 		return err

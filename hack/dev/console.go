@@ -14,9 +14,11 @@ import (
 )
 
 // startConsole serves the web console on addr as `kubectl crmflow ui`
-// does: with the dev kubeconfig's (admin) identity, on 127.0.0.1 only.
-// It returns the console's URL; it stops when ctx ends.
-func startConsole(ctx context.Context, cfg *rest.Config, addr, namespace, sinkURL string) (string, error) {
+// does: with the dev kubeconfig's (admin) identity, on 127.0.0.1 only, and,
+// when historyURL is set, the manager's run history API (trusting caFile)
+// for runs that have left etcd. It returns the console's URL; it stops
+// when ctx ends.
+func startConsole(ctx context.Context, cfg *rest.Config, addr, namespace, sinkURL, historyURL, caFile string) (string, error) {
 	scheme, err := controlplane.Scheme()
 	if err != nil {
 		return "", err
@@ -30,10 +32,17 @@ func startConsole(ctx context.Context, cfg *rest.Config, addr, namespace, sinkUR
 		return "", fmt.Errorf("console listen on %s: %w", addr, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	srv, err := console.NewLocal(c, console.Options{
+	opts := console.Options{
 		Listener: ln, Scheme: scheme, Engine: runner.New(runner.Options{CRMSinkURL: sinkURL}), DefaultNamespace: namespace,
 		AllowedHosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", port)},
-	})
+	}
+	if historyURL != "" {
+		if opts.History, err = console.NewHTTPHistory(historyURL, cfg, caFile, false); err != nil {
+			_ = ln.Close()
+			return "", err
+		}
+	}
+	srv, err := console.NewLocal(c, opts)
 	if err != nil {
 		_ = ln.Close()
 		return "", err

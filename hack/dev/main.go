@@ -241,7 +241,11 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	consoleURL := ""
 	if o.consoleAddr != "" {
-		if consoleURL, err = startConsole(ctx, cfg, o.consoleAddr, o.namespace, crm.SinkURL()); err != nil {
+		historyURL := ""
+		if o.historyAddr != "" && o.historyAddr != "0" {
+			historyURL = "https://" + o.historyAddr
+		}
+		if consoleURL, err = startConsole(ctx, cfg, o.consoleAddr, o.namespace, crm.SinkURL(), historyURL, filepath.Join(certs.dir, "ca.crt")); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/history"
 )
 
 // maxScanPages bounds how many API pages one filtered runs page reads.
@@ -31,6 +34,8 @@ type runSummary struct {
 	Created        metav1.Time       `json:"created"`
 	CompletionTime *metav1.Time      `json:"completionTime,omitempty"`
 	WakeAt         *metav1.Time      `json:"wakeAt,omitempty"`
+	// Archived: the run has left etcd; this row is from the run history.
+	Archived bool `json:"archived,omitempty"`
 }
 
 // listRuns serves one page of runs, paginated by the API server
@@ -102,7 +107,15 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 			break // the API server filtered this page completely
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "continue": cont})
+	answer := map[string]any{"items": items, "continue": cont}
+	if cont == "" { // the live runs are all listed: add the finished ones that left etcd
+		archived, err := s.archivedRuns(r, r.PathValue("ns"), q.Get("workflow"), subject, phase, limit, items)
+		if err != nil {
+			return err
+		}
+		answer["archived"] = archived
+	}
+	return writeJSON(w, http.StatusOK, answer)
 }
 
 func summarizeRun(run *v1alpha1.WorkflowRun) runSummary {
@@ -132,6 +145,8 @@ type runDetail struct {
 	ScheduledTime *metav1.Time               `json:"scheduledTime,omitempty"`
 	Event         *v1alpha1.CloudEvent       `json:"event,omitempty"`
 	Status        v1alpha1.WorkflowRunStatus `json:"status"`
+	// Archived: the run has left etcd and is read from the run history.
+	Archived bool `json:"archived,omitempty"`
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
@@ -141,7 +156,18 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	var run v1alpha1.WorkflowRun
 	if err := c.Get(r.Context(), types.NamespacedName{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}, &run); err != nil {
-		return kubeError(err, "get run")
+		if !apierrors.IsNotFound(err) || s.opts.History == nil {
+			return kubeError(err, "get run")
+		}
+		// Finished runs leave etcd once archived: read the run history.
+		var archived history.Run
+		if herr := s.opts.History.Get(r, historyPath(r.PathValue("ns"), "runs", r.PathValue("name")), nil, &archived); herr != nil {
+			if errors.Is(herr, ErrNotArchived) {
+				return kubeError(err, "get run")
+			}
+			return herr
+		}
+		return writeJSON(w, http.StatusOK, archivedRun(&archived))
 	}
 	rev := run.Spec.WorkflowRevision
 	if rev == "" {

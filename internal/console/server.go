@@ -53,6 +53,11 @@ type Options struct {
 	// console allows only its own 127.0.0.1 and localhost addresses, so a
 	// DNS-rebinding page cannot reach it by another name).
 	AllowedHosts []string
+	// History, when set, is where runs that have left etcd are read from:
+	// a run's page falls back to it, and the runs list of a workflow or a
+	// subject adds its recent finished runs. The local console sets it when
+	// it knows the history API's URL.
+	History History
 }
 
 // Server is the console: API and embedded app. It is a controller-runtime

@@ -43,7 +43,25 @@ export function RunsPage({ ns, query }) {
               </tr>
             ))}</tbody>
           </table>
-          {page.items.length === 0 && <p class="muted" id="no-runs">No runs match.</p>}
+          {page.items.length === 0 && !(page.archived || []).length && <p class="muted" id="no-runs">No runs match.</p>}
+          {(page.archived || []).length > 0 && (
+            <div>
+              <h3>Finished runs from the run history</h3>
+              <p class="muted">These runs have left the cluster; the newest {page.archived.length} are shown.</p>
+              <table id="archived-runs">
+                <thead><tr><th>Run</th><th>Workflow</th><th>Subject</th><th>Phase</th><th>Event</th><th>Created</th></tr></thead>
+                <tbody>{page.archived.map((r) => (
+                  <tr data-name={r.name}>
+                    <td><a href={href(ns, 'runs', r.name)}>{r.name}</a><span class="badge">history</span></td>
+                    <td>{r.workflow}</td><td><a href={href(ns, 'runs', { subject: r.subject })}>{r.subject}</a></td>
+                    <td><Badge value={r.phase} /></td><td>{r.eventType}</td><td title={time(r.created)}>{ago(r.created)}</td>
+                  </tr>
+                ))}</tbody>
+              </table>
+            </div>
+          )}
+          {page.items.length === 0 && !(page.archived || []).length && !query.workflow && !query.subject &&
+            <p class="muted" id="history-hint">Finished runs leave the cluster once archived: filter by a workflow or a subject to see them from the run history.</p>}
           <div class="row">
             {stack.length > 0 && <button id="prev-page" onClick={() => { const s = [...stack]; const prev = s.pop(); setStack(s); go(href(ns, 'runs', { ...query, continue: prev })); }}>← Previous</button>}
             {page.continue && <button id="next-page" onClick={() => { setStack([...stack, cont]); go(href(ns, 'runs', { ...query, continue: page.continue })); }}>Next →</button>}
@@ -82,6 +100,7 @@ export function RunPage({ ns, name }) {
       </div>
       <ErrorBox error={error} />
       <div class="card">
+        {run.archived && <p class="muted" id="run-archived">This run has left the cluster; it is read from the run history.</p>}
         <p>Workflow <a href={href(ns, 'workflows', run.workflow)}>{run.workflow}</a> · subject <a href={href(ns, 'runs', { subject: run.subject })}>{run.subject}</a>{run.workflowRevision && <span> · revision <code>{run.workflowRevision}</code></span>}{run.dryRun && ' · test run'}</p>
         <p>Triggered by <b id="run-event-type">{ev.type || '—'}</b> id {ev.id} from {ev.source} at {time(ev.time || run.created)}</p>
         {st.result && <p>Result: {st.result} {st.message}</p>}
