@@ -55,6 +55,7 @@ import (
 	"github.com/crmflow/crmflow/internal/console"
 	"github.com/crmflow/crmflow/internal/faultinject"
 	"github.com/crmflow/crmflow/internal/history"
+	historyapi "github.com/crmflow/crmflow/internal/history/api"
 	"github.com/crmflow/crmflow/internal/history/archiver"
 	historysetup "github.com/crmflow/crmflow/internal/history/setup"
 	crmwebhook "github.com/crmflow/crmflow/internal/webhook"
@@ -359,7 +360,12 @@ func run(ctx context.Context, c *config) error {
 	}
 
 	if c.consoleAddr != "" {
-		if err := console.AddToManager(mgr, c.consoleAddr, engine); err != nil {
+		var hist console.History
+		if store != nil { // the history API's handler, called in process with each person's token
+			hist = console.HandlerHistory{Handler: historyapi.NewServer(store, mgr.GetClient(),
+				historyapi.Options{Clock: realClock, Log: ctrl.Log.WithName("console-history")})}
+		}
+		if err := console.AddToManager(mgr, c.consoleAddr, engine, hist); err != nil {
 			return fmt.Errorf("set up the console: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,10 +82,53 @@ func (h *HTTPHistory) GetContext(ctx context.Context, path string, query url.Val
 	if err != nil {
 		return fmt.Errorf("history API: read answer: %w", err)
 	}
+	return decodeHistoryAnswer(resp.StatusCode, body, out)
+}
+
+// HandlerHistory is a History served by the history API's handler in the
+// same process (the manager that serves the in-cluster console), called with
+// the console caller's own token: the history API's own authorization
+// decides what each person sees, as it does for kubectl crmflow.
+type HandlerHistory struct {
+	// Handler is the history API (api.NewServer).
+	Handler http.Handler
+}
+
+// Get implements History.
+func (h HandlerHistory) Get(r *http.Request, path string, query url.Values, out any) error {
+	token := bearerToken(r)
+	if token == "" {
+		return errSignIn
+	}
+	u := url.URL{Path: path, RawQuery: query.Encode()}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("history API request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := &answerRecorder{header: http.Header{}, status: http.StatusOK}
+	h.Handler.ServeHTTP(rec, req)
+	return decodeHistoryAnswer(rec.status, rec.body.Bytes(), out)
+}
+
+// answerRecorder keeps what an in-process handler answered.
+type answerRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *answerRecorder) Header() http.Header         { return a.header }
+func (a *answerRecorder) WriteHeader(status int)      { a.status = status }
+func (a *answerRecorder) Write(p []byte) (int, error) { return a.body.Write(p) }
+
+// decodeHistoryAnswer turns the history API's answer into out, ErrNotArchived
+// (404) or an error that carries the API's message.
+func decodeHistoryAnswer(status int, body []byte, out any) error {
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == http.StatusNotFound:
 		return ErrNotArchived
-	case resp.StatusCode != http.StatusOK:
+	case status != http.StatusOK:
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -92,7 +136,7 @@ func (h *HTTPHistory) GetContext(ctx context.Context, path string, query url.Val
 		if e.Error == "" {
 			e.Error = strings.TrimSpace(string(body))
 		}
-		return &apiError{status: http.StatusBadGateway, Message: fmt.Sprintf("history API: %s: %s", resp.Status, e.Error)}
+		return &apiError{status: http.StatusBadGateway, Message: fmt.Sprintf("history API: %d %s: %s", status, http.StatusText(status), e.Error)}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("history API: decode answer: %w", err)

@@ -131,5 +131,44 @@ var _ = Describe("runs that have left etcd", func() {
 
 		By("a run in neither place is still a 404")
 		Expect(get("/api/namespaces/"+ns+"/runs/never-was", &run)).To(Equal(http.StatusNotFound))
+
+		By("the in-cluster console calls the history API in process, with the signed-in person's token")
+		pln, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		pass, err := console.NewPassThrough(cfg, console.Options{Listener: pln, Scheme: scheme, Engine: runner.New(runner.Options{}),
+			History: console.HandlerHistory{Handler: api.NewServer(store, k8sClient, api.Options{})}})
+		Expect(err).NotTo(HaveOccurred())
+		go func() { _ = pass.Start(suiteCtx) }()
+		passGet := func(token, path string) (int, string) {
+			var code int
+			var body []byte
+			Eventually(func(g Gomega) {
+				req, err := http.NewRequestWithContext(suiteCtx, http.MethodGet, "http://"+pln.Addr().String()+path, nil)
+				g.Expect(err).NotTo(HaveOccurred())
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := http.DefaultClient.Do(req)
+				g.Expect(err).NotTo(HaveOccurred())
+				defer func() { _ = resp.Body.Close() }()
+				body, err = io.ReadAll(resp.Body)
+				g.Expect(err).NotTo(HaveOccurred())
+				code = resp.StatusCode
+			}).Should(Succeed())
+			return code, string(body)
+		}
+		code, body := passGet(tr.Status.Token, "/api/namespaces/"+ns+"/runs/vip-routing-gone")
+		Expect(code).To(Equal(http.StatusOK), body)
+		Expect(body).To(ContainSubstring(`"archived":true`))
+		code, body = passGet(tr.Status.Token, "/api/namespaces/"+ns+"/runs?workflow=vip-routing")
+		Expect(code).To(Equal(http.StatusOK), body)
+		Expect(body).To(ContainSubstring(`"name":"vip-routing-gone"`))
+
+		By("someone who may not read runs there sees no archived run either")
+		Expect(k8sClient.Create(suiteCtx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "stranger", Namespace: ns}})).To(Succeed())
+		other, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(suiteCtx, "stranger", &authnv1.TokenRequest{
+			Spec: authnv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		code, body = passGet(other.Status.Token, "/api/namespaces/"+ns+"/runs/vip-routing-gone")
+		Expect(code).To(Equal(http.StatusForbidden), body)
+		Expect(body).NotTo(ContainSubstring("notify-vip-team"))
 	})
 })
