@@ -218,8 +218,8 @@ func (s *Server) archivedRuns(r *http.Request, ns, workflow, subject string, pha
 		return nil, err
 	}
 	seen := make(map[string]bool, len(live))
-	for _, l := range live {
-		seen[l.Name] = true
+	for i := range live {
+		seen[live[i].Name] = true
 	}
 	var out []runSummary
 	for i := range page.Runs {
