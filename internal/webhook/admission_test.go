@@ -13,7 +13,10 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -161,6 +164,31 @@ var _ = Describe("WorkflowRun admission", func() {
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.dryRun"))
 		Expect(err.Error()).To(ContainSubstring("spec.workflow"))
+	})
+
+	It("lets nobody but the manager change a run's spec beyond spec.cancel", func() {
+		r := run("edited", fixture.Workflow("wf").Spec, `{"contact":{"id":"c-1"}}`)
+		Expect(k8sClient.Create(ctx, r)).To(Succeed())
+		patch := func(c client.Client, body string) error {
+			return c.Patch(ctx, &v1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: namespace}},
+				client.RawPatch(types.MergePatchType, []byte(body)))
+		}
+		// Someone else with every permission: a different user name.
+		opCfg := rest.CopyConfig(adminCfg)
+		opCfg.Impersonate = rest.ImpersonationConfig{UserName: "platform-operator", Groups: []string{"system:masters"}}
+		operator, err := client.New(opCfg, client.Options{Scheme: k8sClient.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+
+		err = patch(operator, `{"spec":{"event":{"data":{"contact":{"id":"someone-else"}}}}}`)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.event cannot be changed"))
+		err = patch(operator, `{"spec":{"inbox":[{"id":"fake","source":"x","type":"message.received"}]}}`)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.inbox"))
+		Expect(patch(operator, `{"metadata":{"labels":{"team":"sales"}},"spec":{"cancel":true}}`)).To(Succeed())
+
+		// The manager (the admin's identity in this suite) delivers events.
+		Expect(patch(k8sClient, `{"spec":{"inbox":[{"id":"reply","source":"x","type":"message.received"}]}}`)).To(Succeed())
 	})
 
 	It("refuses event data that is not an object", func() {

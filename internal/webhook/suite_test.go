@@ -34,10 +34,12 @@ import (
 // URL to this process) and drives them with the client and with kubectl.
 
 var (
-	ctx        context.Context
-	cancel     context.CancelFunc
-	env        *envtest.Environment
-	k8sClient  client.Client
+	ctx       context.Context
+	cancel    context.CancelFunc
+	env       *envtest.Environment
+	k8sClient client.Client
+	// adminCfg is the cluster admin's, which the manager runs with here too.
+	adminCfg   *rest.Config
 	warnings   *warningRecorder
 	kubeconfig string
 	namespace  = "sales"
@@ -85,6 +87,7 @@ var _ = BeforeSuite(func() {
 	}
 	cfg, err := env.Start()
 	Expect(err).NotTo(HaveOccurred())
+	adminCfg = cfg
 
 	warnings = &warningRecorder{}
 	clientCfg := rest.CopyConfig(cfg)

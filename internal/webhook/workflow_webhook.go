@@ -3,15 +3,23 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
+	"sync"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -25,11 +33,12 @@ import (
 
 // +kubebuilder:webhook:path=/mutate-crmflow-io-v1alpha1-workflow,mutating=true,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflows,verbs=create;update,versions=v1alpha1,name=mworkflow-v1alpha1.crmflow.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-crmflow-io-v1alpha1-workflow,mutating=false,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflows,verbs=create;update,versions=v1alpha1,name=vworkflow-v1alpha1.crmflow.io,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-crmflow-io-v1alpha1-workflowrun,mutating=false,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflowruns,verbs=create,versions=v1alpha1,name=vworkflowrun-v1alpha1.crmflow.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-crmflow-io-v1alpha1-workflowrun,mutating=false,failurePolicy=fail,sideEffects=None,groups=crmflow.io,resources=workflowruns,verbs=create;update,versions=v1alpha1,name=vworkflowrun-v1alpha1.crmflow.io,admissionReviewVersions=v1
 
 var (
 	workflowGK    = schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: "Workflow"}
 	workflowRunGK = schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: "WorkflowRun"}
+	workflowRunGR = schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "workflowruns"}
 )
 
 // Options configure the webhooks.
@@ -44,6 +53,10 @@ type Options struct {
 	// false, a workflow with CRM commands and no connections.crm.sinkURL is
 	// admitted with a warning.
 	CRMSinkKnown bool
+	// Self returns the manager's own user name: its updates of a run's
+	// spec (inbox deliveries, rescheduled date runs) are allowed, anyone
+	// else's only to spec.cancel. Nil: nobody is the manager.
+	Self func(context.Context) (string, error)
 }
 
 // Option changes Options.
@@ -58,7 +71,7 @@ func WithCRMSinkURL(url string) Option {
 // SetupWithManager registers the Workflow defaulter and validator and the
 // WorkflowRun validator with mgr's webhook server, compiling with eng.
 func SetupWithManager(mgr ctrl.Manager, eng *runner.Engine, opts ...Option) error {
-	o := Options{Compiler: eng, Secrets: mgr.GetAPIReader(), CRMSinkKnown: true}
+	o := Options{Compiler: eng, Secrets: mgr.GetAPIReader(), CRMSinkKnown: true, Self: selfUser(mgr.GetConfig())}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -161,9 +174,9 @@ func (o *Options) missingSecrets(ctx context.Context, namespace string, spec *v1
 }
 
 // WorkflowRunValidator checks a new WorkflowRun: its inline workflow spec,
-// if it has one, must compile, and its event data must be a JSON object, as expressions read
-// its top-level keys. Runs are immutable where it matters (the CRD says so),
-// so updates are not checked.
+// if it has one, must compile (and the run must be a dry run), and its event
+// data must be a JSON object, as expressions read its top-level keys. On
+// update, only the manager may change more of the spec than spec.cancel.
 type WorkflowRunValidator struct {
 	Options
 }
@@ -196,9 +209,79 @@ func (v *WorkflowRunValidator) ValidateCreate(_ context.Context, run *v1alpha1.W
 	return warnings, nil
 }
 
-// ValidateUpdate allows every update (the CRD keeps the snapshot immutable).
-func (v *WorkflowRunValidator) ValidateUpdate(context.Context, *v1alpha1.WorkflowRun, *v1alpha1.WorkflowRun) (admission.Warnings, error) {
-	return nil, nil
+// ValidateUpdate keeps a run's spec the record of what started it: apart
+// from the manager itself (which appends delivered events to spec.inbox and
+// moves date runs), an update may change spec.cancel and metadata only.
+// Otherwise an edit of spec.event, spec.cause or spec.inbox would change
+// what a running run does, and for whom, with no trace of it.
+func (v *WorkflowRunValidator) ValidateUpdate(ctx context.Context, oldRun, newRun *v1alpha1.WorkflowRun) (admission.Warnings, error) {
+	want := oldRun.Spec.DeepCopy()
+	want.Cancel = newRun.Spec.Cancel
+	if equality.Semantic.DeepEqual(*want, newRun.Spec) {
+		return nil, nil
+	}
+	if v.Self != nil {
+		req, err := admission.RequestFromContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the admission request: %w", err)
+		}
+		self, err := v.Self(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("learn the manager's own user name: %w", err)
+		}
+		if req.UserInfo.Username == self {
+			return nil, nil
+		}
+	}
+	return nil, apierrors.NewForbidden(workflowRunGR, newRun.Name, fmt.Errorf(
+		"%s cannot be changed: a run's spec is the record of what started it; only spec.cancel can be set",
+		strings.Join(changedSpecFields(want, &newRun.Spec), ", ")))
+}
+
+// changedSpecFields names the top-level spec fields that differ, as JSON paths.
+func changedSpecFields(a, b *v1alpha1.WorkflowRunSpec) []string {
+	var am, bm map[string]json.RawMessage
+	ra, _ := json.Marshal(a)
+	rb, _ := json.Marshal(b)
+	_ = json.Unmarshal(ra, &am)
+	_ = json.Unmarshal(rb, &bm)
+	var out []string
+	for k := range am {
+		if !bytes.Equal(am[k], bm[k]) {
+			out = append(out, "spec."+k)
+		}
+	}
+	for k := range bm {
+		if _, ok := am[k]; !ok {
+			out = append(out, "spec."+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// selfUser asks the API server, once it succeeds, who cfg's credentials are
+// (a SelfSubjectReview, which every authenticated user may create).
+func selfUser(cfg *rest.Config) func(context.Context) (string, error) {
+	var mu sync.Mutex
+	name := ""
+	return func(ctx context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if name != "" {
+			return name, nil
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return "", err
+		}
+		review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			return "", err
+		}
+		name = review.Status.UserInfo.Username
+		return name, nil
+	}
 }
 
 // ValidateDelete allows every deletion.
