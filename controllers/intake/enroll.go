@@ -251,7 +251,9 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 		}
 	}
 	// Runs this receiver created that the cache does not show yet.
-	for _, c := range r.recent.candidates(index.WorkflowSubjectKey(wf.Name, run.Spec.Subject), r.opts.Clock.Now()) {
+	key := index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)
+	r.recent.forget(key, listed)
+	for _, c := range r.recent.candidates(key, r.opts.Clock.Now()) {
 		if listed[c.Name] || c.Name == run.Name {
 			continue
 		}

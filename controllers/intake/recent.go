@@ -55,6 +55,29 @@ func (c *recentRuns) candidates(key string, now time.Time) []runner.Candidate {
 	return out
 }
 
+// forget drops key's runs that the cache shows now: the memory only covers
+// the moment before it does. A run kept past that would outlive its time in
+// etcd too, and be read live for nothing once archived and deleted.
+func (c *recentRuns) forget(key string, cached map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	runs, ok := c.byKey[key]
+	if !ok {
+		return
+	}
+	kept := runs[:0]
+	for _, r := range runs {
+		if !cached[r.run.Name] {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		delete(c.byKey, key)
+	} else {
+		c.byKey[key] = kept
+	}
+}
+
 // names are the names of candidates(key, now).
 func (c *recentRuns) names(key string, now time.Time) []string {
 	var out []string
