@@ -4,10 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"encoding/pem"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,8 +12,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history"
-	"github.com/crmflow/crmflow/internal/history/api"
-	"github.com/crmflow/crmflow/internal/history/sqlstore"
+	"github.com/crmflow/crmflow/internal/history/historytest"
 )
 
 // TestEventDataCannotDriveTheTerminal archives a run and a skipped event
@@ -27,14 +22,9 @@ func TestEventDataCannotDriveTheTerminal(t *testing.T) {
 	g := NewWithT(t)
 	ctx := t.Context()
 	srvs := startReaderServer(t)
-	store, err := sqlstore.Open(ctx, filepath.Join(srvs.dir, "history.db"), sqlstore.Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = store.Close() })
-	srv := httptest.NewTLSServer(api.NewServer(store, srvs.admin, api.Options{}))
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(srvs.dir, "history-ca.crt")
-	g.Expect(os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)).To(Succeed())
-	hist := []string{"--kubeconfig", srvs.kubeconfig, "--history-url", srv.URL, "--history-ca-file", caFile}
+	hs := historytest.Serve(t, srvs.admin)
+	store := hs.Store
+	hist := []string{"--kubeconfig", srvs.kubeconfig, "--history-url", hs.URL, "--history-ca-file", hs.CAFile}
 
 	const evil = "\x1b[31mRED\x1b]0;pwned\a\u009b2J\r\x08"
 	const escaped = `\x1b[31mRED\x1b]0;pwned\a\u009b2J\r\b`

@@ -3,10 +3,6 @@
 package main
 
 import (
-	"encoding/pem"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +14,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/internal/history"
-	"github.com/crmflow/crmflow/internal/history/api"
-	"github.com/crmflow/crmflow/internal/history/sqlstore"
+	"github.com/crmflow/crmflow/internal/history/historytest"
 )
 
 // TestArchivedRunsReadAsLive drives runs, history, contact and stats against
@@ -30,17 +25,12 @@ func TestArchivedRunsReadAsLive(t *testing.T) {
 	ctx := t.Context()
 	// A reader ServiceAccount whose token the plugin uses for both servers.
 	srvs := startReaderServer(t)
-	admin, kubeconfig, dir := srvs.admin, srvs.kubeconfig, srvs.dir
+	admin, kubeconfig := srvs.admin, srvs.kubeconfig
 
 	// The history API over a SQLite store, with its certificate in a file.
-	store, err := sqlstore.Open(ctx, filepath.Join(dir, "history.db"), sqlstore.Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = store.Close() })
-	srv := httptest.NewTLSServer(api.NewServer(store, admin, api.Options{}))
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(dir, "history-ca.crt")
-	g.Expect(os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)).To(Succeed())
-	hist := []string{"--kubeconfig", kubeconfig, "--history-url", srv.URL, "--history-ca-file", caFile}
+	hs := historytest.Serve(t, admin)
+	store := hs.Store
+	hist := []string{"--kubeconfig", kubeconfig, "--history-url", hs.URL, "--history-ca-file", hs.CAFile}
 
 	// A finished run in etcd.
 	run := &v1alpha1.WorkflowRun{
@@ -83,7 +73,7 @@ func TestArchivedRunsReadAsLive(t *testing.T) {
 		return client.IgnoreNotFound(admin.Get(ctx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{})) == nil &&
 			admin.Get(ctx, client.ObjectKeyFromObject(run), &v1alpha1.WorkflowRun{}) != nil
 	}).Should(BeTrue())
-	_, err = store.RecordSkips(ctx, []history.Skip{{Namespace: "sales", Workflow: "vip-routing", Reason: "ConditionsNotMet",
+	_, err := store.RecordSkips(ctx, []history.Skip{{Namespace: "sales", Workflow: "vip-routing", Reason: "ConditionsNotMet",
 		EventID: "ev-2", Subject: "c-42", Message: "contact is not tagged VIP", Time: run.CreationTimestamp.Add(time.Hour)}})
 	g.Expect(err).NotTo(HaveOccurred())
 

@@ -4,14 +4,10 @@ package console_test
 
 import (
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -29,7 +25,7 @@ import (
 	"github.com/crmflow/crmflow/internal/console"
 	"github.com/crmflow/crmflow/internal/history"
 	"github.com/crmflow/crmflow/internal/history/api"
-	"github.com/crmflow/crmflow/internal/history/sqlstore"
+	"github.com/crmflow/crmflow/internal/history/historytest"
 	"github.com/crmflow/crmflow/runner"
 )
 
@@ -60,8 +56,8 @@ var _ = Describe("runs that have left etcd", func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		By("a run history store holding one finished run, served by the history API over TLS")
-		store, err := sqlstore.Open(suiteCtx, filepath.Join(GinkgoT().TempDir(), "h.db"), sqlstore.Options{})
-		Expect(err).NotTo(HaveOccurred())
+		hs := historytest.Serve(GinkgoTB(), k8sClient)
+		store := hs.Store
 		created := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 		Expect(store.Archive(suiteCtx, []history.Run{{
 			UID: "uid-1", Namespace: ns, Name: "vip-routing-gone", Workflow: "vip-routing", Subject: "c-42",
@@ -71,11 +67,7 @@ var _ = Describe("runs that have left etcd", func() {
 			Phase: string(v1alpha1.RunSucceeded), Result: "Completed", Message: "all steps done",
 			Created: created, Started: created, Finished: created.Add(time.Second),
 		}})).To(Succeed())
-		hist := httptest.NewTLSServer(api.NewServer(store, k8sClient, api.Options{}))
-		DeferCleanup(hist.Close)
-		caFile := filepath.Join(GinkgoT().TempDir(), "ca.crt")
-		Expect(os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hist.Certificate().Raw}), 0o600)).To(Succeed())
-		historyAPI, err := console.NewHTTPHistory(hist.URL, userCfg, caFile, false)
+		historyAPI, err := console.NewHTTPHistory(hs.URL, userCfg, hs.CAFile, false)
 		Expect(err).NotTo(HaveOccurred())
 
 		By("a local console with the user's identity and the history API")
