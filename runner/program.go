@@ -244,6 +244,25 @@ func ListensTo(spec *v1alpha1.WorkflowSpec, typ string) bool {
 	return false
 }
 
+// ListensToAny reports whether a run of spec ever listens to events after it
+// enrolls: an exit goal or a waitForEvent step with at least one type.
+func ListensToAny(spec *v1alpha1.WorkflowSpec) bool {
+	if spec == nil {
+		return false
+	}
+	for _, g := range spec.ExitWhen {
+		if len(g.Types) > 0 {
+			return true
+		}
+	}
+	for i := range spec.Steps {
+		if w := spec.Steps[i].WaitForEvent; w != nil && len(w.Types) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // stepStatus finds a step's log entry.
 func stepStatus(st *v1alpha1.WorkflowRunStatus, name string) *v1alpha1.StepStatus {
 	for i := range st.Steps {

@@ -7,6 +7,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner"
 )
 
 // catalogue indexes Workflows by namespace and event type, maintained from
@@ -29,6 +30,8 @@ type entry struct {
 	compileErr error
 	types      []string
 	dateField  bool
+	// listens: the workflow's runs listen to events after enrolling.
+	listens bool
 }
 
 func newCatalogue(compile compileFunc) *catalogue {
@@ -83,7 +86,7 @@ func (c *catalogue) upsert(obj any) {
 	c.mu.RLock()
 	old := c.byName[key]
 	c.mu.RUnlock()
-	e := &entry{wf: wf, dateField: dateField}
+	e := &entry{wf: wf, dateField: dateField, listens: runner.ListensToAny(&wf.Spec)}
 	if old != nil && old.wf.Generation == wf.Generation {
 		e.prog, e.compileErr = old.prog, old.compileErr // status-only update: no recompile
 	} else {

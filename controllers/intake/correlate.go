@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,45 +29,50 @@ const deliverAttempts = 10
 // current waitForEvent step or an exit goal). Runs are found through the
 // cache index of unfinished runs by subject, never by listing the API
 // server. Subjects are the event's subject attribute and the subjects the
-// workflows listening to its type computed from it.
+// workflows listening to its type computed from it. enrolled are the runs
+// ev itself just created: they do not receive it.
 //
-// The cache may not yet show that a run entered its waitForEvent step: when
-// it says a run of the subject does not listen, the run is read live and
-// asked again, so a reply that arrives just after the wait began is kept.
+// The cache may lag in two ways, and neither loses the event:
+//   - It may not yet show that a run entered its waitForEvent step: when it
+//     says a run of the subject does not listen, the run is read live and
+//     asked again, so a reply that arrives just after the wait began is kept.
+//   - It may not show a run at all yet, when this receiver created it a
+//     moment ago (an exit-goal event right behind the event that enrolled):
+//     the runs this receiver created for the subject that the cache does not
+//     list are read live too. A run another replica created is the other
+//     replica's to remember; across replicas the gap is that replica's
+//     cache lag.
 //
 // Delivery is intake's own channel into a run (spec.inbox); only the run
 // controller writes status. Each append is one patch with the
 // resourceVersion read; an event already in the inbox (same source and id)
 // is not appended twice, and consuming it exactly once is the run
 // controller's job.
-func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEvent, subjects []string) ([]string, error) {
+func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEvent, subjects, enrolled []string) ([]string, error) {
 	var delivered []string
 	for _, subject := range subjects {
 		var runs v1alpha1.WorkflowRunList
 		if err := r.client.List(ctx, &runs, client.InNamespace(ns), client.MatchingFields{index.ActiveRunBySubject: subject}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 		}
+		candidates := make([]*v1alpha1.WorkflowRun, 0, len(runs.Items))
+		listed := make(map[string]bool, len(runs.Items))
 		for i := range runs.Items {
-			run := &runs.Items[i]
-			wants, might, err := r.wantsEvent(ctx, run, ev)
-			if err != nil {
-				return nil, err
-			}
-			if !wants && might {
-				if run, err = r.readLive(ctx, run); err != nil || run == nil {
-					if err != nil {
-						return nil, err
-					}
-					continue
-				}
-				if wants, _, err = r.wantsEvent(ctx, run, ev); err != nil {
-					return nil, err
-				}
-			}
-			if !wants {
+			candidates = append(candidates, &runs.Items[i])
+			listed[runs.Items[i].Name] = true
+		}
+		key := recentKey(ns, subject)
+		r.listening.forget(key, listed)
+		for _, name := range r.listening.names(key, r.opts.Clock.Now()) {
+			if listed[name] || slices.Contains(enrolled, name) {
 				continue
 			}
-			ok, err := r.appendInbox(ctx, run, ev)
+			unlisted := &v1alpha1.WorkflowRun{}
+			unlisted.Namespace, unlisted.Name = ns, name
+			candidates = append(candidates, unlisted) // no status: read live below
+		}
+		for _, run := range candidates {
+			ok, err := r.deliverTo(ctx, run, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -77,6 +83,32 @@ func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEve
 		}
 	}
 	return delivered, nil
+}
+
+// deliverTo appends ev to run's inbox when the run listens to it now,
+// reading the run live when the copy at hand (the cache's, or a bare name)
+// says it does not but its workflow listens to ev's type at some step.
+func (r *Receiver) deliverTo(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) (bool, error) {
+	wants, might := false, true
+	if run.ResourceVersion != "" {
+		var err error
+		if wants, might, err = r.wantsEvent(ctx, run, ev); err != nil {
+			return false, err
+		}
+	}
+	if !wants && might {
+		var err error
+		if run, err = r.readLive(ctx, run); err != nil || run == nil {
+			return false, err
+		}
+		if wants, _, err = r.wantsEvent(ctx, run, ev); err != nil {
+			return false, err
+		}
+	}
+	if !wants {
+		return false, nil
+	}
+	return r.appendInbox(ctx, run, ev)
 }
 
 // readLive re-reads a run from the API server; nil when it is gone.

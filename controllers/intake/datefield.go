@@ -101,7 +101,7 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(wf.Name, subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list runs of subject %q: %w", subject, err)
 	}
-	candidates := r.recent.names(index.WorkflowSubjectKey(wf.Name, subject), now)
+	candidates := r.recent.names(recentKey(wf.Namespace, wf.Name, subject), now)
 	for i := range runs.Items {
 		cached := &runs.Items[i]
 		if cached.Labels[v1alpha1.LabelTrigger] == v1alpha1.TriggerDateField && !cached.Status.Phase.IsFinished() && !slices.Contains(candidates, cached.Name) {

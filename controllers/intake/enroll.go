@@ -72,7 +72,11 @@ func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.Clou
 			logger.V(1).Info("skipped", "workflow", e.wf.Name, "reason", v.skip, "message", v.message)
 		}
 	}
-	delivered, err := r.deliver(ctx, ns, ev, subjects)
+	enrolled := make([]string, 0, len(res.Enrolled))
+	for _, ref := range res.Enrolled {
+		enrolled = append(enrolled, ref.Run)
+	}
+	delivered, err := r.deliver(ctx, ns, ev, subjects, enrolled)
 	if err != nil {
 		return res, nil, err
 	}
@@ -142,7 +146,10 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	}
 	v, created, err := r.enroll(ctx, wf, run)
 	if err == nil && created != nil && (e.dateField || restrictive(wf)) {
-		r.recent.add(index.WorkflowSubjectKey(wf.Name, subject), enrollment.Candidate(created), now)
+		r.recent.add(recentKey(wf.Namespace, wf.Name, subject), enrollment.Candidate(created), now)
+	}
+	if err == nil && created != nil && e.listens {
+		r.listening.add(recentKey(wf.Namespace, subject), runner.Candidate{Name: created.Name}, now)
 	}
 	return v, subject, err
 }
@@ -251,7 +258,7 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 		}
 	}
 	// Runs this receiver created that the cache does not show yet.
-	key := index.WorkflowSubjectKey(wf.Name, run.Spec.Subject)
+	key := recentKey(wf.Namespace, wf.Name, run.Spec.Subject)
 	r.recent.forget(key, listed)
 	for _, c := range r.recent.candidates(key, r.opts.Clock.Now()) {
 		if listed[c.Name] || c.Name == run.Name {

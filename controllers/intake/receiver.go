@@ -39,7 +39,13 @@ type Receiver struct {
 	// revisions names (and creates, for a new spec) the revision runs reference.
 	revisions *revision.Store
 	skips     *skipRecorder
-	recent    recentRuns
+	// recent holds the runs this receiver just created, by namespace,
+	// workflow and subject, for enrollment policies and date triggers.
+	recent recentRuns
+	// listening holds the ones whose workflow listens to events after
+	// enrolling (waitForEvent steps, exit goals), by namespace and subject,
+	// so that delivery finds a run the cache does not show yet.
+	listening recentRuns
 	locks     keyLocks
 	ready     atomic.Bool
 	// synced waits for every cache the receiver reads.

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,13 @@ type recentRuns struct {
 type recentRun struct {
 	run runner.Candidate
 	at  time.Time
+}
+
+// recentKey names a memory slot: the namespace and then the parts (a
+// workflow and a subject, or a subject alone). Workflow names are unique
+// only within a namespace, and the receiver serves every namespace.
+func recentKey(ns string, parts ...string) string {
+	return ns + "/" + strings.Join(parts, "/")
 }
 
 // recentWindow is longer than any cache lag seen on a loaded API server.
