@@ -252,7 +252,9 @@ func (e *egress) dialContext(d *net.Dialer) func(ctx context.Context, network, a
 //     naming the Location (a 301/302/303 would turn a POST into a GET and
 //     lose its payload);
 //   - a redirect to another host carries none of the request's own headers
-//     (they may hold secrets from valueFrom) beyond a safe few.
+//     (they may hold secrets from valueFrom) beyond a safe few, and no
+//     Referer: net/http would set it to the previous URL with its query,
+//     which may be a credential (?apikey=…).
 func (e *egress) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
@@ -283,8 +285,10 @@ func (e *egress) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // redirectSafeHeaders are the headers kept on a redirect to another host.
+// Referer is not one: the client fills it with the URL being left, query
+// string included.
 var redirectSafeHeaders = map[string]bool{
-	"User-Agent": true, HeaderIdempotencyKey: true, "Accept": true, "Accept-Language": true, "Referer": true,
+	"User-Agent": true, HeaderIdempotencyKey: true, "Accept": true, "Accept-Language": true,
 }
 
 func sameOrigin(a, b *url.URL) bool {

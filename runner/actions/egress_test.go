@@ -140,6 +140,17 @@ func TestRedirectsOfNonGET(t *testing.T) {
 		g.Expect(reqs[0].Header.Get("Authorization")).To(BeEmpty())
 		g.Expect(reqs[0].Header.Get(actions.HeaderIdempotencyKey)).To(Equal(origin().IdempotencyKey))
 	})
+	t.Run("GET to another host carries no Referer with the query", func(t *testing.T) {
+		g := NewWithT(t)
+		elsewhere := newHTTPTarget(t, nil)
+		other := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
+		srv := newHTTPTarget(t, servers.Answer(http.StatusFound, "", "Location", other+"/x"))
+		_, err := webhook(g, newExecutor(allowBoth), http.MethodGet, srv.URL+"/lookup?apikey=s3cret", map[string]string{"Referer": "https://crm.example.com/"})
+		g.Expect(err).NotTo(HaveOccurred())
+		reqs := elsewhere.Requests()
+		g.Expect(reqs).To(HaveLen(1))
+		g.Expect(reqs[0].Header.Values("Referer")).To(BeEmpty())
+	})
 }
 
 func TestParseEgressAllow(t *testing.T) {
