@@ -217,7 +217,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 		if err != nil {
 			return nil, err
 		}
-		call.URL = u
+		call.URL, call.SecretURL = u, true
 	} else {
 		call.URL = r.str(urlTmpl)
 	}

@@ -80,14 +80,14 @@ func TestBuildEveryActionKind(t *testing.T) {
 				Headers: map[string]string{"X-Token": "crm-token", "X-Contact": "c-42"},
 				Body:    []byte(`{"subject": "Printer \"on fire\"", "score": 7, "tags": ["a","b"]}`), SuccessCodes: []int{200, 202}}}},
 		{"callWebhook with a secret URL", v1alpha1.Step{CallWebhook: &v1alpha1.WebhookAction{URLFrom: sel("hooks", "url")}},
-			actions.Request{HTTP: &actions.HTTPCall{Method: "POST", URL: "http://127.0.0.1:1/secret-url", Headers: map[string]string{}}}},
+			actions.Request{HTTP: &actions.HTTPCall{Method: "POST", URL: "http://127.0.0.1:1/secret-url", SecretURL: true, Headers: map[string]string{}}}},
 		{"updateExternalCRM", v1alpha1.Step{UpdateExternalCRM: &v1alpha1.ExternalCRMAction{System: "salesforce", URL: "http://127.0.0.1/sf",
 			Object: "Contact", RecordID: "{{ contact.id }}", Fields: map[string]v1alpha1.Template{"Email": "{{ contact.email }}"}}},
 			actions.Request{HTTP: &actions.HTTPCall{Method: "PATCH", URL: "http://127.0.0.1/sf", Headers: map[string]string{},
 				Body: []byte(`{"fields":{"Email":"ann@example.com"},"id":"c-42","object":"Contact"}`)}}},
 		{"triggerZapier", v1alpha1.Step{TriggerZapier: &v1alpha1.ZapierAction{HookURLSecretRef: *sel("hooks", "zap"),
 			Data: map[string]v1alpha1.Template{"email": "{{ contact.email }}", "score": "{{ contact.score }}"}}},
-			actions.Request{HTTP: &actions.HTTPCall{Method: "POST", URL: "http://127.0.0.1:1/zap", Headers: map[string]string{},
+			actions.Request{HTTP: &actions.HTTPCall{Method: "POST", URL: "http://127.0.0.1:1/zap", SecretURL: true, Headers: map[string]string{},
 				Body: []byte(`{"email":"ann@example.com","score":7}`)}}},
 	}
 	for _, tc := range cases {

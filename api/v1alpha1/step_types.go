@@ -408,7 +408,8 @@ type WebhookAction struct {
 	// +kubebuilder:validation:MaxLength=2048
 	URL Template `json:"url,omitempty"`
 
-	// urlFrom reads the URL from a Secret key, for URLs that embed a credential.
+	// urlFrom reads the URL from a Secret key, for URLs that embed a credential;
+	// messages then show only its scheme and host.
 	// +optional
 	URLFrom *SecretKeySelector `json:"urlFrom,omitempty"`
 
@@ -453,7 +454,8 @@ type ExternalCRMAction struct {
 	// +kubebuilder:validation:MaxLength=2048
 	URL Template `json:"url,omitempty"`
 
-	// urlFrom reads the URL from a Secret key.
+	// urlFrom reads the URL from a Secret key; messages then show only its
+	// scheme and host.
 	// +optional
 	URLFrom *SecretKeySelector `json:"urlFrom,omitempty"`
 

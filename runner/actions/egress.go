@@ -295,11 +295,17 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
 }
 
-// redirectFailure explains a redirect that was not followed.
-func redirectFailure(tg target, status int, location string) error {
+// redirectFailure explains a redirect that was not followed. The Location
+// is resolved against the URL that answered it and redacted like the
+// target: a server moving a secret hook URL (http to https) answers with
+// the secret itself.
+func redirectFailure(tg target, status int, location string, base *url.URL) error {
 	loc := "no Location"
 	if location != "" {
-		loc = "Location " + RedactURL(location)
+		if u, err := url.Parse(location); err == nil && base != nil {
+			location = base.ResolveReference(u).String()
+		}
+		loc = "Location " + tg.redact(location)
 	}
 	return fmt.Errorf("%s: %s with %s: crmflow does not follow redirects of %s requests (they would lose their method or body, or reach another host); point the step at the new URL",
 		tg, statusText(status), loc, tg.method)

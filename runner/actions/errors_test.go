@@ -204,6 +204,12 @@ func TestSecretsStayOutOfMessages(t *testing.T) {
 		{name: "zapier hook URL", req: func(base string) actions.Request {
 			return actions.Request{Kind: actions.KindTriggerZapier, Origin: origin(), HTTP: &actions.HTTPCall{URL: base + "/hooks/catch/1/SECRET/"}}
 		}},
+		{name: "webhook URL from a Secret (urlFrom)", req: func(base string) actions.Request {
+			return actions.Request{Kind: actions.KindCallWebhook, Origin: origin(), HTTP: &actions.HTTPCall{URL: base + "/bot42:SECRET/sendMessage", SecretURL: true}}
+		}},
+		{name: "updateExternalCRM URL from a Secret (urlFrom)", req: func(base string) actions.Request {
+			return actions.Request{Kind: actions.KindUpdateExternalCRM, Origin: origin(), HTTP: &actions.HTTPCall{URL: base + "/SECRET/contacts", SecretURL: true}}
+		}},
 		{name: "webhook query and user info", req: func(base string) actions.Request {
 			u := strings.Replace(base, "http://", "http://user:SECRET@", 1) + "/hook?api_key=SECRET"
 			return actions.Request{Kind: actions.KindCallWebhook, Origin: origin(), HTTP: &actions.HTTPCall{URL: u}}
@@ -229,6 +235,16 @@ func TestSecretsStayOutOfMessages(t *testing.T) {
 			g.Expect(err).To(HaveOccurred())
 			g.Expect(err.Error()).NotTo(ContainSubstring("SECRET"))
 			g.Expect(err.Error()).To(ContainSubstring("upstream down"))
+
+			// A server moving the URL to https answers with the URL itself.
+			moved := newHTTPTarget(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "https://"+r.Host+r.URL.RequestURI())
+				w.WriteHeader(http.StatusMovedPermanently)
+			})
+			_, err = newExecutor().Execute(context.Background(), tc.req(moved.URL))
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(err.Error()).To(ContainSubstring("Moved Permanently with Location https://127.0.0.1"))
+			g.Expect(err.Error()).NotTo(ContainSubstring("SECRET"))
 		})
 	}
 }

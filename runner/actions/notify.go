@@ -20,7 +20,7 @@ type slackMessage struct {
 
 func (n *notifier) send(ctx context.Context, o Origin, m *Notification) (Result, error) {
 	// The whole URL of an incoming webhook is a credential: show the host only.
-	tg := target{kind: KindNotify, method: http.MethodPost, display: RedactSecretURL(m.WebhookURL)}
+	tg := target{kind: KindNotify, method: http.MethodPost, display: RedactSecretURL(m.WebhookURL), secret: true}
 	if err := checkURL("notify webhookURL", m.WebhookURL); err != nil {
 		return Result{}, permanent(err)
 	}

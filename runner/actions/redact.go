@@ -26,11 +26,3 @@ func RedactSecretURL(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host + "/…"
 }
-
-// redactFor picks the redaction for kind's target URL.
-func redactFor(k Kind, raw string) string {
-	if secretURL(k) {
-		return RedactSecretURL(raw)
-	}
-	return RedactURL(raw)
-}

@@ -134,9 +134,12 @@ type Command struct {
 
 // HTTPCall is a webhook, external-CRM write or Zapier hook.
 type HTTPCall struct {
-	Method  string
-	URL     string
-	Headers map[string]string
+	Method string
+	URL    string
+	// SecretURL marks a URL read from a Secret (urlFrom): a credential as a
+	// whole, so messages show only its scheme and host, as for Zapier hooks.
+	SecretURL bool
+	Headers   map[string]string
 	// Body is sent as application/json when non-empty.
 	Body []byte
 	// SuccessCodes count as success; empty means any 2xx.

@@ -51,12 +51,23 @@ type target struct {
 	method string
 	// display is the redacted URL used in messages.
 	display string
+	// secret marks a URL that is a credential as a whole: messages show
+	// only the scheme and host of it, and of any Location it answers.
+	secret bool
 	// success are the accepted statuses; empty means any 2xx.
 	success []int
 }
 
 func (t target) String() string {
 	return fmt.Sprintf("%s %s %s", t.kind, t.method, t.display)
+}
+
+// redact returns raw as messages may show it for this target.
+func (t target) redact(raw string) string {
+	if t.secret {
+		return RedactSecretURL(raw)
+	}
+	return RedactURL(raw)
 }
 
 // response is what came back, the body capped at transport.maxBytes.
@@ -132,7 +143,7 @@ func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
 		return out, nil
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return out, &Error{StatusCode: resp.StatusCode, Err: redirectFailure(tg, resp.StatusCode, resp.Header.Get("Location"))}
+		return out, &Error{StatusCode: resp.StatusCode, Err: redirectFailure(tg, resp.StatusCode, resp.Header.Get("Location"), resp.Request.URL)}
 	}
 	return out, &Error{
 		Retryable:  retryableStatus(resp.StatusCode),

@@ -20,7 +20,8 @@ func (c *httpCaller) call(ctx context.Context, kind Kind, o Origin, h *HTTPCall)
 	if method == "" {
 		method = http.MethodPost
 	}
-	tg := target{kind: kind, method: method, display: redactFor(kind, h.URL), success: h.SuccessCodes}
+	tg := target{kind: kind, method: method, secret: secretURL(kind) || h.SecretURL, success: h.SuccessCodes}
+	tg.display = tg.redact(h.URL)
 	if err := validateHTTPCall(kind, method, h); err != nil {
 		return Result{}, permanent(err)
 	}
