@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
 	"k8s.io/utils/clock"
 )
 
@@ -123,6 +124,9 @@ func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
 	if err := t.egress.checkURL(req.URL); err != nil {
 		return response{}, permanent(fmt.Errorf("%s: %w", tg, err))
 	}
+	if err := checkHeaderValues(req.Header); err != nil {
+		return response{}, permanent(fmt.Errorf("%s: %w", tg, err))
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		wrapped := fmt.Errorf("%s: %w", tg, networkError(req.Context(), err))
@@ -151,6 +155,21 @@ func (t *transport) roundTrip(req *http.Request, tg target) (response, error) {
 		StatusCode: resp.StatusCode,
 		Err:        fmt.Errorf("%s: %s%s", tg, statusText(resp.StatusCode), excerpt(body)),
 	}
+}
+
+// checkHeaderValues refuses a header value net/http would refuse to send,
+// such as a token read from a Secret with a trailing newline: no attempt
+// can fix it, so it must not be retried as a network failure. The value
+// may be a secret: the error names the header only.
+func checkHeaderValues(h http.Header) error {
+	for name, values := range h {
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("header %q has an invalid value (control characters, e.g. a trailing newline in a Secret)", name)
+			}
+		}
+	}
+	return nil
 }
 
 // networkError strips the URL that *url.Error quotes (it may carry a
