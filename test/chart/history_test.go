@@ -25,3 +25,37 @@ func TestTemplateHistoryDSNSecret(t *testing.T) {
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "crmflow-pg"}, Key: "dsn"},
 	}}))
 }
+
+// TestTemplateReplicasNeedSharedHistory: several replicas with the embedded
+// SQLite history (an emptyDir, or history.existingClaim) would each keep
+// their own store, so the chart refuses them with a message naming the fix;
+// with history.dsnSecret, or a store set by hand, they render.
+func TestTemplateReplicasNeedSharedHistory(t *testing.T) {
+	g := NewWithT(t)
+	for _, set := range []string{"replicaCount=2", "replicaCount=3,history.existingClaim=crmflow-history"} {
+		_, err := helm(t, "template", "crmflow", chartDir, "--set", set)
+		g.Expect(err).To(MatchError(ContainSubstring("set history.dsnSecret")), set)
+	}
+	for _, set := range []string{"replicaCount=2,history.dsnSecret=crmflow-pg", "replicaCount=2,manager.extraArgs[0]=--history-dsn=none", "replicaCount=0"} {
+		var dep appsv1.Deployment
+		renderChart(t, "--set", set).get(t, "Deployment", "crmflow", &dep)
+	}
+}
+
+// TestTemplateHistoryClaimRecreates: with the SQLite history on
+// history.existingClaim the old pod lets go of the volume before the new one
+// starts; a rolling update would wait for ever on a ReadWriteOnce volume held
+// by the old pod on another node.
+func TestTemplateHistoryClaimRecreates(t *testing.T) {
+	g := NewWithT(t)
+	var dep appsv1.Deployment
+	renderChart(t, "--set", "history.existingClaim=crmflow-history").get(t, "Deployment", "crmflow", &dep)
+	g.Expect(dep.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+	g.Expect(dep.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("VolumeSource.PersistentVolumeClaim.ClaimName", "crmflow-history")))
+
+	for _, set := range []string{"history.existingClaim=", "history.dsnSecret=crmflow-pg,history.existingClaim=crmflow-history"} {
+		var rolling appsv1.Deployment
+		renderChart(t, "--set", set).get(t, "Deployment", "crmflow", &rolling)
+		g.Expect(rolling.Spec.Strategy.Type).To(BeEmpty(), "%s: the default rolling update", set)
+	}
+}
