@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // TestTemplateHistoryDSNSecret: the PostgreSQL DSN from history.dsnSecret
@@ -58,4 +59,25 @@ func TestTemplateHistoryClaimRecreates(t *testing.T) {
 		renderChart(t, "--set", set).get(t, "Deployment", "crmflow", &rolling)
 		g.Expect(rolling.Spec.Strategy.Type).To(BeEmpty(), "%s: the default rolling update", set)
 	}
+}
+
+// TestTemplateHistoryEgress: with the PostgreSQL history the default egress
+// policy lets the manager reach the database (it exits at start-up when it
+// cannot migrate the store); without it, no such hole.
+func TestTemplateHistoryEgress(t *testing.T) {
+	g := NewWithT(t)
+	egressPorts := func(r rendered) []int32 {
+		var np networkingv1.NetworkPolicy
+		r.get(t, "NetworkPolicy", "", &np)
+		var ports []int32
+		for _, rule := range np.Spec.Egress {
+			for _, p := range rule.Ports {
+				ports = append(ports, p.Port.IntVal)
+			}
+		}
+		return ports
+	}
+	g.Expect(egressPorts(renderChart(t, "--set", "history.dsnSecret=crmflow-pg"))).To(ContainElement(int32(5432)))
+	g.Expect(egressPorts(renderChart(t))).NotTo(ContainElement(int32(5432)))
+	g.Expect(egressPorts(renderChart(t, "--set", "history.dsnSecret=crmflow-pg,networkPolicy.egress.historyPorts=null"))).NotTo(ContainElement(int32(5432)))
 }
