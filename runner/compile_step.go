@@ -40,7 +40,9 @@ func (e *Engine) compileStep(spec *v1alpha1.WorkflowSpec, i int, index map[strin
 		if err != nil {
 			pr.add(base+".timeout", "%v", err)
 		}
-		cs.attemptTO = d
+		// Admission refuses more; a Workflow stored before that bound
+		// existed is held to it here.
+		cs.attemptTO = min(d, v1alpha1.MaxStepTimeout)
 	}
 	rp, err := parseRetry(spec.Retry, step.Retry)
 	if err != nil {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -165,4 +166,17 @@ func TestNoSinkIsAClearError(t *testing.T) {
 	h.advance()
 	g.Expect(h.rec.reqs).To(HaveLen(1))
 	g.Expect(h.rec.reqs[0].Command.SinkURL).To(Equal("http://127.0.0.1/default-sink"))
+}
+
+// A Workflow stored before admission bounded steps[].timeout still gets at
+// most MaxStepTimeout per attempt: the attempt holds a run worker.
+func TestAttemptTimeoutIsBounded(t *testing.T) {
+	g := NewWithT(t)
+	for timeout, want := range map[string]time.Duration{"1d": v1alpha1.MaxStepTimeout, "45s": 45 * time.Second} {
+		step := v1alpha1.Step{Name: "s", Timeout: fixture.Duration(timeout), Notify: &v1alpha1.NotifyAction{Message: "x"}}
+		h := newHarness(t, newRun(eventSpec(step), withEvent(requestEvent())))
+		h.advance()
+		g.Expect(h.rec.reqs).To(HaveLen(1))
+		g.Expect(h.rec.reqs[0].Timeout).To(Equal(want), "timeout %s", timeout)
+	}
 }

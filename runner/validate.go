@@ -255,6 +255,12 @@ func validateDurations(spec *v1alpha1.WorkflowSpec, path *field.Path) field.Erro
 		sp := path.Child("steps").Index(i)
 		retry(sp.Child("retry"), s.Retry)
 		parse(sp.Child("timeout"), s.Timeout, true)
+		if s.Timeout != nil {
+			if d, err := s.Timeout.Parse(); err == nil && d > v1alpha1.MaxStepTimeout {
+				errs = append(errs, field.Invalid(sp.Child("timeout"), string(*s.Timeout),
+					"must be at most 5m: one attempt holds a run worker for its whole length (use a wait or waitForEvent step to pause)"))
+			}
+		}
 		switch {
 		case s.Wait != nil:
 			parse(sp.Child("wait", "duration"), s.Wait.Duration, false)

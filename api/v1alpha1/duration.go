@@ -27,6 +27,11 @@ import (
 // (about 292 years) would wrap around to a negative value.
 const MaxDurationDays = 36500
 
+// MaxStepTimeout bounds steps[].timeout. An attempt runs on one of the run
+// controller's workers, so a longer bound would let a few hanging servers
+// stall every workflow of the cluster.
+const MaxStepTimeout = 5 * time.Minute
+
 // maxDuration is MaxDurationDays as a time.Duration.
 const maxDuration = MaxDurationDays * 24 * time.Hour
 

@@ -36,7 +36,9 @@ type Step struct {
 	// +optional
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
-	// timeout bounds one attempt of a side-effecting step (default 30s).
+	// timeout bounds one attempt of a side-effecting step (default 30s, at
+	// most 5m: an attempt holds one of the run controller's workers for as
+	// long as it lasts). Waits are wait and waitForEvent steps, not this.
 	// +optional
 	Timeout *Duration `json:"timeout,omitempty"`
 

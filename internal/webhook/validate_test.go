@@ -110,6 +110,14 @@ func TestValidateRefuses(t *testing.T) {
 			has:   "initialBackoff",
 		},
 		{
+			name: "an attempt timeout longer than a worker may be held",
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+				s.Steps[0].Timeout = fixture.Duration("1d")
+			})),
+			field: "spec.steps[0].timeout",
+			has:   "at most 5m",
+		},
+		{
 			name: "a zero waitForEvent timeout",
 			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "await", WaitForEvent: &v1alpha1.WaitForEventAction{
 				Types: []v1alpha1.EventType{"message.received"}, Timeout: "0s"}})),
