@@ -158,7 +158,7 @@ func (r *Reconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result
 	switch {
 	case s.specErr == nil:
 		return ctrl.Result{}, nil
-	case errors.Is(s.specErr, revision.ErrInvalid):
+	case errors.Is(s.specErr, revision.ErrInvalid), errors.Is(s.specErr, errInlineRealRun):
 		message = s.specErr.Error()
 	case apierrors.IsNotFound(s.specErr):
 		message = "the workflow revision is gone: " + s.specErr.Error()
@@ -237,11 +237,21 @@ func (r *Reconciler) writeOutcome(ctx context.Context, s *scope) (ctrl.Result, e
 // admissionRetry is how soon a run waits for an older run of its subject to be admitted.
 const admissionRetry = 200 * time.Millisecond
 
+// errInlineRealRun: a run that would act carries its own spec.workflow.
+var errInlineRealRun = errors.New("spec.workflow (an inline spec) is for test runs only: a run that acts references its Workflow's revision; set spec.dryRun: true to test a spec")
+
 // specOf resolves the workflow spec a run executes: its inline spec, the
 // revision it references, or (a test run naming neither) the Workflow's
 // current revision. It also returns the revision it resolved.
 func (r *Reconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1alpha1.WorkflowSpec, string, error) {
 	if run.Spec.Workflow != nil {
+		if !run.Spec.DryRun {
+			// Admission refuses this; the check here holds where the
+			// webhook is off or bypassed, on every pass (a dry run turned
+			// real later included): an inline spec was never reviewed or
+			// activated as a Workflow, so it must not act.
+			return nil, "", errInlineRealRun
+		}
 		return run.Spec.Workflow, "", nil
 	}
 	name := index.Revision(run)

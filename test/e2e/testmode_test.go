@@ -50,4 +50,30 @@ var _ = Describe("Test runs of a live Workflow", func() {
 			return got.Status.Runs
 		}, time.Second, 100*time.Millisecond).Should(Equal(v1alpha1.RunCounts{}), "dry runs are not counted")
 	})
+
+	It("fails a real run that carries its own spec, without a step, where no webhook refused it", func() {
+		ns := newNamespace()
+		clk := newFakeClock()
+		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
+		spec := sample("vip-routing", ns).Spec
+		ev := cloudEvent("conversation.started", "inline-1", "c-42", clk.Now(), map[string]any{
+			"conversation": map[string]any{"contactId": "c-42", "channel": "chat"},
+			"contact":      map[string]any{"id": "c-42", "tags": []string{"VIP"}},
+		})
+		// This suite runs no admission webhooks: the run controller alone decides.
+		run := &v1alpha1.WorkflowRun{
+			ObjectMeta: metav1.ObjectMeta{Name: "inline-real", Namespace: ns},
+			Spec:       v1alpha1.WorkflowRunSpec{WorkflowName: "vip-routing", Subject: "c-42", Event: &ev, Workflow: &spec},
+		}
+		Expect(k8sClient.Create(suiteCtx, run)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getRun(run)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunFailed))
+			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonInvalidWorkflow))
+			g.Expect(got.Status.Message).To(ContainSubstring("spec.dryRun: true"))
+			g.Expect(got.Status.Steps).To(BeEmpty())
+		}).Should(Succeed())
+		Consistently(func() []hit { return target.on("/notify/" + ns + "/vip-support") }, time.Second, 100*time.Millisecond).
+			Should(BeEmpty(), "a run with an unreviewed inline spec acts on nothing")
+	})
 })
