@@ -80,6 +80,27 @@ func renderChart(t testing.TB, args ...string) rendered {
 	return parseManifests(t, out)
 }
 
+// renderNotes renders the chart's NOTES.txt, which helm template leaves out,
+// through a copy of the chart with one more template that includes it.
+func renderNotes(t testing.TB, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "crmflow")
+	if err := os.CopyFS(dir, os.DirFS(chartDir)); err != nil {
+		t.Fatalf("copy the chart: %v", err)
+	}
+	probe := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include \"crmflow/templates/NOTES.txt\" . | quote }}\n"
+	if err := os.WriteFile(filepath.Join(dir, "templates", "zz-notes.yaml"), []byte(probe), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helm(t, append([]string{"template", "crmflow", dir, "--namespace", "crmflow-system", "--show-only", "templates/zz-notes.yaml"}, args...)...)
+	if err != nil {
+		t.Fatalf("helm template %v: %v", args, err)
+	}
+	var cm corev1.ConfigMap
+	parseManifests(t, out).get(t, "ConfigMap", "notes", &cm)
+	return cm.Data["notes"]
+}
+
 // parseManifests splits a multi-document YAML stream into objects.
 func parseManifests(t testing.TB, manifest string) rendered {
 	t.Helper()
@@ -156,6 +177,7 @@ func TestTemplateDefaults(t *testing.T) {
 		"Deployment/crmflow",
 		"MutatingWebhookConfiguration/crmflow-mutating",
 		"NetworkPolicy/crmflow",
+		"PersistentVolumeClaim/crmflow-history",
 		"Role/crmflow-leader-election",
 		"RoleBinding/crmflow-leader-election",
 		"Secret/crmflow-webhook-cert",
@@ -341,6 +363,7 @@ func TestTemplateWebhooksAndMetricsOff(t *testing.T) {
 		"ClusterRole/crmflow-manager",
 		"ClusterRoleBinding/crmflow-manager",
 		"Deployment/crmflow",
+		"PersistentVolumeClaim/crmflow-history",
 		"Service/crmflow-receiver",
 		"ServiceAccount/crmflow",
 	}))

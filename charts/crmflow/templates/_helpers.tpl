@@ -99,3 +99,46 @@ tlsCert: {{ $cert.Cert | b64enc }}
 tlsKey: {{ $cert.Key | b64enc }}
 {{- end }}
 {{- end }}
+
+{{/*
+Where the run history lives, decided once for the Deployment, the chart's
+PersistentVolumeClaim and NOTES:
+  postgres   history.dsnSecret: PostgreSQL; no volume of the chart holds it.
+  manual     --history-dsn in manager.extraArgs: set by hand; the chart
+             mounts history.existingClaim if given and creates no claim.
+  claim      SQLite on history.existingClaim.
+  pvc        SQLite on the claim the chart creates (history.persistence).
+  emptyDir   SQLite on an emptyDir: lost with the pod, and with it the
+             deduplication of events whose runs have left etcd.
+*/}}
+{{- define "crmflow.historyStore" -}}
+{{- $byHand := false }}
+{{- range .Values.manager.extraArgs }}
+{{- if hasPrefix "--history-dsn" (toString .) }}{{ $byHand = true }}{{ end }}
+{{- end }}
+{{- if .Values.history.dsnSecret }}postgres
+{{- else if $byHand }}manual
+{{- else if .Values.history.existingClaim }}claim
+{{- else if .Values.history.persistence.enabled }}pvc
+{{- else }}emptyDir
+{{- end }}
+{{- end }}
+
+{{/* The PersistentVolumeClaim the chart creates for the SQLite history. */}}
+{{- define "crmflow.historyPVCName" -}}
+{{- printf "%s-history" (include "crmflow.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The claim the manager pod mounts at /var/lib/crmflow, or nothing (an emptyDir).
+With PostgreSQL no claim is mounted: an unused ReadWriteOnce volume would only
+hold up a rolling update.
+*/}}
+{{- define "crmflow.historyClaim" -}}
+{{- $store := include "crmflow.historyStore" . }}
+{{- if or (eq $store "claim") (and (eq $store "manual") .Values.history.existingClaim) }}
+{{- .Values.history.existingClaim }}
+{{- else if eq $store "pvc" }}
+{{- include "crmflow.historyPVCName" . }}
+{{- end }}
+{{- end }}
