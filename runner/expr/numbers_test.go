@@ -58,3 +58,43 @@ func TestExplainShowsALargeIntegerExactly(t *testing.T) {
 	g.Expect(ok).To(BeFalse())
 	g.Expect(p.Explain(vars)).To(Equal("contact.id = 9007199254740993"))
 }
+
+// A structured condition's large whole values are exact integer literals
+// too: CEL compares an int with a double as doubles, so the literal
+// 9007199254740992.0 would equal the contact 9007199254740993.
+func TestStructuredConditionsOnLargeIDs(t *testing.T) {
+	env := testEnv(t, 0)
+	vars := testVars(t, bigIDs)
+	cases := []struct {
+		field, op, value string
+		want             bool
+		cel              string
+	}{
+		{"contact.id", "Equals", `9007199254740993`, true, `contact.id == 9007199254740993`},
+		{"contact.id", "Equals", `9007199254740992`, false, `contact.id == 9007199254740992`},
+		{"contact.id", "NotEquals", `9007199254740994`, true, `contact.id != 9007199254740994`},
+		{"contact.id", "In", `[9007199254740992, 9007199254740994]`, false, `contact.id in [9007199254740992, 9007199254740994]`},
+		{"contact.id", "GreaterThan", `9007199254740992`, true, `contact.id > 9007199254740992`},
+		{"contact.neg", "LessThan", `-9007199254740992`, true, `contact.neg < -9007199254740992`},
+		{"contact.hs", "Contains", `123456789012345678`, true, ""},
+		{"contact.u", "Equals", `18446744073709551615`, true, `contact.u == 18446744073709551615u`},
+		{"contact.id", "GreaterThan", `1e16`, false, `contact.id > 10000000000000000`},
+		{"contact.score", "GreaterThan", `5`, true, `contact.score > 5.0`},
+		{"contact.ratio", "LessThan", `1e300`, true, `contact.ratio < 1e+300`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field+" "+tc.op+" "+tc.value, func(t *testing.T) {
+			g := NewWithT(t)
+			src, err := ConditionCEL(tc.field, tc.op, []byte(tc.value))
+			g.Expect(err).NotTo(HaveOccurred())
+			if tc.cel != "" {
+				g.Expect(src).To(Equal(tc.cel))
+			}
+			prg, err := env.Compile(src, BoolOutput)
+			g.Expect(err).NotTo(HaveOccurred(), src)
+			got, err := prg.EvalBool(vars)
+			g.Expect(err).NotTo(HaveOccurred(), src)
+			g.Expect(got).To(Equal(tc.want), src)
+		})
+	}
+}
