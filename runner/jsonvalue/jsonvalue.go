@@ -12,7 +12,10 @@
 // int64, or as uint64 when it is above math.MaxInt64; CEL reads them as int
 // and uint. Every other number stays a float64, so existing expressions
 // such as `contact.score + 1.0` keep their types. An integer beyond the
-// range of uint64 and int64 stays a float64 too (rounded, as before).
+// range of uint64 and int64 stays a float64 too (rounded, as before). The
+// Kubernetes API server keeps int64s of a stored run exact but writes larger
+// integers as float64s, so uint64s above math.MaxInt64 are exact only where
+// nothing is stored (docs/expressions.md, "Numbers").
 //
 // Every reader of such JSON in the engine, the kubectl plugin and the
 // console decodes with Unmarshal, so that no copy of a value loses what
