@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/expr"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // consumeEvents handles the new entries of spec.inbox (those after
@@ -193,8 +193,7 @@ func eventView(ev *v1alpha1.CloudEvent) map[string]any {
 		v["time"] = expr.FormatTime(ev.Time.Time)
 	}
 	if ev.Data != nil && len(ev.Data.Raw) > 0 {
-		var data any
-		if json.Unmarshal(ev.Data.Raw, &data) == nil {
+		if data, err := jsonvalue.Unmarshal(ev.Data.Raw); err == nil {
 			v["data"] = data
 		}
 	}

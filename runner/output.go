@@ -1,12 +1,12 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crmflow/crmflow/runner/expr"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 	"github.com/crmflow/crmflow/runner/template"
 )
 
@@ -53,12 +53,15 @@ func shortenStrings(v any, limit int) any {
 	return v
 }
 
-// decodeOutput reads a step's output back for expressions.
+// decodeOutput reads a step's output back for expressions, with an id
+// above 2^53 as exact as the response that carried it.
 func decodeOutput(raw *runtime.RawExtension) map[string]any {
-	out := map[string]any{}
 	if raw == nil || len(raw.Raw) == 0 {
-		return out
+		return map[string]any{}
 	}
-	_ = json.Unmarshal(raw.Raw, &out) // a foreign or broken output reads as empty
+	out, err := jsonvalue.UnmarshalObject(raw.Raw)
+	if err != nil || out == nil {
+		return map[string]any{} // a foreign or broken output reads as empty
+	}
 	return out
 }

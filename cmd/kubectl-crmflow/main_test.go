@@ -59,6 +59,8 @@ func TestTestCommandGolden(t *testing.T) {
 		// No --event: the catalogue example of the trigger type.
 		{"vip-routing-catalogue", []string{"test", "-f", fixture.SamplePath("vip-routing")}},
 		// One Workflow picked from a file of several; its delay moves the start.
+		// Ids above 2^53 stay exact from the event file to the outputs shown.
+		{"large-ids", []string{"test", "-f", filepath.Join("testdata", "large-ids.yaml"), "--event", eventPath("contact-updated-large-ids"), "--details"}},
 		{"second-with-delay", []string{"test", "-f", filepath.Join("testdata", "two-workflows.yaml"), "--workflow", "second", "--event", eventPath("lead-created-website")}},
 	}
 	for _, tc := range cases {

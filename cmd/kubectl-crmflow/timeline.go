@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // timelineOptions say how a run's status is printed.
@@ -149,8 +150,8 @@ func compactOutput(s v1alpha1.StepStatus, plan bool) string {
 	if s.Output == nil || len(s.Output.Raw) == 0 {
 		return ""
 	}
-	var v any
-	if err := json.Unmarshal(s.Output.Raw, &v); err != nil {
+	v, err := jsonvalue.Unmarshal(s.Output.Raw) // an id above 2^53 shown as stored
+	if err != nil {
 		return oneLine(string(s.Output.Raw), limit)
 	}
 	b, err := json.Marshal(v) // sorted keys: stable output

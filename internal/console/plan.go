@@ -15,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // sampleEvent is a Test page event: its data is the JSON text the person
@@ -136,8 +137,7 @@ func (s *Server) simulate(ctx context.Context, req *planRequest) (*planAnswer, e
 	answer.Subject, _ = prog.Subject(ev, now)
 	answer.Phase, answer.Result, answer.Message = status.Phase, status.Result, status.Message
 	answer.Steps = append(answer.Steps, status.Steps...)
-	data := map[string]any{}
-	_ = json.Unmarshal([]byte(req.Event.Data), &data)
+	data, _ := jsonvalue.UnmarshalObject([]byte(req.Event.Data)) // an id above 2^53 shown as it is
 	for i, c := range status.ConditionResults {
 		cp := conditionPlan{ConditionResult: c}
 		if i < len(req.Spec.Conditions) && req.Spec.Conditions[i].Field != "" {
@@ -207,8 +207,10 @@ func (e sampleEvent) cloudEvent(field, id string, now time.Time) (*v1alpha1.Clou
 	if strings.TrimSpace(e.Type) == "" {
 		return nil, fieldError(http.StatusBadRequest, field+".type", "an event type is required")
 	}
-	var data map[string]any
-	if err := json.Unmarshal([]byte(e.Data), &data); err != nil {
+	// jsonvalue, not a float64 round trip, so an id above 2^53 reaches the
+	// simulated run as the sample holds it.
+	data, err := jsonvalue.UnmarshalObject([]byte(e.Data))
+	if err != nil {
 		return nil, fieldError(http.StatusBadRequest, field+".data", "is not a JSON object: "+jsonProblem(e.Data, err))
 	}
 	raw, _ := json.Marshal(data)

@@ -173,6 +173,10 @@ func TestResponseBody(t *testing.T) {
 		{name: "default cap is 4096", respond: servers.Answer(http.StatusOK, big, "Content-Type", "text/plain"), wantBody: big[:4096], truncated: true},
 		{name: "truncated JSON stays a string", max: 10, respond: servers.Answer(http.StatusOK, `{"id":"abcdefghijkl"}`, "Content-Type", "application/json"), wantBody: `{"id":"abc`, truncated: true},
 		{name: "JSON by media type", respond: servers.Answer(http.StatusOK, `[1,"two"]`, "Content-Type", "application/problem+json"), wantBody: []any{float64(1), "two"}},
+		{name: "ids above 2^53 stay exact", respond: servers.Answer(http.StatusOK, `{"id":9007199254740993,"ids":[123456789012345678],"score":7}`, "Content-Type", "application/json"),
+			wantBody: map[string]any{"id": int64(9007199254740993), "ids": []any{int64(123456789012345678)}, "score": float64(7)}},
+		{name: "ids above 2^53 stay exact in JSON without a media type", respond: servers.Answer(http.StatusOK, `{"id":-9007199254740993}`, "Content-Type", ""),
+			wantBody: map[string]any{"id": int64(-9007199254740993)}},
 		{name: "text stays text", respond: servers.Answer(http.StatusOK, `{"looks":"like json"}`, "Content-Type", "text/plain"), wantBody: `{"looks":"like json"}`},
 		{name: "empty body", respond: servers.Answer(http.StatusNoContent, ""), wantBody: ""},
 	}

@@ -21,6 +21,8 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"k8s.io/utils/clock"
+
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // maxRetryAfter caps a server's Retry-After so a silly value cannot park a
@@ -291,8 +293,8 @@ func decodeBody(body []byte, contentType string, truncated bool) any {
 		return ""
 	}
 	if !truncated && isJSON(contentType, body) {
-		var v any
-		if err := json.Unmarshal(body, &v); err == nil {
+		// An id above 2^53 that a later step reads stays exact.
+		if v, err := jsonvalue.Unmarshal(body); err == nil {
 			return v
 		}
 	}

@@ -1,14 +1,15 @@
 package expr
 
 import (
-	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // FieldError is a problem with one field of a structured condition; Field is
@@ -70,7 +71,9 @@ func ConditionCEL(field, operator string, value []byte) (string, error) {
 	var v any
 	hasValue := len(value) > 0 && string(value) != "null"
 	if hasValue {
-		if err := json.Unmarshal(value, &v); err != nil {
+		// An id above 2^53 stays exact, as the event's does: as a double
+		// literal it would equal its neighbours too.
+		if v, err = jsonvalue.Unmarshal(value); err != nil {
 			return "", &FieldError{Field: "value", Message: fmt.Sprintf("not JSON: %v", err)}
 		}
 	}
@@ -135,7 +138,7 @@ func ConditionCEL(field, operator string, value []byte) (string, error) {
 		}
 		return src, nil
 	case "GreaterThan", "LessThan":
-		f, ok := v.(float64)
+		lit, ok := numberLiteral(v)
 		if !ok {
 			return "", need("a number")
 		}
@@ -143,7 +146,7 @@ func ConditionCEL(field, operator string, value []byte) (string, error) {
 		if operator == "LessThan" {
 			op = "<"
 		}
-		return fmt.Sprintf("%s %s %s", x, op, floatLiteral(f)), nil
+		return fmt.Sprintf("%s %s %s", x, op, lit), nil
 	case "Matches":
 		s, ok := v.(string)
 		if !ok {
@@ -189,10 +192,27 @@ func scalarLiteral(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return strconv.Quote(x), true
-	case float64:
-		return floatLiteral(x), true
 	case bool:
 		return strconv.FormatBool(x), true
+	}
+	return numberLiteral(v)
+}
+
+// numberLiteral writes a JSON number as CEL: a double, or an int (uint)
+// literal for an integer above 2^53, which jsonvalue keeps exact. A whole
+// double of at least 2^53 is an int literal too: CEL compares an int with a
+// double as doubles, and the id 9007199254740993 as a double is 2^53.
+func numberLiteral(v any) (string, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) >= jsonvalue.MaxExactInt && math.Abs(x) < math.MaxInt64 {
+			return strconv.FormatInt(int64(x), 10), true
+		}
+		return floatLiteral(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case uint64:
+		return strconv.FormatUint(x, 10) + "u", true
 	}
 	return "", false
 }

@@ -1,11 +1,11 @@
 package expr
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/runner/jsonvalue"
 )
 
 // EventVars returns the variables an event provides: event (its attributes:
@@ -19,9 +19,11 @@ func EventVars(ev *v1alpha1.CloudEvent) (map[string]any, error) {
 	if ev != nil {
 		attrs = EventAttributes(ev)
 		if ev.Data != nil && len(ev.Data.Raw) > 0 {
-			if err := json.Unmarshal(ev.Data.Raw, &data); err != nil {
+			d, err := jsonvalue.Unmarshal(ev.Data.Raw) // integers above 2^53 stay exact
+			if err != nil {
 				return nil, fmt.Errorf("event %s data is not JSON: %w", ev.ID, err)
 			}
+			data = d
 		}
 	}
 	vars[VarEvent] = attrs

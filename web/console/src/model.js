@@ -68,6 +68,41 @@ export function parseValue(text, op) {
   return text;
 }
 
+// indentJSON lays out a JSON text with two-space indents, as
+// JSON.stringify(JSON.parse(text), null, 2) does, but keeps every token as
+// written: a JavaScript number would turn the contact id 9007199254740993
+// (above 2^53) into 9007199254740992, and Test would run with another contact.
+export function indentJSON(text) {
+  let out = '';
+  let depth = 0;
+  const newline = () => '\n' + '  '.repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === '{' || c === '[') {
+      let j = i + 1;
+      while (/\s/.test(text[j] || '')) j++;
+      if (text[j] === (c === '{' ? '}' : ']')) { out += c + text[j]; i = j; continue; }
+      depth++;
+      out += c + newline();
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += newline() + c;
+    } else if (c === ',') {
+      out += ',' + newline();
+    } else if (c === ':') {
+      out += ': ';
+    } else if (!/\s/.test(c)) {
+      out += c;
+    }
+  }
+  return out;
+}
+
 export function showValue(v) {
   if (v === undefined || v === null) return '';
   return typeof v === 'string' ? v : JSON.stringify(v);

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, nsPath } from './api.js';
 import { ErrorBox, Badge } from './util.jsx';
-import { prune } from './model.js';
+import { indentJSON, prune } from './model.js';
 
 function triggerType(wf) {
   const t = wf.spec.trigger || {};
@@ -36,13 +36,13 @@ export function TestPanel({ ns, wf }) {
   useEffect(() => {
     api.get(nsPath(ns, `/samples?type=${encodeURIComponent(type)}`)).then((s) => {
       setSamples(s);
-      setData(JSON.stringify(JSON.parse(s.example), null, 2));
+      setData(indentJSON(s.example));
     }).catch(setError);
   }, [type]);
   const pick = (v) => {
-    if (v === 'example') { setData(JSON.stringify(JSON.parse(samples.example), null, 2)); return; }
+    if (v === 'example') { setData(indentJSON(samples.example)); return; }
     const r = samples.recent.find((x) => x.run === v);
-    if (r) { setSubject(r.subject); setData(JSON.stringify(JSON.parse(r.data), null, 2)); }
+    if (r) { setSubject(r.subject); setData(indentJSON(r.data)); }
   };
   const run = async () => {
     setError(null); setPlan(null);
