@@ -244,23 +244,29 @@ func ListensTo(spec *v1alpha1.WorkflowSpec, typ string) bool {
 	return false
 }
 
-// ListensToAny reports whether a run of spec ever listens to events after it
-// enrolls: an exit goal or a waitForEvent step with at least one type.
-func ListensToAny(spec *v1alpha1.WorkflowSpec) bool {
+// ListenedTypes are the event types a run of spec may listen to after it
+// enrolls: its exit goals' and its waitForEvent steps', each once.
+func ListenedTypes(spec *v1alpha1.WorkflowSpec) []string {
 	if spec == nil {
-		return false
+		return nil
+	}
+	var out []string
+	add := func(types []v1alpha1.EventType) {
+		for _, t := range types {
+			if !slices.Contains(out, string(t)) {
+				out = append(out, string(t))
+			}
+		}
 	}
 	for _, g := range spec.ExitWhen {
-		if len(g.Types) > 0 {
-			return true
-		}
+		add(g.Types)
 	}
 	for i := range spec.Steps {
-		if w := spec.Steps[i].WaitForEvent; w != nil && len(w.Types) > 0 {
-			return true
+		if w := spec.Steps[i].WaitForEvent; w != nil {
+			add(w.Types)
 		}
 	}
-	return false
+	return out
 }
 
 // stepStatus finds a step's log entry.

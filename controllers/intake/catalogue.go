@@ -30,8 +30,9 @@ type entry struct {
 	compileErr error
 	types      []string
 	dateField  bool
-	// listens: the workflow's runs listen to events after enrolling.
-	listens bool
+	// listens are the event types the workflow's runs may listen to after
+	// enrolling (exit goals, waitForEvent steps).
+	listens []string
 }
 
 func newCatalogue(compile compileFunc) *catalogue {
@@ -86,7 +87,7 @@ func (c *catalogue) upsert(obj any) {
 	c.mu.RLock()
 	old := c.byName[key]
 	c.mu.RUnlock()
-	e := &entry{wf: wf, dateField: dateField, listens: runner.ListensToAny(&wf.Spec)}
+	e := &entry{wf: wf, dateField: dateField, listens: runner.ListenedTypes(&wf.Spec)}
 	if old != nil && old.wf.Generation == wf.Generation {
 		e.prog, e.compileErr = old.prog, old.compileErr // status-only update: no recompile
 	} else {

@@ -61,18 +61,12 @@ func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEve
 			candidates = append(candidates, &runs.Items[i])
 			listed[runs.Items[i].Name] = true
 		}
-		key := recentKey(ns, subject)
-		r.listening.forget(key, listed)
-		for _, name := range r.listening.names(key, r.opts.Clock.Now()) {
-			if listed[name] || slices.Contains(enrolled, name) {
-				continue
-			}
-			unlisted := &v1alpha1.WorkflowRun{}
-			unlisted.Namespace, unlisted.Name = ns, name
-			candidates = append(candidates, unlisted) // no status: read live below
+		fresh, err := r.unlistedListeners(ctx, ns, subject, ev.Type, listed, enrolled)
+		if err != nil {
+			return nil, err
 		}
 		for _, run := range candidates {
-			ok, err := r.deliverTo(ctx, run, ev)
+			ok, err := r.deliverTo(ctx, run, ev, false)
 			if err != nil {
 				return nil, err
 			}
@@ -81,23 +75,69 @@ func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEve
 				log.FromContext(ctx).V(1).Info("delivered event to run", "run", run.Name)
 			}
 		}
+		for _, run := range fresh {
+			ok, err := r.deliverTo(ctx, run, ev, true)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				delivered = append(delivered, run.Name)
+				log.FromContext(ctx).V(1).Info("delivered event to a run the cache does not show yet", "run", run.Name)
+			}
+		}
 	}
 	return delivered, nil
 }
 
-// deliverTo appends ev to run's inbox when the run listens to it now,
-// reading the run live when the copy at hand (the cache's, or a bare name)
-// says it does not but its workflow listens to ev's type at some step.
-func (r *Receiver) deliverTo(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent) (bool, error) {
-	wants, might := false, true
-	if run.ResourceVersion != "" {
-		var err error
-		if wants, might, err = r.wantsEvent(ctx, run, ev); err != nil {
-			return false, err
+// unlistedListeners reads live the runs this receiver created for subject
+// that listen to eventType and that the cache does not list as active (nor
+// enrolled, the runs ev itself created). A run the cache holds after all
+// (finished, so not active) or that the live read shows finished or gone
+// leaves the memory: it is read at most until the cache catches up.
+func (r *Receiver) unlistedListeners(ctx context.Context, ns, subject, eventType string, listed map[string]bool, enrolled []string) ([]*v1alpha1.WorkflowRun, error) {
+	key := recentKey(ns, subject)
+	r.listening.forget(key, listed)
+	var out []*v1alpha1.WorkflowRun
+	shown := map[string]bool{}
+	defer func() { r.listening.forget(key, shown) }()
+	for _, name := range r.listening.unlisted(key, eventType, listed, r.opts.Clock.Now()) {
+		if slices.Contains(enrolled, name) {
+			continue
 		}
+		nn := types.NamespacedName{Namespace: ns, Name: name}
+		err := r.client.Get(ctx, nn, &v1alpha1.WorkflowRun{})
+		switch {
+		case err == nil:
+			shown[name] = true // cached but not active: it finished
+			continue
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("read run %s from the cache: %w", name, err)
+		}
+		unlisted := &v1alpha1.WorkflowRun{}
+		unlisted.Namespace, unlisted.Name = ns, name
+		run, err := r.readLive(ctx, unlisted)
+		if err != nil {
+			return nil, err
+		}
+		if run == nil || run.Status.Phase.IsFinished() {
+			shown[name] = true
+			continue
+		}
+		out = append(out, run)
 	}
-	if !wants && might {
-		var err error
+	return out, nil
+}
+
+// deliverTo appends ev to run's inbox when the run listens to it now. When
+// the copy at hand is the cache's (not live) and says the run does not
+// listen, but its workflow listens to ev's type at some step, the run is
+// read live and asked again.
+func (r *Receiver) deliverTo(ctx context.Context, run *v1alpha1.WorkflowRun, ev *v1alpha1.CloudEvent, live bool) (bool, error) {
+	wants, might, err := r.wantsEvent(ctx, run, ev)
+	if err != nil {
+		return false, err
+	}
+	if !wants && might && !live {
 		if run, err = r.readLive(ctx, run); err != nil || run == nil {
 			return false, err
 		}

@@ -15,9 +15,10 @@
 //     and the enrollment policy over the subject's runs (the run controller
 //     applies it again, which makes it hold across replicas)
 //   - recent.go    the runs this receiver just created, until the cache shows them
+//   - listening.go the same for runs that listen after enrolling, for delivery
 //   - keylock.go   the per-(workflow, subject) lock within this process
 //   - datefield.go rescheduling and dropping of date-triggered runs
-//   - correlate.go delivery to waiting runs (status.pendingEvents)
+//   - correlate.go delivery to waiting runs (spec.inbox)
 //   - skips.go     coalesced skip counters on Workflow status and rate-limited Events
 //
 // See docs/intake.md for the endpoint, its headers and answers.

@@ -148,8 +148,8 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err == nil && created != nil && (e.dateField || restrictive(wf)) {
 		r.recent.add(recentKey(wf.Namespace, wf.Name, subject), enrollment.Candidate(created), now)
 	}
-	if err == nil && created != nil && e.listens {
-		r.listening.add(recentKey(wf.Namespace, subject), runner.Candidate{Name: created.Name}, now)
+	if err == nil && created != nil && len(e.listens) > 0 {
+		r.listening.add(recentKey(wf.Namespace, subject), created.Name, e.listens, now)
 	}
 	return v, subject, err
 }

@@ -45,7 +45,7 @@ type Receiver struct {
 	// listening holds the ones whose workflow listens to events after
 	// enrolling (waitForEvent steps, exit goals), by namespace and subject,
 	// so that delivery finds a run the cache does not show yet.
-	listening recentRuns
+	listening listeningRuns
 	locks     keyLocks
 	ready     atomic.Bool
 	// synced waits for every cache the receiver reads.
