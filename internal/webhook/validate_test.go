@@ -272,3 +272,29 @@ func TestWarnsWithoutCRMSink(t *testing.T) {
 	wf.Spec.Connections.CRM = &v1alpha1.CRMConnection{SinkURL: "http://crm.example.com/"}
 	g.Expect(WorkflowWarnings(&wf.Spec, field.NewPath("spec"), false)).To(BeEmpty())
 }
+
+// A Workflow stored before steps[].timeout was bounded stays editable: an
+// update that keeps the step's long timeout (pausing it, say) is admitted
+// with a warning, while a new or changed long timeout is refused.
+func TestStepTimeoutBoundRatchets(t *testing.T) {
+	g := NewWithT(t)
+	v := &WorkflowValidator{Options{Compiler: engine(), CRMSinkKnown: true}}
+	stored := fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+		s.Steps[0].Timeout = fixture.Duration("10m")
+	}))
+	stored.Spec.Default()
+
+	paused := stored.DeepCopy()
+	paused.Spec.State = v1alpha1.WorkflowPaused
+	warnings, err := v.ValidateUpdate(t.Context(), stored, paused)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(strings.Join(warnings, "\n")).To(ContainSubstring("spec.steps[0].timeout: 10m is above the 5m bound"))
+
+	longer := stored.DeepCopy()
+	longer.Spec.Steps[0].Timeout = fixture.Duration("20m")
+	_, err = v.ValidateUpdate(t.Context(), stored, longer)
+	g.Expect(err).To(MatchError(ContainSubstring("spec.steps[0].timeout")))
+
+	_, err = v.ValidateCreate(t.Context(), paused)
+	g.Expect(err).To(MatchError(ContainSubstring("at most 5m")))
+}

@@ -141,10 +141,62 @@ func (v *WorkflowValidator) validate(ctx context.Context, wf, old *v1alpha1.Work
 	if old != nil && (wf.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, wf.Spec)) {
 		return warnings, nil
 	}
-	if errs := ValidateWorkflowSpec(&wf.Spec, path, v.Compiler); len(errs) > 0 {
+	errs := ValidateWorkflowSpec(&wf.Spec, path, v.Compiler)
+	if old != nil {
+		var kept []string
+		errs, kept = ratchetStepTimeouts(errs, &old.Spec, &wf.Spec, path)
+		warnings = append(warnings, kept...)
+	}
+	if len(errs) > 0 {
 		return warnings, apierrors.NewInvalid(workflowGK, wf.Name, errs)
 	}
 	return warnings, nil
+}
+
+// ratchetStepTimeouts lets an update keep a steps[].timeout above
+// v1alpha1.MaxStepTimeout that the stored Workflow already had on the same
+// step (stored before the bound existed): the runner cuts each attempt at
+// the bound anyway, and pausing or fixing another field of such a Workflow
+// must not fail on it. The kept values come back as warnings.
+func ratchetStepTimeouts(errs field.ErrorList, old, spec *v1alpha1.WorkflowSpec, path *field.Path) (field.ErrorList, []string) {
+	var kept []string
+	out := errs[:0:0]
+	for _, fe := range errs {
+		if i, ok := longTimeoutStep(fe, spec, path); ok && sameStoredTimeout(old, &spec.Steps[i]) {
+			kept = append(kept, fmt.Sprintf("%s: %s is above the 5m bound; each attempt is cut at 5m (kept: the stored Workflow had it)",
+				fe.Field, *spec.Steps[i].Timeout))
+			continue
+		}
+		out = append(out, fe)
+	}
+	return out, kept
+}
+
+// longTimeoutStep reports the index of the step whose timeout fe refuses
+// for being above the bound.
+func longTimeoutStep(fe *field.Error, spec *v1alpha1.WorkflowSpec, path *field.Path) (int, bool) {
+	if fe.Type != field.ErrorTypeInvalid {
+		return 0, false
+	}
+	for i := range spec.Steps {
+		t := spec.Steps[i].Timeout
+		if t == nil || fe.Field != path.Child("steps").Index(i).Child("timeout").String() {
+			continue
+		}
+		d, err := t.Parse()
+		return i, err == nil && d > v1alpha1.MaxStepTimeout
+	}
+	return 0, false
+}
+
+// sameStoredTimeout: old has a step of that name with the same timeout.
+func sameStoredTimeout(old *v1alpha1.WorkflowSpec, step *v1alpha1.Step) bool {
+	for i := range old.Steps {
+		if o := &old.Steps[i]; o.Name == step.Name {
+			return o.Timeout != nil && *o.Timeout == *step.Timeout
+		}
+	}
+	return false
 }
 
 // missingSecrets warns about referenced Secrets that are not in namespace.

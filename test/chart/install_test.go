@@ -22,6 +22,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -163,6 +164,12 @@ var _ = BeforeSuite(func() {
 	adminConfig = filepath.Join(workDir, "admin.kubeconfig")
 	ucfg := user.Config()
 	writeKubeconfig(adminConfig, ucfg, "", ucfg.CertData, ucfg.KeyData)
+
+	By("giving the cluster a default StorageClass, as real clusters have, for the history's claim")
+	Expect(admin.Create(ctx, &storagev1.StorageClass{
+		ObjectMeta:  metav1.ObjectMeta{Name: defaultStorageClass, Annotations: map[string]string{defaultClassAnnotation: "true"}},
+		Provisioner: "example.com/none",
+	})).To(Succeed())
 
 	By("helm install (webhooks off: nothing routes a Service to this process)")
 	out, err := run(helmBinary(GinkgoT()), "install", "crmflow", chartDir, "--kubeconfig", adminConfig,

@@ -11,11 +11,11 @@ import (
 
 // TestTemplateRunWebhookFailsClosed: webhook.failurePolicy=Ignore and a
 // webhook.namespaceSelector relax the Workflow webhooks only. The run
-// webhook is the one place that refuses a hand-made real run with an inline
-// spec and edits of a run's spec; were it Ignore, a run created while no
-// replica answers (a rollout, a crash) would send real CRM commands from a
-// spec nobody reviewed, and a namespace outside the selector would never be
-// checked at all.
+// webhook is the one place that refuses edits of a run's spec, and the one
+// that refuses a hand-made real run with an inline spec up front (the run
+// controller fails such a run later); were it Ignore, a run's event, cause
+// or inbox could be rewritten while no replica answers (a rollout, a
+// crash), and a namespace outside the selector would never be checked.
 func TestTemplateRunWebhookFailsClosed(t *testing.T) {
 	g := NewWithT(t)
 	r := renderChart(t, "--set", "webhook.failurePolicy=Ignore", "--set-string", "webhook.namespaceSelector.matchLabels.crmflow\\.io/enabled=true")
