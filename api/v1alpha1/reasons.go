@@ -80,6 +80,10 @@ const (
 	// ReasonDuplicateEvent reports a repeated delivery of an event the run had
 	// already consumed (same source and id); it is dropped without effect.
 	ReasonDuplicateEvent ConditionReason = "DuplicateEvent"
+	// ReasonWorkflowDeleted ends a run whose Workflow was deleted, or deleted
+	// and created again under the same name: the run belonged to the old one
+	// and acts no more (the garbage collector removes it with its owner).
+	ReasonWorkflowDeleted ConditionReason = "WorkflowDeleted"
 	// ReasonNotAdmitted ends a run the enrollment policy refused when the run
 	// controller arbitrated (two events for one subject raced, or the event
 	// was already archived); the message starts with the SkipReason.

@@ -119,7 +119,7 @@ func (r *Receiver) pendingDateRuns(ctx context.Context, wf *v1alpha1.Workflow, s
 			}
 			return nil, fmt.Errorf("read run %s: %w", cached.Name, err)
 		}
-		if live.Labels[v1alpha1.LabelTrigger] == v1alpha1.TriggerDateField && isPending(live, now) {
+		if live.Labels[v1alpha1.LabelTrigger] == v1alpha1.TriggerDateField && isPending(live, now) && ownedBy(live, wf) {
 			out = append(out, live)
 		}
 	}
@@ -140,7 +140,7 @@ func (r *Receiver) latestDateEvent(ctx context.Context, wf *v1alpha1.Workflow, s
 	name := ""
 	for i := range runs.Items {
 		run := &runs.Items[i]
-		if run.Labels[v1alpha1.LabelTrigger] != v1alpha1.TriggerDateField {
+		if run.Labels[v1alpha1.LabelTrigger] != v1alpha1.TriggerDateField || !ownedBy(run, wf) {
 			continue
 		}
 		if !run.Status.Phase.IsFinished() { // the cache may not show the latest event it holds yet

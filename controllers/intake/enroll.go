@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -242,6 +243,9 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 	for i := range list.Items {
 		o := &list.Items[i]
 		listed[o.Name] = true
+		if !ownedBy(o, wf) {
+			continue // a run of a deleted Workflow of the same name
+		}
 		if live && !o.Status.Phase.IsFinished() { // a finished run never starts again
 			fresh := &v1alpha1.WorkflowRun{}
 			err := r.live.Get(ctx, client.ObjectKeyFromObject(o), fresh)
@@ -276,7 +280,7 @@ func (r *Receiver) admit(ctx context.Context, wf *v1alpha1.Workflow, run *v1alph
 		if err != nil {
 			return runner.Admission{}, fmt.Errorf("read run %s: %w", c.Name, err)
 		}
-		if enrollment.Counts(fresh) {
+		if enrollment.Counts(fresh) && ownedBy(fresh, wf) {
 			others = append(others, enrollment.Candidate(fresh))
 		}
 	}
@@ -333,4 +337,12 @@ func duplicate(run *v1alpha1.WorkflowRun) verdict {
 // workflowKey is a workflow's namespaced name.
 func workflowKey(wf *v1alpha1.Workflow) types.NamespacedName {
 	return types.NamespacedName{Namespace: wf.Namespace, Name: wf.Name}
+}
+
+// ownedBy reports whether run belongs to wf, and not to a deleted Workflow
+// of the same name whose runs the garbage collector has not removed yet
+// (or never will, where none runs). A run naming no controller owner counts.
+func ownedBy(run *v1alpha1.WorkflowRun, wf *v1alpha1.Workflow) bool {
+	owner := metav1.GetControllerOf(run)
+	return owner == nil || wf.UID == "" || owner.UID == wf.UID
 }

@@ -51,6 +51,26 @@ var _ = Describe("exactly-once enrollment", func() {
 		Eventually(skipCount(ns, wf.Name, v1alpha1.SkipDuplicate)).Should(HaveField("Count", BeEquivalentTo(4)))
 	})
 
+	It("does not count the runs of a deleted Workflow against one created again under its name", func() {
+		ns := createNamespace("recreate")
+		first := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up")) // AfterExit/Forbid
+		lead := func(id string) ce.Event {
+			return event(id, "lead.created", "", obj{"lead": obj{"id": id, "source": "Website", "contactId": "c-again"}})
+		}
+		postUntilMatched(ns, lead("l-1"), first.Name)
+		// No garbage collector runs here (as in the local start): the run
+		// of the deleted workflow stays, not yet admitted, so active.
+		Expect(k8sClient.Delete(ctx, first)).To(Succeed())
+		second := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up"))
+		Eventually(func(g Gomega) {
+			r := post(ns, lead("l-2"))
+			g.Expect(r.Status).To(Equal(202), r.Raw)
+			g.Expect(r.First().Enrolled).To(HaveLen(1), "skipped for the deleted workflow's run: %s", r.Raw)
+		}).Should(Succeed())
+		runs := runsOf(ns, second.Name)
+		Expect(runs).To(HaveLen(2))
+	})
+
 	It("acknowledges 50 events for one subject at once under Forbid, then skips while the admitted run is active", func() {
 		ns := createNamespace("burst")
 		wf := installWorkflow(ns, fixture.MustSample(GinkgoT(), "lead-follow-up")) // AfterExit/Forbid

@@ -58,7 +58,15 @@ func (r *Reconciler) admit(ctx context.Context, run *v1alpha1.WorkflowRun, spec 
 		client.MatchingFields{index.RunByWorkflowSubject: index.WorkflowSubjectKey(run.Spec.WorkflowName, run.Spec.Subject)}, client.UnsafeDisableDeepCopy); err != nil {
 		return admitResult{}, fmt.Errorf("list runs of subject %q: %w", run.Spec.Subject, err)
 	}
-	a := runner.Admit(policy, enrollment.Candidate(run), enrollment.Candidates(list.Items), run.Spec.Subject)
+	// Runs of a deleted Workflow of the same name are not this one's: they
+	// end on their next pass (reconcileOwner), or with the garbage collector.
+	others := list.Items[:0:0]
+	for i := range list.Items {
+		if sameOwner(run, &list.Items[i]) {
+			others = append(others, list.Items[i])
+		}
+	}
+	a := runner.Admit(policy, enrollment.Candidate(run), enrollment.Candidates(others), run.Spec.Subject)
 	switch a.Verdict {
 	case runner.Wait:
 		return admitResult{wait: true}, nil
@@ -117,9 +125,20 @@ func (r *Reconciler) skipRun(run *v1alpha1.WorkflowRun, now time.Time, reason v1
 // failedOutcome is a finished status the engine did not compute: the run
 // could not start (its revision is gone) or was not admitted.
 func failedOutcome(run *v1alpha1.WorkflowRun, now time.Time, reason v1alpha1.ConditionReason, msg string) runner.Outcome {
+	return endedOutcome(run, now, v1alpha1.RunFailed, reason, msg)
+}
+
+// endedOutcome ends the run in phase for reason, outside the engine. A step
+// that had not finished (a wait, a retry pending) is closed as stopped.
+func endedOutcome(run *v1alpha1.WorkflowRun, now time.Time, phase v1alpha1.RunPhase, reason v1alpha1.ConditionReason, msg string) runner.Outcome {
 	st := run.Status.DeepCopy()
 	t := metav1.NewTime(ceilSecond(now))
-	st.Phase = v1alpha1.RunFailed
+	for i := range st.Steps {
+		if ss := &st.Steps[i]; ss.Name == st.CurrentStep && ss.FinishTime == nil {
+			ss.Phase, ss.FinishTime, ss.NextAttemptTime, ss.Message = v1alpha1.StepFailed, &t, nil, "stopped: "+string(reason)
+		}
+	}
+	st.Phase = phase
 	st.ObservedGeneration = run.Generation
 	if st.StartTime == nil {
 		st.StartTime = &t

@@ -127,7 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		result = controllers.LowestNonZeroResult(result, res)
 	}()
-	return controllers.RunPhases(ctx, s, r.reconcileRevision, r.reconcileAdmission, r.reconcileSteps)
+	return controllers.RunPhases(ctx, s, r.reconcileOwner, r.reconcileRevision, r.reconcileAdmission, r.reconcileSteps)
 }
 
 // scope is one pass over one run: the run as read (never changed), the
@@ -140,6 +140,8 @@ type scope struct {
 	spec    *v1alpha1.WorkflowSpec
 	rev     string
 	specErr error
+	// owner is the run's Workflow, read by reconcileOwner.
+	owner workflowOwner
 	// done: a phase decided the pass; later phases do nothing.
 	done bool
 	// out is the outcome to write; nil writes nothing.
@@ -151,12 +153,27 @@ func (s *scope) decide(out *runner.Outcome) {
 	s.out, s.done = out, true
 }
 
+// reconcileOwner reads the run's Workflow and ends a run whose Workflow was
+// deleted, or replaced by a new one of the same name, before it acts again.
+func (r *Reconciler) reconcileOwner(ctx context.Context, s *scope) (ctrl.Result, error) {
+	owner, err := r.ownerOf(ctx, s.run)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.owner = owner
+	if owner.orphaned != "" {
+		out := endedOutcome(s.run, s.now, v1alpha1.RunCancelled, v1alpha1.ReasonWorkflowDeleted, owner.orphaned)
+		s.decide(&out)
+	}
+	return ctrl.Result{}, nil
+}
+
 // reconcileRevision fails a run whose workflow revision is gone; any other
 // error reading it is retried.
 func (r *Reconciler) reconcileRevision(_ context.Context, s *scope) (ctrl.Result, error) {
 	var message string
 	switch {
-	case s.specErr == nil:
+	case s.done, s.specErr == nil:
 		return ctrl.Result{}, nil
 	case errors.Is(s.specErr, revision.ErrInvalid), errors.Is(s.specErr, errInlineRealRun):
 		message = s.specErr.Error()
@@ -195,10 +212,7 @@ func (r *Reconciler) reconcileSteps(ctx context.Context, s *scope) (ctrl.Result,
 	if s.done {
 		return ctrl.Result{}, nil
 	}
-	paused, err := r.workflowPaused(ctx, s.run)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	paused := s.owner.wf != nil && s.owner.wf.Spec.State == v1alpha1.WorkflowPaused
 	out, err := r.Engine.Advance(ctx, runner.Input{Run: s.run, Spec: s.spec, WorkflowPaused: paused, Secrets: r.Secrets, Now: s.now})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("advance run %s: %w", klog.KObj(s.run), err)
@@ -270,20 +284,6 @@ func (r *Reconciler) specOf(ctx context.Context, run *v1alpha1.WorkflowRun) (*v1
 		return nil, name, fmt.Errorf("revision %s of run %s: %w", name, klog.KObj(run), err)
 	}
 	return spec, name, nil
-}
-
-// workflowPaused reports whether the run's Workflow is Paused. A run whose
-// Workflow is gone is not held: it is being garbage-collected with its owner.
-func (r *Reconciler) workflowPaused(ctx context.Context, run *v1alpha1.WorkflowRun) (bool, error) {
-	wf := &v1alpha1.Workflow{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowName}, wf)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("get workflow of run %s: %w", klog.KObj(run), err)
-	}
-	return wf.Spec.State == v1alpha1.WorkflowPaused, nil
 }
 
 // requeue turns the engine's wake time into a RequeueAfter: a wake already

@@ -52,6 +52,35 @@ var _ = Describe("Run lifecycle", func() {
 		return cloudEvent("conversation.started", id, subject, clk.Now(), map[string]any{"conversation": map[string]any{"contactId": subject}})
 	}
 
+	It("ends the runs of a deleted Workflow, and one created again under its name enrolls anew", func() {
+		forbid := func(wf *v1alpha1.Workflow) {
+			wf.Spec.Enrollment = v1alpha1.EnrollmentPolicy{Reenroll: v1alpha1.ReenrollAfterExit, Concurrency: v1alpha1.ConcurrencyForbid}
+		}
+		first := createWorkflow(remindWorkflow(ns, "remind", forbid))
+		old := enroll(first, event("e1", "c-1"), "c-1")
+		Eventually(phaseOf(old)).Should(Equal(v1alpha1.RunWaiting))
+
+		// envtest runs no garbage collector, like the local start: the old
+		// run stays until the manager ends it.
+		Expect(k8sClient.Delete(suiteCtx, first)).To(Succeed())
+		second := createWorkflow(remindWorkflow(ns, "remind", forbid))
+		Expect(second.UID).NotTo(Equal(first.UID))
+		fresh := enroll(second, event("e2", "c-1"), "c-1")
+		Eventually(phaseOf(fresh)).Should(Equal(v1alpha1.RunWaiting), "the deleted workflow's run is not this one's active run")
+
+		clk.Step(2 * time.Hour)
+		Eventually(func(g Gomega) {
+			got := getRun(old)(g)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.RunCancelled))
+			g.Expect(got.Status.Result).To(Equal(v1alpha1.ReasonWorkflowDeleted))
+			g.Expect(got.Status.Message).To(ContainSubstring("deleted and created again"))
+			g.Expect(stepOf(got, "pause").Phase).To(Equal(v1alpha1.StepFailed))
+		}).Should(Succeed())
+		Eventually(phaseOf(fresh)).Should(Equal(v1alpha1.RunSucceeded))
+		Consistently(func() []hit { return target.on("/notify/" + ns + "/sales") }, "1s", "100ms").Should(HaveLen(1),
+			"only the new workflow's run reminds")
+	})
+
 	It("holds runs of a paused workflow at the step boundary and continues on resume", func() {
 		wf := createWorkflow(remindWorkflow(ns, "remind"))
 		run := enroll(wf, event("e1", "c-1"), "c-1")
