@@ -172,7 +172,8 @@ func (a *advance) notYetScheduled() bool {
 	return true
 }
 
-// cancel ends the run because spec.cancel is set.
+// cancel ends the run because spec.cancel is set, saying why when the
+// canceller did (AnnotationCancelReason).
 func (a *advance) cancel() {
 	if ss := a.current(); ss != nil && !stepFinished(ss.Phase) {
 		ss.Phase = v1alpha1.StepFailed
@@ -180,7 +181,11 @@ func (a *advance) cancel() {
 		ss.NextAttemptTime = nil
 		ss.Message = "cancelled"
 	}
-	a.finish(v1alpha1.RunCancelled, v1alpha1.ReasonCancelled, "cancelled by spec.cancel")
+	msg := "cancelled by spec.cancel"
+	if why := a.run.Annotations[v1alpha1.AnnotationCancelReason]; why != "" {
+		msg = "cancelled: " + why
+	}
+	a.finish(v1alpha1.RunCancelled, v1alpha1.ReasonCancelled, msg)
 }
 
 func stepFinished(p v1alpha1.StepPhase) bool {

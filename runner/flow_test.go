@@ -298,6 +298,22 @@ func TestCancel(t *testing.T) {
 	g.Expect(out.Status.Conditions).To(ContainElement(And(HaveField("Type", v1alpha1.RunSucceededCondition),
 		HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonCancelled.String()))))
 	g.Expect(out.Transitions).To(ConsistOf(And(HaveField("Warning", true), HaveField("Reason", v1alpha1.ReasonCancelled.String()))))
+	g.Expect(out.Status.Message).To(Equal("cancelled by spec.cancel"), "no reason given")
+}
+
+// TestCancelSaysWhy: a canceller that says why (intake, for a date run whose
+// date was cleared) gets its reason in the result, not "by spec.cancel".
+func TestCancelSaysWhy(t *testing.T) {
+	g := NewWithT(t)
+	at := metav1.NewTime(t0.Add(time.Hour))
+	h := newHarness(t, newRun(eventSpec(tagStep("a")), func(r *v1alpha1.WorkflowRun) { r.Spec.ScheduledTime = &at }))
+	g.Expect(h.advance().Status.Phase).To(Equal(v1alpha1.RunPending))
+	h.run.Spec.Cancel = true
+	h.run.Annotations = map[string]string{v1alpha1.AnnotationCancelReason: "date contact.renewalDate cleared by event u-3 from crm; the scheduled run is dropped"}
+	out := h.advance()
+	g.Expect(out.Status.Phase).To(Equal(v1alpha1.RunCancelled))
+	g.Expect(out.Status.Message).To(Equal("cancelled: date contact.renewalDate cleared by event u-3 from crm; the scheduled run is dropped"))
+	g.Expect(h.rec.steps()).To(BeEmpty())
 }
 
 func TestScheduledTimeIsRespected(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
@@ -61,7 +63,9 @@ func (s *secretMap) Secret(_ context.Context, namespace, name string) (map[strin
 	s.reads++
 	d, ok := s.data[name]
 	if !ok || namespace != "sales" {
-		return nil, fmt.Errorf("secret %s/%s not found", namespace, name)
+		// What the manager's reader returns: the API's NotFound, wrapped.
+		return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, name,
+			apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name))
 	}
 	out := map[string][]byte{}
 	for k, v := range d {

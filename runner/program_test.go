@@ -179,3 +179,17 @@ func TestEvaluateReportsErrorsOtherThanMissingFields(t *testing.T) {
 	g.Expect(en.Results[2].Result).To(BeTrue())
 	g.Expect(en.Message).To(HavePrefix(`condition "costly": evaluation failed, so false:`))
 }
+
+// TestTypeMismatchNamesTheOperands: a CRM that sends the score as a string
+// makes CEL fail with a bare "no such overload"; the error names the field,
+// both types and the conversion (finding 9 of the new-user walkthrough).
+func TestTypeMismatchNamesTheOperands(t *testing.T) {
+	g := NewWithT(t)
+	p, err := New(Options{}).Compile(&fixture.MustSample(t, "negative-sentiment").Spec)
+	g.Expect(err).NotTo(HaveOccurred())
+	en, err := p.Evaluate(fixture.Event("message.received", obj{"message": obj{"sentiment": obj{"score": "0.1"}}}), t0)
+	g.Expect(err).To(MatchError(`condition "negative": evaluate "message.sentiment.score < 0.3": no such overload: ` +
+		`message.sentiment.score is a string ("0.1"), compared with a number (0.3); convert it, e.g. double(message.sentiment.score)`))
+	g.Expect(en.Enroll).To(BeFalse())
+	g.Expect(en.Results[0].Message).To(ContainSubstring(`is a string ("0.1"), compared with a number (0.3)`))
+}

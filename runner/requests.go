@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
 	"github.com/crmflow/crmflow/runner/actions"
@@ -130,10 +131,11 @@ func (a *advance) emailRequest(r *renderer, conn *v1alpha1.Connections) (*action
 	}
 	if ref := c.CredentialsSecretRef; ref != nil {
 		var err error
-		if m.Username, err = a.secrets.get(ref.Name, "username"); err != nil {
+		const field = "spec.connections.smtp.credentialsSecretRef"
+		if m.Username, err = a.secrets.get(field, ref.Name, "username"); err != nil {
 			return nil, err
 		}
-		if m.Password, err = a.secrets.get(ref.Name, "password"); err != nil {
+		if m.Password, err = a.secrets.get(field, ref.Name, "password"); err != nil {
 			return nil, err
 		}
 	}
@@ -148,13 +150,14 @@ func (a *advance) smsRequest(r *renderer, conn *v1alpha1.Connections) (*actions.
 	m := &actions.SMS{URL: c.URL, Format: string(c.Format), From: c.From, To: r.str("sendSMS.to"), Body: r.str("sendSMS.body")}
 	if ref := c.CredentialsSecretRef; ref != nil {
 		var err error
+		const field = "spec.connections.sms.credentialsSecretRef"
 		if m.Format == string(v1alpha1.SMSFormatTwilio) {
-			if m.Username, err = a.secrets.get(ref.Name, "username"); err != nil {
+			if m.Username, err = a.secrets.get(field, ref.Name, "username"); err != nil {
 				return nil, err
 			}
-			m.Password, err = a.secrets.get(ref.Name, "password")
+			m.Password, err = a.secrets.get(field, ref.Name, "password")
 		} else {
-			m.Token, err = a.secrets.get(ref.Name, "token")
+			m.Token, err = a.secrets.get(field, ref.Name, "token")
 		}
 		if err != nil {
 			return nil, err
@@ -165,13 +168,15 @@ func (a *advance) smsRequest(r *renderer, conn *v1alpha1.Connections) (*actions.
 
 func (a *advance) notifyRequest(r *renderer, conn *v1alpha1.Connections) (*actions.Notification, error) {
 	ref := r.cs.step.Notify.WebhookURLSecretRef
+	field := a.stepPath(r.cs) + ".notify.webhookURLSecretRef"
 	if ref == nil && conn.Notify != nil {
 		ref = &conn.Notify.WebhookURLSecretRef
+		field = "spec.connections.notify.webhookURLSecretRef"
 	}
 	if ref == nil {
 		return nil, permanent(errors.New("notify needs webhookURLSecretRef or spec.connections.notify"))
 	}
-	url, err := a.secrets.get(ref.Name, ref.Key)
+	url, err := a.secrets.get(field, ref.Name, ref.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +189,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 	var urlTmpl string
 	var urlFrom *v1alpha1.SecretKeySelector
 	var headers []v1alpha1.HTTPHeader
+	urlField := a.stepPath(cs) + "." + cs.kind + ".urlFrom"
 	switch cs.kind {
 	case "callWebhook":
 		w := cs.step.CallWebhook
@@ -206,6 +212,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 	case "triggerZapier":
 		z := cs.step.TriggerZapier
 		call.Method, urlFrom = http.MethodPost, &z.HookURLSecretRef
+		urlField = a.stepPath(cs) + ".triggerZapier.hookURLSecretRef"
 		body, err := jsonBody(r.fields("triggerZapier.data", z.Data))
 		if err != nil {
 			return nil, permanent(err)
@@ -213,7 +220,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 		call.Body = body
 	}
 	if urlFrom != nil {
-		u, err := a.secrets.get(urlFrom.Name, urlFrom.Key)
+		u, err := a.secrets.get(urlField, urlFrom.Name, urlFrom.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +230,7 @@ func (a *advance) httpRequest(r *renderer, cs *compiledStep) (*actions.HTTPCall,
 	}
 	for i, h := range headers {
 		if h.ValueFrom != nil {
-			v, err := a.secrets.get(h.ValueFrom.Name, h.ValueFrom.Key)
+			v, err := a.secrets.get(fmt.Sprintf("%s.%s.headers[%d].valueFrom", a.stepPath(cs), cs.kind, i), h.ValueFrom.Name, h.ValueFrom.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -253,7 +260,7 @@ func (a *advance) commandRequest(r *renderer, cs *compiledStep, conn *v1alpha1.C
 			cmd.SinkURL = c.SinkURL
 		}
 		if ref := c.CredentialsSecretRef; ref != nil {
-			tok, err := a.secrets.get(ref.Name, "token")
+			tok, err := a.secrets.get("spec.connections.crm.credentialsSecretRef", ref.Name, "token")
 			if err != nil {
 				return nil, err
 			}
@@ -338,4 +345,12 @@ func (a *advance) commandData(r *renderer, cs *compiledStep) (string, map[string
 		return id, d
 	}
 	return a.run.Spec.Subject, map[string]any{}
+}
+
+// stepPath is the spec path of a step, for messages: spec.steps[2].
+func (a *advance) stepPath(cs *compiledStep) string {
+	if i, ok := a.p.stepIndex[cs.step.Name]; ok {
+		return fmt.Sprintf("spec.steps[%d]", i)
+	}
+	return "spec.steps[" + strconv.Quote(cs.step.Name) + "]"
 }

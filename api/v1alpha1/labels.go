@@ -32,6 +32,11 @@ const (
 	LabelSubjectHash = "crmflow.io/subject-hash"
 	// LabelTrigger says what created the run: event, schedule, dateField or test.
 	LabelTrigger = "crmflow.io/trigger"
+	// AnnotationCancelReason, set beside spec.cancel, says why the run was
+	// cancelled; the run's result message shows it instead of "cancelled by
+	// spec.cancel". Intake sets it on a pending date run whose date an event
+	// cleared or moved into the past; people may set it too.
+	AnnotationCancelReason = "crmflow.io/cancel-reason"
 )
 
 // LabelTrigger values: what created a run.

@@ -102,6 +102,11 @@ type Step struct {
 	// +optional
 	Wait *WaitAction `json:"wait,omitempty"`
 	// waitForEvent pauses the run until an event for its subject arrives, or a timeout.
+	// The wait listens from the moment the step starts: an event that arrived
+	// before (e.g. a reply during an earlier wait step) is not seen by it, and
+	// the step times out with received false. To act on such an event, add an
+	// exitWhen goal for its type (goals listen for the whole run), or start
+	// listening earlier with a waitForEvent placed before the other steps.
 	// +optional
 	WaitForEvent *WaitForEventAction `json:"waitForEvent,omitempty"`
 	// branch jumps to one step or another by a condition.
@@ -522,7 +527,9 @@ type WaitAction struct {
 }
 
 // WaitForEventAction pauses a run until an event of one of the types arrives
-// for the run's subject, or the timeout passes. Later steps read
+// for the run's subject, or the timeout passes. It listens only while the
+// step runs: an event that arrived before the step started is not seen (an
+// exitWhen goal listens for the whole run). Later steps read
 // steps["name"].received, .timedOut and .event.
 type WaitForEventAction struct {
 	// types of event that end the wait.

@@ -92,6 +92,16 @@ func TestTestCommandRefusesABrokenWorkflow(t *testing.T) {
 	g.Expect(errOut).To(MatchRegexp(`spec\.steps\[0\]\.notify\.message: 1:\d+: `))
 }
 
+func TestTestCommandSaysWhyATriggerTypeHasNoExample(t *testing.T) {
+	g := NewWithT(t)
+	out, errOut, code := runPlugin(t, "test", "-f", filepath.Join("testdata", "typo-trigger.yaml"))
+	g.Expect(code).NotTo(Equal(0))
+	g.Expect(out).To(BeEmpty())
+	g.Expect(errOut).To(ContainSubstring(`no catalogue example to simulate: the trigger listens to "ticket.create", not a type of the event catalogue (docs/events.md): ` +
+		`pass --event <file> (did you mean "ticket.created" for "ticket.create"?)`))
+	g.Expect(errOut).NotTo(ContainSubstring("for on"))
+}
+
 func TestTestCommandRefusesSeveralWorkflowsWithoutAName(t *testing.T) {
 	g := NewWithT(t)
 	out, errOut, code := runPlugin(t, "test", "-f", filepath.Join("testdata", "two-workflows.yaml"), "--event", eventPath("lead-created-website"))

@@ -263,15 +263,53 @@ func (o *testOptions) event(ctx context.Context, c client.Client, ns string, wf 
 		}
 		ex, ok := exampleFor(&wf.Spec.Trigger)
 		if !ok {
-			return nil, "", &exitError{code: 1, err: fmt.Errorf("no recorded event of %s in namespace %s, and no catalogue example for %s: pass --event", o.contact, ns, describeTrigger(&wf.Spec.Trigger))}
+			return nil, "", &exitError{code: 1, err: fmt.Errorf("no recorded event of %s in namespace %s, and %s", o.contact, ns, noExample(&wf.Spec.Trigger))}
 		}
 		return ex.Event(o.contact, now), fmt.Sprintf("(%s; the catalogue example of %s, about %s)", origin, ex.Type, o.contact), nil
 	}
 	ex, ok := exampleFor(&wf.Spec.Trigger)
 	if !ok {
-		return nil, "", fmt.Errorf("no catalogue example for %s: pass --event", describeTrigger(&wf.Spec.Trigger))
+		return nil, "", errors.New(noExample(&wf.Spec.Trigger))
 	}
 	return ex.Event("", now), fmt.Sprintf("(the catalogue example of %s; pass --event or --contact for a real one)", ex.Type), nil
+}
+
+// noExample says why the trigger has no catalogue example: its types are
+// not in the event catalogue, with a suggestion for a near miss
+// ("ticket.create": did you mean "ticket.created"?).
+func noExample(t *v1alpha1.Trigger) string {
+	types := triggerTypes(t)
+	if len(types) == 0 {
+		return "no catalogue example for this trigger: pass --event <file>"
+	}
+	names := make([]string, len(types))
+	var hints []string
+	for i, ty := range types {
+		names[i] = fmt.Sprintf("%q", ty)
+		if want, ok := catalogue.Suggest(string(ty)); ok {
+			hints = append(hints, fmt.Sprintf("did you mean %q for %q?", want, ty))
+		}
+	}
+	which := "not a type"
+	if len(names) > 1 {
+		which = "none of them a type"
+	}
+	msg := fmt.Sprintf("no catalogue example to simulate: the trigger listens to %s, %s of the event catalogue (docs/events.md): pass --event <file>", strings.Join(names, ", "), which)
+	if len(hints) > 0 {
+		msg += " (" + strings.Join(hints, " ") + ")"
+	}
+	return msg
+}
+
+// triggerTypes are the event types an event or dateField trigger listens to.
+func triggerTypes(t *v1alpha1.Trigger) []v1alpha1.EventType {
+	switch {
+	case t.Event != nil:
+		return t.Event.Types
+	case t.DateField != nil:
+		return t.DateField.Types
+	}
+	return nil
 }
 
 // exampleFor is the catalogue example of the first catalogue type the trigger listens to.

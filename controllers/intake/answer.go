@@ -33,6 +33,10 @@ type EventResult struct {
 	Delivered []string `json:"delivered,omitempty"`
 	// Skipped lists workflows listening to the type that did not enroll, and why.
 	Skipped []Skip `json:"skipped,omitempty"`
+	// Note, when set, says why the event did nothing: no workflow of the
+	// namespace listens to its type (and source), and no run was waiting
+	// for it. A hint for a misspelt type or namespace, not an error.
+	Note string `json:"note,omitempty"`
 }
 
 // RunRef names a run and its workflow.

@@ -35,7 +35,9 @@ var _ = Describe("correlation to waiting runs", func() {
 
 		reply := event("msg-1", "message.received", "c-42", obj{"message": obj{"id": "msg-1", "contactId": "c-42", "text": "yes please"}})
 		// Posted at once: the cache may not show the wait yet, so intake asks the API server.
-		Expect(post(ns, reply).First().Delivered).To(ConsistOf(name))
+		delivered := post(ns, reply).First()
+		Expect(delivered.Delivered).To(ConsistOf(name))
+		Expect(delivered.Note).To(BeEmpty(), "the reply did something")
 		// A duplicate delivery of the reply is not appended twice.
 		Expect(post(ns, reply).Status).To(Equal(202))
 		Expect(k8sClient.Get(ctx, key, run)).To(Succeed())
@@ -44,7 +46,10 @@ var _ = Describe("correlation to waiting runs", func() {
 
 		// A reply for another contact, and an event type nobody waits for, go nowhere.
 		Expect(post(ns, event("msg-2", "message.received", "c-43", obj{"message": obj{"contactId": "c-43"}})).First().Delivered).To(BeEmpty())
-		Expect(post(ns, event("t-1", "ticket.created", "c-42", obj{})).First().Delivered).To(BeEmpty())
+		nothing := post(ns, event("t-1", "ticket.created", "c-42", obj{})).First()
+		Expect(nothing.Delivered).To(BeEmpty())
+		// ... and the answer says so, for a misspelt type or namespace.
+		Expect(nothing.Note).To(Equal("no workflow in namespace " + ns + ` starts on type "ticket.created" from source "crm.example.com", and no run of the event's subject was waiting for it`))
 
 		// The exit goal's type reaches the run whatever step it is at.
 		won := event("won-1", "lead.status.changed", "c-42", obj{"lead": obj{"id": "l-1", "status": "Won", "contactId": "c-42"}})

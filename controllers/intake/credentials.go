@@ -29,7 +29,7 @@ import (
 // protected one, so that whether it exists is not told before
 // authentication. Only a namespace without the Secret is open.
 func (r *Receiver) credentials(ctx context.Context, ns string) (request.Credentials, error) {
-	creds := request.Credentials{Clock: r.opts.Clock, Tolerance: r.opts.SignatureTolerance}
+	creds := request.Credentials{Namespace: ns, Clock: r.opts.Clock, Tolerance: r.opts.SignatureTolerance}
 	var namespace corev1.Namespace
 	if err := r.tenants.Get(ctx, types.NamespacedName{Name: ns}, &namespace); err != nil {
 		if apierrors.IsNotFound(err) {

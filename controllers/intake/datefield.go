@@ -58,14 +58,18 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 			// that dropped it: its name still answers a redelivery of the
 			// event that scheduled it, its event a stale date event (above),
 			// and once archived the run history answers for it.
-			next := run.DeepCopy()
-			next.Spec.Cancel = true
-			next.Spec.Event = ev.DeepCopy()
-			err = r.client.Patch(ctx, next, client.MergeFromWithOptions(run, client.MergeFromWithOptimisticLock{}))
 			why := "cleared"
 			if passed {
 				why = fmt.Sprintf("passed (%s)", at.UTC().Format(time.RFC3339))
 			}
+			next := run.DeepCopy()
+			next.Spec.Cancel = true
+			next.Spec.Event = ev.DeepCopy()
+			if next.Annotations == nil {
+				next.Annotations = map[string]string{}
+			}
+			next.Annotations[v1alpha1.AnnotationCancelReason] = dropReason(wf, ev, cleared, at)
+			err = r.client.Patch(ctx, next, client.MergeFromWithOptions(run, client.MergeFromWithOptimisticLock{}))
 			log.FromContext(ctx).V(1).Info("dropped scheduled run: date "+why, "workflow", wf.Name, "run", run.Name)
 			v = verdict{dropped: run.Name}
 		case run.Spec.ScheduledTime.Time.Equal(at):
@@ -89,6 +93,20 @@ func (r *Receiver) reconcileDate(ctx context.Context, wf *v1alpha1.Workflow, sub
 		}
 	}
 	return verdict{}, true, fmt.Errorf("scheduled run of subject %q kept changing; gave up after %d attempts", subject, slotAttempts)
+}
+
+// dropReason says why a pending date run was dropped, for its result
+// message: "date contact.renewalDate cleared by event u-3 from crm".
+func dropReason(wf *v1alpha1.Workflow, ev *v1alpha1.CloudEvent, cleared bool, at time.Time) string {
+	field := "the date"
+	if t := wf.Spec.Trigger.DateField; t != nil {
+		field = "date " + string(t.Field)
+	}
+	if cleared {
+		return fmt.Sprintf("%s cleared by event %s from %s; the scheduled run is dropped", field, ev.ID, ev.Source)
+	}
+	return fmt.Sprintf("%s moved by event %s from %s to a start time already past (%s); the scheduled run is dropped",
+		field, ev.ID, ev.Source, at.UTC().Format(time.RFC3339))
 }
 
 // pendingDateRuns finds the subject's date-triggered runs of wf that have

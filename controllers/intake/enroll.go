@@ -82,6 +82,10 @@ func (r *Receiver) handleEvent(ctx context.Context, ns string, ev *v1alpha1.Clou
 		return res, nil, err
 	}
 	res.Delivered = delivered
+	if len(res.Enrolled)+len(res.Rescheduled)+len(res.Dropped)+len(res.Delivered)+len(res.Skipped) == 0 {
+		// Costs nothing: the catalogue lookup above is in memory.
+		res.Note = fmt.Sprintf("no workflow in namespace %s starts on type %q from source %q, and no run of the event's subject was waiting for it", ns, ev.Type, ev.Source)
+	}
 	return res, skips, nil
 }
 

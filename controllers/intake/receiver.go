@@ -74,6 +74,13 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("no such endpoint %q: post events to /v1/namespaces/<namespace>/events", req.URL.Path))
 		return
 	}
+	// The right shape with a segment no namespace can be named (Default,
+	// my_ns): say so rather than "no such endpoint" or a 401.
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		writeProblem(w, http.StatusBadRequest,
+			fmt.Sprintf("%q in the path is not a valid namespace name: %s", ns, strings.Join(errs, "; ")))
+		return
+	}
 	switch req.Method {
 	case http.MethodPost:
 	case http.MethodOptions:
@@ -179,7 +186,7 @@ func namespaceFromPath(path string) (string, bool) {
 		return "", false
 	}
 	ns, tail, ok := strings.Cut(rest, "/")
-	if !ok || tail != "events" || len(validation.IsDNS1123Label(ns)) > 0 {
+	if !ok || tail != "events" || ns == "" {
 		return "", false
 	}
 	return ns, true

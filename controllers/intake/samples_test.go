@@ -143,6 +143,8 @@ var _ = Describe("the seed samples' triggers", func() {
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, dropped)).To(Succeed())
 		Expect(dropped.Spec.Cancel).To(BeTrue())
 		Expect(dropped.Spec.Event.ID).To(Equal("u-3"), "the dropped run keeps the event that dropped it")
+		Expect(dropped.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCancelReason,
+			"date contact.renewalDate cleared by event u-3 from crm.example.com; the scheduled run is dropped"), "its result message will say why")
 
 		// A late redelivery of u-2, which had moved the date, does not schedule it again.
 		r = post(ns, second)
@@ -155,6 +157,9 @@ var _ = Describe("the seed samples' triggers", func() {
 		// A date already passed schedules nothing and drops the pending run.
 		r = post(ns, event("u-5", "contact.updated", "", contact(time.Now().AddDate(0, 0, 3).Format("2006-01-02"))))
 		Expect(r.First().Dropped).To(HaveLen(1), r.Raw)
+		passedRun := &v1alpha1.WorkflowRun{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: r.First().Dropped[0].Run}, passedRun)).To(Succeed())
+		Expect(passedRun.Annotations[v1alpha1.AnnotationCancelReason]).To(HavePrefix("date contact.renewalDate moved by event u-5 from crm.example.com to a start time already past ("))
 		Expect(scheduledRuns(ns, wf.Name)).To(BeEmpty(), "the dropped run is cancelled")
 		// With nothing pending, a passed date is a skip the Workflow's status explains.
 		r = post(ns, event("u-6", "contact.updated", "", contact(time.Now().AddDate(0, 0, 2).Format("2006-01-02"))))

@@ -120,3 +120,47 @@ func (e Entry) Event(subject string, at time.Time) *v1alpha1.CloudEvent {
 		Data: &runtime.RawExtension{Raw: []byte(data)},
 	}
 }
+
+// Suggest returns the catalogue type that eventType is most likely a typo of
+// (ticket.create → ticket.created, Ticket.Created → ticket.created): the
+// nearest by edit distance, ignoring case, at most 2 edits away. It returns
+// false for a catalogue type and for a type far from all of them (a custom
+// type is legal and gets no suggestion).
+func Suggest(eventType string) (string, bool) {
+	if _, ok := Lookup(eventType); ok || eventType == "" {
+		return "", false
+	}
+	lower := strings.ToLower(eventType)
+	best, bestDist := "", 3
+	for _, e := range Entries {
+		if d := editDistance(lower, e.Type, bestDist); d < bestDist {
+			best, bestDist = e.Type, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit when it is
+// at least limit (types are short; this runs at admission only).
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d >= limit || -d >= limit {
+		return limit
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], limit)
+}

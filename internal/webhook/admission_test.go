@@ -56,7 +56,8 @@ var _ = Describe("Workflow admission", func() {
 			Expect(*wf.Spec.Retry.Attempts).To(Equal(int32(5)))
 			Expect(warnings.take()).To(ConsistOf(
 				// The samples reference Secrets this namespace does not hold.
-				ContainSubstring("does not exist in namespace"),
+				And(ContainSubstring("does not exist in namespace"),
+					ContainSubstring("retries once a minute and fails its run when its attempts run out")),
 			), name)
 		}
 	})

@@ -246,6 +246,25 @@ func TestWarnings(t *testing.T) {
 			wf:   fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "stop", If: "lead.score < 1", End: &v1alpha1.EndAction{}}, after)),
 		},
 		{
+			name: "a trigger type one edit from a catalogue type",
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+				s.Trigger.Event.Types = []v1alpha1.EventType{"ticket.create"}
+			})),
+			want: []string{`spec.trigger.event.types[0]: event type "ticket.create" is not in the event catalogue (docs/events.md); did you mean "ticket.created"?`},
+		},
+		{
+			name: "a waitForEvent type in the wrong case",
+			wf: fixture.Workflow("wf", fixture.AddSteps(v1alpha1.Step{Name: "reply",
+				WaitForEvent: &v1alpha1.WaitForEventAction{Types: []v1alpha1.EventType{"Message.Received"}, Timeout: "1h"}})),
+			want: []string{`spec.steps[1].waitForEvent.types[0]: event type "Message.Received" is not in the event catalogue (docs/events.md); did you mean "message.received"?`},
+		},
+		{
+			name: "a custom type far from the catalogue",
+			wf: fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) {
+				s.Trigger.Event.Types = []v1alpha1.EventType{"io.example.invoice.paid"}
+			})),
+		},
+		{
 			name: "a Draft",
 			wf:   fixture.Workflow("wf", fixture.EditSpec(func(s *v1alpha1.WorkflowSpec) { s.State = v1alpha1.WorkflowDraft })),
 			want: []string{"spec.state is Draft"},

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/crmflow/crmflow/api/v1alpha1"
+	"github.com/crmflow/crmflow/internal/catalogue"
 )
 
 // echoes maps a contact or CRM action to the catalogue event the CRM
@@ -45,6 +46,7 @@ func isCommand(s *v1alpha1.Step) bool {
 func WorkflowWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path, crmSinkConfigured bool) []string {
 	var out []string
 	out = append(out, loopWarnings(spec, path)...)
+	out = append(out, typoWarnings(spec, path)...)
 	out = append(out, unreachableWarnings(spec, path)...)
 	if spec.State == v1alpha1.WorkflowDraft {
 		out = append(out, fmt.Sprintf("%s is Draft: events never trigger this workflow (dry-run test runs still work); set it to Active to enable it", path.Child("state")))
@@ -56,6 +58,39 @@ func WorkflowWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path, crmSinkConf
 					path.Child("steps").Index(i), path.Child("connections", "crm", "sinkURL")))
 				break
 			}
+		}
+	}
+	return out
+}
+
+// typoWarnings names event types that are not in the event catalogue but
+// one or two edits away from a catalogue type (ticket.create,
+// Ticket.Created): nothing sends them, so the workflow would never fire, or
+// never see the reply. Custom types far from every catalogue type are legal
+// and get no warning.
+func typoWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path) []string {
+	var out []string
+	check := func(p *field.Path, types []v1alpha1.EventType) {
+		for i, t := range types {
+			if want, ok := catalogue.Suggest(string(t)); ok {
+				out = append(out, fmt.Sprintf("%s: event type %q is not in the event catalogue (docs/events.md); did you mean %q? "+
+					"A custom type is fine if your CRM sends it", p.Index(i), t, want))
+			}
+		}
+	}
+	trig := path.Child("trigger")
+	switch t := &spec.Trigger; {
+	case t.Event != nil:
+		check(trig.Child("event", "types"), t.Event.Types)
+	case t.DateField != nil:
+		check(trig.Child("dateField", "types"), t.DateField.Types)
+	}
+	for i := range spec.ExitWhen {
+		check(path.Child("exitWhen").Index(i).Child("types"), spec.ExitWhen[i].Types)
+	}
+	for i := range spec.Steps {
+		if w := spec.Steps[i].WaitForEvent; w != nil {
+			check(path.Child("steps").Index(i).Child("waitForEvent", "types"), w.Types)
 		}
 	}
 	return out

@@ -215,7 +215,10 @@ func (o *Options) missingSecrets(ctx context.Context, namespace string, spec *v1
 		err := o.Secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: r.Name}, &s)
 		switch {
 		case apierrors.IsNotFound(err):
-			out = append(out, fmt.Sprintf("%s: Secret %q does not exist in namespace %q (yet); steps that need it fail until it does", r.Path.Child("name"), r.Name, namespace))
+			// What really happens (runner/secrets.go): the step retries
+			// a minute apart and then fails the run; it does not wait.
+			out = append(out, fmt.Sprintf("%s: Secret %q does not exist in namespace %q (yet); a step that needs it retries once a minute "+
+				"and fails its run when its attempts run out (5 by default, about 4 minutes): create the Secret before events arrive", r.Path.Child("name"), r.Name, namespace))
 		case err == nil && r.Key != "":
 			if _, ok := s.Data[r.Key]; !ok {
 				out = append(out, fmt.Sprintf("%s: Secret %q has no key %q", r.Path.Child("key"), r.Name, r.Key))

@@ -129,6 +129,9 @@ type Program struct {
 	ast         *cel.Ast
 	explainOnce sync.Once
 	explain     *explainer
+	// overload explains a "no such overload" failure, built on first use.
+	overloadOnce sync.Once
+	overload     *overloadExplainer
 }
 
 // Compile parses and type-checks src for the given output type. The error is
@@ -193,13 +196,25 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // Eval evaluates the program against vars (see Vars) and returns the CEL value.
 func (p *Program) Eval(vars map[string]any) (ref.Val, error) {
 	v, _, err := p.prg.Eval(vars)
-	if err != nil {
-		return nil, &EvalError{Source: p.Source, Err: classify(err)}
+	if err == nil && types.IsError(v) {
+		err = v.(*types.Err)
 	}
-	if types.IsError(v) {
-		return nil, &EvalError{Source: p.Source, Err: classify(v.(*types.Err))}
+	if err != nil {
+		return nil, &EvalError{Source: p.Source, Err: p.withOverloadDetail(classify(err), vars)}
 	}
 	return v, nil
+}
+
+// withOverloadDetail adds to CEL's bare "no such overload" which operands had
+// which types; any other error is returned as it is.
+func (p *Program) withOverloadDetail(err error, vars map[string]any) error {
+	if !strings.Contains(err.Error(), "no such overload") {
+		return err
+	}
+	if detail := p.explainOverload(vars); detail != "" {
+		return fmt.Errorf("%w: %s", err, detail)
+	}
+	return err
 }
 
 // EvalBool evaluates a bool expression.

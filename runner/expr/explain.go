@@ -2,12 +2,15 @@ package expr
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 )
 
 // maxExplained bounds how many field values a message shows.
@@ -129,4 +132,141 @@ func quoteValue(v any) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// comparedOperators are the CEL operators whose "no such overload" usually
+// means operands of different types: a CRM that sends "0.1" for a score.
+var comparedOperators = map[string]bool{
+	"_<_": true, "_<=_": true, "_>_": true, "_>=_": true, "_==_": true, "_!=_": true,
+	"_+_": true, "_-_": true, "_*_": true, "_/_": true, "_%_": true,
+}
+
+// operand is one side of an operator: a field path (with the program that
+// reads it) or a literal.
+type operand struct {
+	path    string
+	prg     cel.Program
+	literal ref.Val
+}
+
+// overloadExplainer holds the operator calls an expression makes on field paths.
+type overloadExplainer struct {
+	pairs [][2]operand
+}
+
+func (e *Env) newOverloadExplainer(a *cel.Ast) *overloadExplainer {
+	x := &overloadExplainer{}
+	compiled := map[string]cel.Program{}
+	side := func(arg celast.Expr) (operand, bool) {
+		if arg.Kind() == celast.LiteralKind {
+			return operand{literal: arg.AsLiteral()}, true
+		}
+		p, ok := selectPath(arg)
+		if !ok {
+			return operand{}, false
+		}
+		prg, seen := compiled[p]
+		if !seen {
+			if pa, iss := e.env.Compile(p); iss == nil || iss.Err() == nil {
+				prg, _ = e.env.Program(pa, cel.CostLimit(e.costLimit))
+			}
+			compiled[p] = prg
+		}
+		return operand{path: p, prg: prg}, prg != nil
+	}
+	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(ex celast.Expr) {
+		if ex.Kind() != celast.CallKind || len(x.pairs) >= maxExplained {
+			return
+		}
+		call := ex.AsCall()
+		if !comparedOperators[call.FunctionName()] || len(call.Args()) != 2 {
+			return
+		}
+		l, lok := side(call.Args()[0])
+		r, rok := side(call.Args()[1])
+		if lok && rok && (l.path != "" || r.path != "") {
+			x.pairs = append(x.pairs, [2]operand{l, r})
+		}
+	}))
+	return x
+}
+
+// explainOverload says which operands of an operator have types that do not
+// go together, e.g. `message.sentiment.score is a string ("0.1"), compared
+// with a number (0.3); convert it, e.g. double(message.sentiment.score)`;
+// "" when it finds none. It runs only after an evaluation failed.
+func (p *Program) explainOverload(vars map[string]any) string {
+	if p.ast == nil {
+		return ""
+	}
+	p.overloadOnce.Do(func() { p.overload = p.env.newOverloadExplainer(p.ast) })
+	for _, pair := range p.overload.pairs {
+		var vals [2]ref.Val
+		ok := true
+		for i, o := range pair {
+			if o.path == "" {
+				vals[i] = o.literal
+				continue
+			}
+			v, _, err := o.prg.Eval(vars)
+			if err != nil || v == nil || types.IsError(v) {
+				ok = false
+				break
+			}
+			vals[i] = v
+		}
+		if !ok {
+			continue
+		}
+		lk, rk := kindOf(vals[0]), kindOf(vals[1])
+		if lk == rk {
+			continue
+		}
+		l, r := pair[0], pair[1]
+		if l.path == "" { // the literal first: name the field first
+			l, r = r, l
+			lk, rk = rk, lk
+			vals[0], vals[1] = vals[1], vals[0]
+		}
+		msg := fmt.Sprintf("%s is %s (%s), ", l.path, lk, quoteValue(Native(vals[0])))
+		if r.path == "" {
+			msg += fmt.Sprintf("compared with %s (%s)", rk, quoteValue(Native(vals[1])))
+		} else {
+			msg += fmt.Sprintf("%s is %s (%s)", r.path, rk, quoteValue(Native(vals[1])))
+		}
+		switch {
+		case lk == "a string" && rk == "a number":
+			msg += fmt.Sprintf("; convert it, e.g. double(%s)", l.path)
+		case lk == "a number" && rk == "a string" && r.path != "":
+			msg += fmt.Sprintf("; convert it, e.g. double(%s)", r.path)
+		}
+		return msg
+	}
+	return ""
+}
+
+// kindOf names a value's type the way a user reads JSON: ints, uints and
+// doubles are all numbers (they compare with each other).
+func kindOf(v ref.Val) string {
+	switch v.Type() {
+	case types.IntType, types.UintType, types.DoubleType:
+		return "a number"
+	case types.StringType:
+		return "a string"
+	case types.BoolType:
+		return "a bool"
+	case types.NullType:
+		return "null"
+	case types.ListType:
+		return "a list"
+	case types.MapType:
+		return "a map"
+	case types.TimestampType:
+		return "a timestamp"
+	case types.DurationType:
+		return "a duration"
+	case types.BytesType:
+		return "bytes"
+	}
+	return v.Type().TypeName()
 }

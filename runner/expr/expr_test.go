@@ -2,6 +2,7 @@ package expr
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -271,4 +272,33 @@ func TestStringify(t *testing.T) {
 			g.Expect(Stringify(v)).To(Equal(tc.want))
 		})
 	}
+}
+
+// TestNoSuchOverloadNamesTheTypes: CEL's bare "no such overload" gets the
+// operands' paths, types and values; numbers of any kind go together.
+func TestNoSuchOverloadNamesTheTypes(t *testing.T) {
+	env := testEnv(t, 0)
+	vars := testVars(t, `{"score": "0.1", "limit": 3, "vip": true, "tags": ["a"], "n": 2, "f": 0.5}`)
+	cases := []struct{ src, want string }{
+		{`data.score < 0.3`, `no such overload: data.score is a string ("0.1"), compared with a number (0.3); convert it, e.g. double(data.score)`},
+		{`0.3 > data.score`, `no such overload: data.score is a string ("0.1"), compared with a number (0.3); convert it, e.g. double(data.score)`},
+		{`data.score > data.limit`, `no such overload: data.score is a string ("0.1"), data.limit is a number (3); convert it, e.g. double(data.score)`},
+		{`data.n > 1 && data.vip > 1`, `no such overload: data.vip is a bool (true), compared with a number (1)`},
+		{`data.tags < 2`, `no such overload: _<_: data.tags is a list (["a"]), compared with a number (2)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.src, func(t *testing.T) {
+			g := NewWithT(t)
+			prg, err := env.Compile(tc.src, BoolOutput)
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = prg.EvalBool(vars)
+			g.Expect(err).To(MatchError(fmt.Sprintf("evaluate %q: %s", tc.src, tc.want)))
+		})
+	}
+	// Mixed numbers compare: no error to explain.
+	prg, err := env.Compile(`data.n > data.f`, BoolOutput)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	ok, err := prg.EvalBool(vars)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	NewWithT(t).Expect(ok).To(BeTrue())
 }

@@ -37,6 +37,13 @@ var _ = Describe("kubectl explain", func() {
 		))
 	})
 
+	It("says when a waitForEvent starts listening, and how to catch earlier events", func() {
+		Eventually(explain("workflows.spec.steps.waitForEvent")).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(And(
+			ContainSubstring("The wait listens from the moment the step starts"),
+			ContainSubstring("exitWhen goal"),
+		))
+	})
+
 	It("prints our field docs for workflowrun.status.steps", func() {
 		Eventually(explain("workflowruns.status.steps")).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(And(
 			ContainSubstring("execution log"),

@@ -43,6 +43,11 @@ type Credentials struct {
 	// a missing or wrong credential, so that an unauthenticated caller does
 	// not learn whether the namespace exists.
 	Unknown bool
+	// Namespace names the namespace in refusals. They read the same whether
+	// it is protected or does not exist ("does not exist or requires a
+	// credential"), so they stay true for a misspelt namespace without
+	// telling which of the two it is.
+	Namespace string
 	// Clock reads the time that signature timestamps are checked against
 	// (nil: the real clock).
 	Clock clock.PassiveClock
@@ -78,10 +83,10 @@ func (c Credentials) Verify(h http.Header, body []byte) error {
 		return errorf(status, "%s", c.Unusable)
 	}
 	if !Presented(h) {
-		return errorf(http.StatusUnauthorized, "this namespace requires a credential: send %s", describe())
+		return errorf(http.StatusUnauthorized, "%s does not exist or requires a credential: send %s", c.namespace(), describe())
 	}
 	if c.Unknown {
-		return errorf(http.StatusForbidden, "credential rejected: expected %s", describe())
+		return c.rejected()
 	}
 	if auth := h.Get("Authorization"); auth != "" && len(c.Token) > 0 {
 		// RFC 9110 §11.1: the auth-scheme is case-insensitive.
@@ -94,7 +99,21 @@ func (c Credentials) Verify(h http.Header, body []byte) error {
 	if sig := h.Get(cloudevents.SignatureHeader); sig != "" && len(c.HMACKey) > 0 {
 		return c.verifySignature(h, sig, body)
 	}
-	return errorf(http.StatusForbidden, "credential rejected: expected %s", describe())
+	return c.rejected()
+}
+
+// rejected refuses a presented credential that matches none configured, or
+// any credential for a namespace that does not exist: the same words for
+// both, so the answer does not tell them apart.
+func (c Credentials) rejected() error {
+	return errorf(http.StatusForbidden, "credential rejected: %s does not exist or does not accept this credential: expected %s", c.namespace(), describe())
+}
+
+func (c Credentials) namespace() string {
+	if c.Namespace == "" {
+		return "the namespace"
+	}
+	return "namespace " + strconv.Quote(c.Namespace)
 }
 
 func (c Credentials) verifySignature(h http.Header, sig string, body []byte) error {

@@ -71,8 +71,14 @@ func TestCredentials(t *testing.T) {
 		{"not hex", c, with(good, cloudevents.SignatureHeader, "v1=zz"), body, 403, "not hexadecimal"},
 		{"unusable secret, nothing sent", Credentials{Unusable: "fix the Secret"}, header(), body, 401, "fix the Secret"},
 		{"unusable secret, token sent", Credentials{Unusable: "fix the Secret"}, header("Authorization", "Bearer x"), body, 403, "fix the Secret"},
-		{"unknown namespace, nothing sent", Credentials{Unknown: true}, header(), body, 401, "requires a credential"},
-		{"unknown namespace, token sent", Credentials{Unknown: true}, header("Authorization", "Bearer x"), body, 403, "credential rejected"},
+		{"unknown namespace, nothing sent", Credentials{Unknown: true, Namespace: "nope"}, header(), body, 401,
+			`namespace "nope" does not exist or requires a credential: send Authorization: Bearer <token>`},
+		{"unknown namespace, token sent", Credentials{Unknown: true, Namespace: "nope"}, header("Authorization", "Bearer x"), body, 403,
+			`credential rejected: namespace "nope" does not exist or does not accept this credential: expected Authorization: Bearer <token>`},
+		{"protected namespace answers in the same words, nothing sent", Credentials{Token: []byte("s3cret"), Namespace: "nope"}, header(), body, 401,
+			`namespace "nope" does not exist or requires a credential: send Authorization: Bearer <token>`},
+		{"protected namespace answers in the same words, token sent", Credentials{Token: []byte("s3cret"), Namespace: "nope"}, header("Authorization", "Bearer x"), body, 403,
+			`credential rejected: namespace "nope" does not exist or does not accept this credential: expected Authorization: Bearer <token>`},
 		{"open namespace", Credentials{}, header(), body, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
