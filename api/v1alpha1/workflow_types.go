@@ -564,7 +564,8 @@ type WorkflowStatus struct {
 	// +optional
 	LastTriggeredTime *metav1.Time `json:"lastTriggeredTime,omitempty"`
 
-	// lastScheduleTime is the latest cron tick that was acted on (run or skipped).
+	// lastScheduleTime is the latest cron tick that was acted on (run or skipped),
+	// or when an edited cron expression or time zone took effect.
 	// +optional
 	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
 

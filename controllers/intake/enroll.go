@@ -126,12 +126,24 @@ func (r *Receiver) consider(ctx context.Context, e *entry, ev *v1alpha1.CloudEve
 	if err != nil {
 		return verdict{skip: v1alpha1.SkipEvaluationError, message: fmt.Sprintf("start time: %v", err)}, subject, nil
 	}
-	if at.UTC().After(latestStorable) {
+	tooLate := at.UTC().After(latestStorable)
+	if tooLate && !e.dateField {
 		return verdict{}, subject, &request.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(
 			"attribute \"time\" plus the delay of workflow %s is past the year 9999", wf.Name)}
 	}
 	unlock := r.locks.lock(wf.Namespace + "/" + wf.Name + "/" + subject)
 	defer unlock()
+	if tooLate {
+		// A date no run can hold (a CRM's "never" sentinel, 9999-12-31, plus
+		// a positive offset) is this workflow's business, not a bad event:
+		// like a cleared date it drops the pending run, else it is a skip.
+		v, done, err := r.reconcileDate(ctx, wf, subject, ev, at, true, now)
+		if err != nil || (done && v != verdict{}) {
+			return v, subject, err
+		}
+		return verdict{skip: v1alpha1.SkipEvaluationError, message: fmt.Sprintf(
+			"event %s: date plus offset is past the year 9999; nothing scheduled", ev.ID)}, subject, nil
+	}
 	if e.dateField {
 		v, done, err := r.reconcileDate(ctx, wf, subject, ev, at, cleared, now)
 		if err != nil || done {

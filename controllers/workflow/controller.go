@@ -114,6 +114,9 @@ type scope struct {
 	compileErr error
 	// delta is the run counts added to the status, committed once written.
 	delta controllers.RunDelta
+	// scheduleEdited: this pass is the first to see a new cron expression or
+	// time zone (or a schedule trigger replacing another kind).
+	scheduleEdited bool
 }
 
 // reconcileSpec compiles the spec into the Ready and Stalled conditions (an
@@ -130,6 +133,11 @@ func (r *Reconciler) reconcileSpec(ctx context.Context, s *scope) (ctrl.Result, 
 	name, err := r.Revisions.Ensure(ctx, s.wf)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if prev := s.base.Status.CurrentRevision; prev != "" && prev != name && s.wf.Spec.Trigger.Schedule != nil {
+		if s.scheduleEdited, err = r.scheduleEdited(ctx, s.wf, prev); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	s.wf.Status.CurrentRevision = name
 	return ctrl.Result{}, nil
@@ -155,7 +163,7 @@ func (r *Reconciler) reconcileTrigger(ctx context.Context, s *scope) (ctrl.Resul
 	if s.wf.Spec.Trigger.Schedule == nil {
 		return ctrl.Result{}, nil
 	}
-	return r.reconcileSchedule(ctx, s.wf, s.now)
+	return r.reconcileSchedule(ctx, s.wf, s.now, s.scheduleEdited)
 }
 
 // writeStatus is the pass's one status write, and commits the counts it

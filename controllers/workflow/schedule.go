@@ -2,7 +2,9 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +35,24 @@ func parseSchedule(s *v1alpha1.ScheduleTrigger) (*schedule.Schedule, error) {
 	return sched, nil
 }
 
+// scheduleEdited reports whether wf's schedule differs from the one in its
+// previous revision prev: another cron expression or time zone, or no
+// schedule trigger at all. A revision that is gone or unreadable counts as
+// edited, which at worst passes over a tick instead of running one nobody
+// scheduled.
+func (r *Reconciler) scheduleEdited(ctx context.Context, wf *v1alpha1.Workflow, prev string) (bool, error) {
+	old, err := r.Revisions.Spec(ctx, wf.Namespace, prev, wf.Name)
+	if apierrors.IsNotFound(err) || errors.Is(err, revision.ErrInvalid) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read previous revision %s of workflow %s: %w", prev, klog.KObj(wf), err)
+	}
+	was, is := old.Trigger.Schedule, wf.Spec.Trigger.Schedule
+	return was == nil || strings.TrimSpace(was.Cron) != strings.TrimSpace(is.Cron) ||
+		v1alpha1.TimeZoneOrDefault(was.TimeZone) != v1alpha1.TimeZoneOrDefault(is.TimeZone), nil
+}
+
 // reconcileSchedule acts on the cron ticks that passed since
 // status.lastScheduleTime (or the workflow's creation): an Active workflow
 // runs the latest one if it is within startingDeadlineSeconds and counts the
@@ -40,7 +60,13 @@ func parseSchedule(s *v1alpha1.ScheduleTrigger) (*schedule.Schedule, error) {
 // for that reason. The run is created before lastScheduleTime moves, and its
 // name derives from the tick, so a crash in between, or a stale cache,
 // re-creates nothing: the second Create meets AlreadyExists.
-func (r *Reconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, now time.Time) (ctrl.Result, error) {
+//
+// An edited schedule (edited: another cron or time zone) counts from the
+// pass that first sees it, which records that moment as lastScheduleTime:
+// a tick of the new expression that passed before it existed was never
+// missed, and running it at once (what a CronJob does, kubernetes#63371)
+// would send a weekly digest on the day of the edit.
+func (r *Reconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflow, now time.Time, edited bool) (ctrl.Result, error) {
 	trig := wf.Spec.Trigger.Schedule
 	sched, err := parseSchedule(trig)
 	if err != nil {
@@ -49,6 +75,10 @@ func (r *Reconciler) reconcileSchedule(ctx context.Context, wf *v1alpha1.Workflo
 	last := wf.CreationTimestamp.Time
 	if wf.Status.LastScheduleTime != nil {
 		last = wf.Status.LastScheduleTime.Time
+	}
+	if since := now.Truncate(time.Second); edited && since.After(last) {
+		last = since
+		wf.Status.LastScheduleTime = &metav1.Time{Time: since}
 	}
 	plan := sched.PlanAt(last, now, trig.StartingDeadlineSeconds)
 

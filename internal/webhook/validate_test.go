@@ -83,6 +83,12 @@ func TestValidateRefuses(t *testing.T) {
 			has:   "Funday",
 		},
 		{
+			name:  "a cron expression that never fires",
+			wf:    fixture.Workflow("wf", fixture.SetSchedule("0 9 30 2 *", "UTC")),
+			field: "spec.trigger.schedule.cron",
+			has:   "never fires",
+		},
+		{
 			name:  "a cron expression with its own time zone",
 			wf:    fixture.Workflow("wf", fixture.SetSchedule("CRON_TZ=UTC 0 9 * * *", "UTC")),
 			field: "spec.trigger.schedule.cron",

@@ -54,8 +54,21 @@ func Parse(expr, timeZone string) (*Schedule, error) {
 	if !ok {
 		return nil, fmt.Errorf("cron expression %q: unsupported schedule type %T", expr, parsed)
 	}
+	if !firesEver(spec) {
+		return nil, fmt.Errorf("cron expression %q never fires: no month it names has that day of the month", expr)
+	}
 	spec.Location = loc
 	return &Schedule{spec: spec, expr: trimmed}, nil
+}
+
+// firesEver reports whether spec names a day that exists ("0 0 30 2 *",
+// February 30th, does not), whatever the time zone. Probed in UTC from
+// 2000-01-01: the library looks five years ahead, which holds every
+// month and day, 2000-02-29 included.
+func firesEver(spec *cron.SpecSchedule) bool {
+	probe := *spec
+	probe.Location = time.UTC
+	return !probe.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero()
 }
 
 // LoadLocation resolves an IANA time-zone name; "" is the API's default, UTC.
@@ -70,8 +83,9 @@ func LoadLocation(timeZone string) (*time.Location, error) {
 // String returns the expression as parsed.
 func (s *Schedule) String() string { return s.expr }
 
-// Next returns the first tick strictly after t (in UTC), and false when the
-// expression never fires again within five years (e.g. "0 0 30 2 *").
+// Next returns the first tick strictly after t (in UTC), and false when
+// none lies within five years (Parse refuses expressions that never fire,
+// such as "0 0 30 2 *").
 //
 // Daylight-saving time, in the schedule's zone:
 //   - When clocks go back (America/New_York, 2025-11-02, 01:00–01:59 twice),

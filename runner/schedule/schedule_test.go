@@ -62,12 +62,22 @@ func TestNext(t *testing.T) {
 	}
 }
 
-func TestNextNever(t *testing.T) {
+// TestParseNeverFires: an expression naming only days that do not exist
+// parses in the cron library but never fires; it is refused, not admitted
+// with no nextScheduleTime. A leap day is a day.
+func TestParseNeverFires(t *testing.T) {
 	g := NewWithT(t)
-	s, err := Parse("0 0 30 2 *", "")
+	for _, expr := range []string{"0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 9 30,31 Feb *"} {
+		_, err := Parse(expr, "America/New_York")
+		g.Expect(err).To(MatchError(ContainSubstring("never fires")), expr)
+	}
+	s, err := Parse("0 0 29 2 *", "Europe/Berlin")
 	g.Expect(err).NotTo(HaveOccurred())
-	_, ok := s.Next(mustTime(t, "2026-01-01T00:00:00Z"))
-	g.Expect(ok).To(BeFalse())
+	next, ok := s.Next(mustTime(t, "2026-01-01T00:00:00Z"))
+	g.Expect(ok).To(BeTrue())
+	g.Expect(next).To(Equal(mustTime(t, "2028-02-28T23:00:00Z")))
+	_, err = Parse("0 0 30 2 Mon", "")
+	g.Expect(err).NotTo(HaveOccurred(), "day of month or day of week: every Monday in February")
 }
 
 func TestLatest(t *testing.T) {

@@ -121,6 +121,38 @@ var _ = Describe("Schedule triggers", func() {
 		Expect(runNames(ns)(Default)).To(ConsistOf(tickRun(h1), tickRun(h3)))
 	})
 
+	It("runs an edited schedule from the edit on, not the new schedule's ticks that passed before it", func() {
+		ns := newNamespace()
+		h1 := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+		clk := clocktesting.NewFakeClock(h1.Add(-time.Minute))
+		startManager(managerOptions{namespace: ns, clock: clk, poll: fakeClockPoll})
+		wf := createWorkflow(sample("weekly-digest", ns, hourly()))
+		tickRun := func(t time.Time) string { return enrollment.TickRunName(wf.Name, t) }
+		Eventually(func(g Gomega) { g.Expect(getWorkflow(wf)(g).Status.NextScheduleTime).NotTo(BeNil()) }).Should(Succeed())
+		clk.SetTime(h1.Add(5 * time.Second))
+		Eventually(runNames(ns)).Should(ConsistOf(tickRun(h1)))
+		Eventually(func(g Gomega) {
+			g.Expect(getWorkflow(wf)(g).Status.LastScheduleTime).NotTo(BeNil())
+		}).Should(Succeed())
+
+		By("moving the hourly tick from :00 to :30 at :40; :30 of this hour was never a tick while it passed")
+		edited := h1.Add(40 * time.Minute)
+		clk.SetTime(edited)
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"trigger":{"schedule":{"cron":"30 * * * *"}}}}`))
+		Expect(k8sClient.Patch(suiteCtx, wf.DeepCopy(), patch)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getWorkflow(wf)(g)
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(got.Status.NextScheduleTime.Time).To(BeTemporally("==", h1.Add(90*time.Minute)))
+		}).Should(Succeed())
+		Consistently(runNames(ns), "2s", "200ms").Should(ConsistOf(tickRun(h1)))
+		Expect(skipCount(getWorkflow(wf)(Default), v1alpha1.SkipMissedSchedule)).To(BeZero())
+
+		By("the edited schedule's first tick runs")
+		clk.SetTime(h1.Add(90*time.Minute + 5*time.Second))
+		Eventually(runNames(ns)).Should(ConsistOf(tickRun(h1), tickRun(h1.Add(90*time.Minute))))
+	})
+
 	It("never fires a Draft schedule and counts its ticks as Draft", func() {
 		ns := newNamespace()
 		h1 := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
