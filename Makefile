@@ -123,9 +123,10 @@ build: console ## Build the manager binary (with the console embedded).
 DEV_FLAGS ?=
 
 .PHONY: dev
-dev: control-plane build ## Start crmflow for real on this machine (local API server, CRDs, manager with webhooks, samples); state in bin/dev/ survives restarts.
+# It builds the plugin too: the banner's `kubectl crmflow ...` lines need it on PATH.
+dev: control-plane build plugin ## Start crmflow for real on this machine (local API server, CRDs, manager with webhooks, the kubectl plugin, samples); state in bin/dev/ survives restarts.
 	@go build -o $(LOCALBIN)/crmflow-dev ./hack/dev
-	@$(LOCALBIN)/crmflow-dev --root $(CURDIR) $(DEV_FLAGS)
+	@$(LOCALBIN)/crmflow-dev --root $(CURDIR) --plugin $(LOCALBIN)/kubectl-crmflow $(DEV_FLAGS)
 
 .PHONY: dev-reset
 dev-reset: ## Wipe the local start's state in bin/dev/ (etcd data, certificates, kubeconfig, logs).

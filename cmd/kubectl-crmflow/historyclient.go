@@ -22,8 +22,8 @@ type historyFlags struct {
 
 func (h *historyFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&h.url, "history-url", os.Getenv("CRMFLOW_HISTORY_URL"),
-		"HTTPS URL of crmflow's run history API (e.g. https://localhost:8444 through `kubectl port-forward`); default $CRMFLOW_HISTORY_URL")
-	fs.StringVar(&h.caFile, "history-ca-file", os.Getenv("CRMFLOW_HISTORY_CA_FILE"), "CA certificate of the history API; default $CRMFLOW_HISTORY_CA_FILE")
+		"HTTPS `url` of crmflow's run history API (e.g. https://localhost:8444 through kubectl port-forward); default $CRMFLOW_HISTORY_URL")
+	fs.StringVar(&h.caFile, "history-ca-file", os.Getenv("CRMFLOW_HISTORY_CA_FILE"), "PEM `file` with the CA certificate of the history API; default $CRMFLOW_HISTORY_CA_FILE")
 	fs.BoolVar(&h.insecure, "history-insecure-skip-tls-verify", false, "do not verify the history API's certificate (a self-signed one)")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,10 @@ import (
 	"github.com/crmflow/crmflow/runner"
 )
 
+// defaultUIPort is the port of `kubectl crmflow ui`: not make dev's console
+// (127.0.0.1:8089), so both can run side by side.
+const defaultUIPort = 8088
+
 // uiOptions are the flags of `kubectl crmflow ui`.
 type uiOptions struct {
 	port       int
@@ -28,7 +33,7 @@ type uiOptions struct {
 func newUICommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags, clk clock.PassiveClock) *cobra.Command {
 	o := &uiOptions{}
 	cmd := &cobra.Command{
-		Use:   "ui [--port 8089]",
+		Use:   "ui [--port 8088]",
 		Short: "Serve the crmflow console on 127.0.0.1 with your kubeconfig's identity",
 		Long: `ui serves crmflow's web console on 127.0.0.1 only: the workflow list, the
 builder (every change validated by the API server's dry run), Test on a sample
@@ -47,7 +52,7 @@ Stop it with Ctrl-C.`,
 			return o.run(ctx, streams.Out, flags, clk)
 		},
 	}
-	cmd.Flags().IntVar(&o.port, "port", 8089, "port on 127.0.0.1 (0 picks a free one)")
+	cmd.Flags().IntVar(&o.port, "port", defaultUIPort, "port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().StringVar(&o.crmSinkURL, "crm-sink-url", "https://crm-sink.invalid/", "the CRM sink Test renders contact and CRM commands for (nothing is sent)")
 	o.history.addFlags(cmd.Flags())
 	return cmd
@@ -59,6 +64,10 @@ func (o *uiOptions) run(ctx context.Context, out io.Writer, flags *genericcliopt
 		return err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("port %d on 127.0.0.1 is in use (another kubectl crmflow ui, or make dev's console?): "+
+			"choose another with --port, or --port 0 for a free one: %w", o.port, err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", o.port, err)
 	}

@@ -49,6 +49,7 @@ type options struct {
 	webhookPort  int
 	startTimeout time.Duration
 	manager      string
+	plugin       string
 	namespace    string
 	receiverAddr string
 	consoleAddr  string
@@ -109,6 +110,7 @@ Flags:
 	fs.StringVar(&o.root, "root", ".", "repository root (config/crd, config/samples, bin/)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "where etcd's data, certificates, the kubeconfig and logs are kept across restarts (default <root>/bin/dev; make dev-reset wipes it)")
 	fs.StringVar(&o.manager, "manager", "bin/manager", "manager binary to run")
+	fs.StringVar(&o.plugin, "plugin", "bin/kubectl-crmflow", "the kubectl plugin (make plugin builds it); the banner puts its directory on PATH")
 	fs.StringVar(&o.namespace, "namespace", "default", "namespace the samples are applied to")
 	fs.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:8080", "address of crmflow's CloudEvents receiver")
 	fs.StringVar(&o.consoleAddr, "console-addr", "127.0.0.1:8089", "address of the web console (empty: no console)")
@@ -233,7 +235,8 @@ func run(ctx context.Context, o options) (err error) {
 	if err := registerWebhooks(ctx, c, filepath.Join(root, "config", "webhook", "manifests.yaml"), wh, certs.caPEM); err != nil {
 		return err
 	}
-	if err := applySamples(ctx, c, root, o.namespace, crm); err != nil {
+	samples, err := applySamples(ctx, c, root, state, o.namespace, crm)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -250,7 +253,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 
-	printWelcome(o, kubeconfig, crm, consoleURL, filepath.Join(certs.dir, "ca.crt"))
+	printWelcome(o, root, kubeconfig, crm, consoleURL, filepath.Join(certs.dir, "ca.crt"), samples)
 
 	var timeout <-chan time.Time
 	if o.exitAfter > 0 {
@@ -395,13 +398,35 @@ func (p *managerProcess) stop() {
 	}
 }
 
-func printWelcome(o options, kubeconfig string, crm *localCRM, consoleURL, caFile string) {
+func printWelcome(o options, root, kubeconfig string, crm *localCRM, consoleURL, caFile string, samples samplesResult) {
 	host, port := crm.SMTPHostPort()
-	// kubectl crmflow history/contact/stats read archived runs from the
-	// manager's history API with these (and the kubeconfig's token).
-	historyEnv := ""
+	// The lines to paste into a fresh shell: the kubeconfig; PATH with the
+	// plugin (kubectl crmflow) and the kubectl built with the control plane;
+	// and the history API that kubectl crmflow history/contact/stats read
+	// archived runs from (with the kubeconfig's token).
+	env := "  export KUBECONFIG=" + shellQuote(kubeconfig) + "\n"
+	plugin := o.plugin
+	if !filepath.IsAbs(plugin) {
+		plugin = filepath.Join(root, plugin)
+	}
+	pathDirs := []string{}
+	if _, err := os.Stat(plugin); err == nil {
+		pathDirs = append(pathDirs, shellQuote(filepath.Dir(plugin)))
+	} else {
+		say("no kubectl plugin at %s: build it with make plugin (make dev does) for the kubectl crmflow commands below", plugin)
+	}
+	if _, err := os.Stat(filepath.Join(controlplane.AssetsDir(root), "kubectl")); err == nil {
+		pathDirs = append(pathDirs, shellQuote(controlplane.AssetsDir(root)))
+	}
+	if len(pathDirs) > 0 {
+		env += "  export PATH=" + strings.Join(pathDirs, ":") + ":$PATH\n"
+	}
 	if o.historyAddr != "" && o.historyAddr != "0" {
-		historyEnv = fmt.Sprintf("  export CRMFLOW_HISTORY_URL=https://%s CRMFLOW_HISTORY_CA_FILE=%s\n", o.historyAddr, caFile)
+		env += fmt.Sprintf("  export CRMFLOW_HISTORY_URL=https://%s CRMFLOW_HISTORY_CA_FILE=%s\n", o.historyAddr, shellQuote(caFile))
+	}
+	hints := ""
+	for _, h := range samples.hints {
+		hints += "\nNote: " + h + "\n"
 	}
 	if consoleURL != "" {
 		fmt.Printf("\nThe web console (build, test, activate, watch runs): %s\n", consoleURL)
@@ -411,11 +436,18 @@ func printWelcome(o options, kubeconfig string, crm *localCRM, consoleURL, caFil
 crmflow is running. State (etcd data, certificates, logs) is kept in
 %[5]s across restarts; `+"`make dev-reset`"+` wipes it.
 
-  export KUBECONFIG=%[1]s
-%[8]s  kubectl get workflows            # the samples, Active
+In a new shell:
+
+%[8]s
+  kubectl get workflows            # the samples, Active
   kubectl get workflowruns -w      # runs appear here
   kubectl apply -f my-workflow.yaml   # validated by the admission webhooks
 
+The samples, with their email aimed at the local mailbox, are in %[9]s/:
+edit one and apply it (config/samples points at a placeholder SMTP host, for real clusters):
+
+  kubectl apply -f %[9]s/crmflow_v1alpha1_lead-follow-up.yaml
+%[10]s
 Send an event (a VIP starts a conversation):
 
   curl -si http://%[2]s/v1/namespaces/%[3]s/events \
@@ -442,7 +474,8 @@ your workflows at it:
 
 Ctrl-C stops everything.
 ================================================================================
-`, kubeconfig, o.receiverAddr, o.namespace, crm.sinkAddr, filepath.Dir(kubeconfig), host, port, historyEnv)
+`, kubeconfig, o.receiverAddr, o.namespace, crm.sinkAddr, filepath.Dir(kubeconfig), host, port,
+		strings.TrimRight(env, "\n"), shellQuote(samples.dir), hints)
 }
 
 func say(format string, args ...any) {

@@ -168,6 +168,7 @@ func startDev(t *testing.T, state, ns string, a addrs, extra ...string) *devStar
 		"--root", repoRoot(),
 		"--state-dir", state,
 		"--manager", bins["manager"],
+		"--plugin", bins["kubectl-crmflow"],
 		"--namespace", ns,
 		"--receiver-addr", a.receiver,
 		"--sink-addr", a.sink,
@@ -358,6 +359,41 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	g.Expect(d.out.String()).To(ContainSubstring("registered the admission webhooks"))
 	g.Expect(d.out.String()).NotTo(ContainSubstring("log.SetLogger"))
 
+	// The samples are written to <state>/samples with email at the local
+	// mailbox, and created as kubectl apply would: re-applying one (edited)
+	// merges cleanly, with no warning, and keeps the local SMTP.
+	smtpHost, smtpPort, _ := net.SplitHostPort(a.smtp)
+	samples := filepath.Join(state, "samples")
+	g.Expect(d.out.String()).To(ContainSubstring("The samples, with their email aimed at the local mailbox, are in " + samples + "/"))
+	lead := filepath.Join(samples, "crmflow_v1alpha1_lead-follow-up.yaml")
+	smtpOf := func(name string) string {
+		out, _, _ := d.kubectl("", "get", "workflow", "-n", ns, name, "-o", "jsonpath={.spec.connections.smtp.host}:{.spec.connections.smtp.port} {.spec.connections.smtp.tls}")
+		return out
+	}
+	g.Expect(smtpOf("lead-follow-up")).To(Equal(a.smtp + " None"))
+	out, errOut, err := d.kubectl("", "apply", "-f", lead)
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Expect(out).To(ContainSubstring("workflow.crmflow.io/lead-follow-up unchanged"))
+	g.Expect(errOut).NotTo(ContainSubstring("last-applied-configuration"))
+	raw, err := os.ReadFile(lead)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(raw)).To(ContainSubstring("host: " + smtpHost))
+	edited := strings.Replace(string(raw), "settle\n    wait: {duration: 1h}", "settle\n    wait: {duration: 1m}", 1)
+	g.Expect(edited).NotTo(Equal(string(raw)))
+	g.Expect(os.WriteFile(lead, []byte(edited), 0o644)).To(Succeed())
+	out, errOut, err = d.kubectl("", "apply", "-f", lead)
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Expect(out).To(ContainSubstring("workflow.crmflow.io/lead-follow-up configured"))
+	g.Expect(errOut).NotTo(ContainSubstring("Warning"))
+	g.Expect(smtpOf("lead-follow-up")).To(Equal(smtpHost + ":" + smtpPort + " None"))
+	wait, _, _ := d.kubectl("", "get", "workflow", "-n", ns, "lead-follow-up", "-o", "jsonpath={.spec.steps[0].wait.duration}")
+	g.Expect(wait).To(Equal("1m"))
+	// config/samples, applied as it is, points at the placeholder host: the
+	// restart below names it, with the local file that fixes it.
+	_, errOut, err = d.kubectl("", "apply", "-n", ns, "-f", filepath.Join(repoRoot(), "config", "samples", "crmflow_v1alpha1_renewal-reminder.yaml"))
+	g.Expect(err).NotTo(HaveOccurred(), errOut)
+	g.Expect(smtpOf("renewal-reminder")).To(HavePrefix("smtp.example.com:"))
+
 	// The banner names the console, and it lists the samples.
 	g.Expect(d.out.String()).To(ContainSubstring("The web console (build, test, activate, watch runs): http://" + a.console + "/"))
 	g.Eventually(func() string {
@@ -379,7 +415,7 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 		Should(And(ContainSubstring("steps run in order"), ContainSubstring("waitForEvent")))
 
 	// Bad CEL is refused at apply, with the field path and the position.
-	out, errOut, err := d.kubectl(badCEL, "apply", "-n", ns, "-f", "-")
+	out, errOut, err = d.kubectl(badCEL, "apply", "-n", ns, "-f", "-")
 	g.Expect(err).To(HaveOccurred(), "apply of bad CEL must fail: %s", out)
 	g.Expect(errOut).To(ContainSubstring(`spec.conditions[0].expression`))
 	g.Expect(errOut).To(MatchRegexp(`1:\d+: Syntax error`))
@@ -440,7 +476,6 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 		ContainSubstring("Run:        "+ns+"/"+run[1]), ContainSubstring("tag-conversation"), ContainSubstring("Outcome:    Succeeded")))
 
 	// Every stand-in target the banner lists answers what a workflow sends it.
-	smtpHost, smtpPort, _ := net.SplitHostPort(a.smtp)
 	every := fmt.Sprintf(everyTarget, smtpHost, smtpPort, a.sink)
 	_, errOut, err = d.kubectl(every, "apply", "-n", ns, "-f", "-")
 	g.Expect(err).NotTo(HaveOccurred(), errOut)
@@ -478,6 +513,14 @@ func TestLocalStartValidatesAtApplyPlansAndSurvivesARestart(t *testing.T) {
 	d2 := startDev(t, state, ns, a)
 	d2.waitRunning(g)
 	g.Expect(d2.out.String()).To(ContainSubstring("workflow dev-smoke/vip-routing is already there"))
+	// The user's edited sample file and workflow are kept; the one on the
+	// placeholder SMTP host is named in the banner, with the fix.
+	g.Expect(os.ReadFile(lead)).To(Equal([]byte(edited)))
+	g.Expect(d2.out.String()).To(ContainSubstring("kept " + lead + ": you changed it"))
+	g.Expect(smtpOf("lead-follow-up")).To(Equal(smtpHost + ":" + smtpPort + " None"))
+	g.Expect(d2.out.String()).To(ContainSubstring("Note: workflow dev-smoke/renewal-reminder sends email via smtp.example.com"))
+	g.Expect(d2.out.String()).To(ContainSubstring("to use the local mailbox: kubectl apply -f " + filepath.Join(samples, "crmflow_v1alpha1_renewal-reminder.yaml")))
+	g.Expect(d2.out.String()).NotTo(ContainSubstring("Note: workflow dev-smoke/lead-follow-up"))
 	phase = func() string {
 		out, _, _ := d2.kubectl("", "get", "workflowruns", "-n", ns, "-l", "crmflow.io/workflow=settle", "-o", "jsonpath={.items[*].status.phase}")
 		return out
@@ -620,6 +663,31 @@ func TestMakeDevCtrlCExitsZero(t *testing.T) {
 		}
 	}()
 	g.Eventually(outputUnlessExited(out, done)).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("crmflow is running."))
+
+	// make dev built the plugin, and the banner's export lines, pasted into a
+	// fresh shell, make its kubectl crmflow commands and kubectl apply work.
+	plugin := filepath.Join(repoRoot(), "bin", "kubectl-crmflow")
+	g.Expect(plugin).To(BeAnExistingFile(), "make dev builds the plugin")
+	exports := regexp.MustCompile(`(?m)^  export .*$`).FindAllString(out.String(), -1)
+	g.Expect(exports).To(HaveLen(3), "KUBECONFIG, PATH and the history API")
+	g.Expect(exports[1]).To(HavePrefix("  export PATH=" + filepath.Dir(plugin) + ":" + testenvAssets() + ":$PATH"))
+	sample := filepath.Join(state, "samples", "crmflow_v1alpha1_vip-routing.yaml")
+	script := strings.Join(exports, "\n") + `
+set -e
+command -v kubectl
+command -v kubectl-crmflow
+kubectl crmflow runs vip-routing -n dev-make
+kubectl apply -f ` + sample + `
+kubectl crmflow test --workflow vip-routing -n dev-make
+`
+	shell := exec.Command("bash", "-c", script)
+	shell.Env = []string{"HOME=" + t.TempDir(), "PATH=/usr/local/bin:/usr/bin:/bin"} // a fresh shell, nothing of ours set
+	b, err := shell.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", b)
+	g.Expect(string(b)).To(HavePrefix(filepath.Join(testenvAssets(), "kubectl") + "\n" + plugin + "\n"))
+	g.Expect(string(b)).To(ContainSubstring("workflow.crmflow.io/vip-routing unchanged"))
+	g.Expect(string(b)).To(ContainSubstring("Outcome:"))
+	g.Expect(string(b)).NotTo(ContainSubstring("Warning"))
 
 	g.Expect(syscall.Kill(-pgid, syscall.SIGINT)).To(Succeed(), "Ctrl-C")
 	var exit error
