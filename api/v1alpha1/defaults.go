@@ -219,3 +219,15 @@ func (s *Step) defaultFields(workflowRetry *RetryPolicy) {
 		s.Wait.BusinessHours.defaultFields()
 	}
 }
+
+// EventTypes are the event types an event or dateField trigger listens to;
+// nil for a schedule trigger.
+func (t *Trigger) EventTypes() []EventType {
+	switch {
+	case t.Event != nil:
+		return t.Event.Types
+	case t.DateField != nil:
+		return t.DateField.Types
+	}
+	return nil
+}

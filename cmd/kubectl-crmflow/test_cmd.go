@@ -278,7 +278,7 @@ func (o *testOptions) event(ctx context.Context, c client.Client, ns string, wf 
 // not in the event catalogue, with a suggestion for a near miss
 // ("ticket.create": did you mean "ticket.created"?).
 func noExample(t *v1alpha1.Trigger) string {
-	types := triggerTypes(t)
+	types := t.EventTypes()
 	if len(types) == 0 {
 		return "no catalogue example for this trigger: pass --event <file>"
 	}
@@ -299,17 +299,6 @@ func noExample(t *v1alpha1.Trigger) string {
 		msg += " (" + strings.Join(hints, " ") + ")"
 	}
 	return msg
-}
-
-// triggerTypes are the event types an event or dateField trigger listens to.
-func triggerTypes(t *v1alpha1.Trigger) []v1alpha1.EventType {
-	switch {
-	case t.Event != nil:
-		return t.Event.Types
-	case t.DateField != nil:
-		return t.DateField.Types
-	}
-	return nil
 }
 
 // exampleFor is the catalogue example of the first catalogue type the trigger listens to.

@@ -96,22 +96,11 @@ func typoWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path) []string {
 	return out
 }
 
-// triggerTypes are the event types that enroll or reschedule a run.
-func triggerTypes(t *v1alpha1.Trigger) []v1alpha1.EventType {
-	switch {
-	case t.Event != nil:
-		return t.Event.Types
-	case t.DateField != nil:
-		return t.DateField.Types
-	}
-	return nil
-}
-
 // loopWarnings names every step whose command makes the CRM publish an event
 // that triggers the same workflow.
 func loopWarnings(spec *v1alpha1.WorkflowSpec, path *field.Path) []string {
 	triggers := map[v1alpha1.EventType]bool{}
-	for _, t := range triggerTypes(&spec.Trigger) {
+	for _, t := range spec.Trigger.EventTypes() {
 		triggers[t] = true
 	}
 	var out []string
