@@ -97,10 +97,14 @@ func (r *Receiver) deliver(ctx context.Context, ns string, ev *v1alpha1.CloudEve
 func (r *Receiver) unlistedListeners(ctx context.Context, ns, subject, eventType string, listed map[string]bool, enrolled []string) ([]*v1alpha1.WorkflowRun, error) {
 	key := recentKey(ns, subject)
 	r.listening.forget(key, listed)
+	names := r.listening.unlisted(key, eventType, listed, r.opts.Clock.Now())
+	if len(names) == 0 {
+		return nil, nil // the usual case: nothing to read
+	}
 	var out []*v1alpha1.WorkflowRun
 	shown := map[string]bool{}
 	defer func() { r.listening.forget(key, shown) }()
-	for _, name := range r.listening.unlisted(key, eventType, listed, r.opts.Clock.Now()) {
+	for _, name := range names {
 		if slices.Contains(enrolled, name) {
 			continue
 		}
